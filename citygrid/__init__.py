@@ -1,0 +1,1 @@
+"""citygrid: grid-based city management on PostGIS."""

@@ -1,0 +1,73 @@
+"""The application factory: routers, error handlers, health."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+import citygrid.users
+import grid.router
+from citygrid.auth import PUBLIC, RoleCheckedRoute
+from citygrid.db import get_session
+from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
+
+DATABASE_RETRY_AFTER_S = 5
+
+health_router = APIRouter(tags=["health"], route_class=RoleCheckedRoute)
+
+
+@health_router.get("/health", dependencies=[Depends(PUBLIC)])
+def health(session: Annotated[Session, Depends(get_session)]) -> JSONResponse:
+    """200 when the database answers, 503 when it does not."""
+    try:
+        session.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError):
+        return JSONResponse(
+            {"status": "unavailable", "database": "not answering"},
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def status_code_for(error: CitygridError) -> int:
+    for error_type in type(error).__mro__:
+        if error_type in STATUS_CODES:
+            return STATUS_CODES[error_type]
+    return 400
+
+
+async def handle_domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CitygridError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
+    return JSONResponse(error.payload(), status_code=status_code_for(error), headers=headers)
+
+
+async def handle_database_down(request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, DBAPIError) and not error.connection_invalidated:
+        if not isinstance(error, OperationalError):
+            raise error
+    return JSONResponse(
+        {"detail": "the database is not answering; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="citygrid",
+        summary="Grid-based city management (网格化城市管理)",
+        version="0.1.0",
+    )
+    app.add_exception_handler(CitygridError, handle_domain_error)
+    app.add_exception_handler(OperationalError, handle_database_down)
+    app.include_router(health_router)
+    app.include_router(citygrid.users.router)
+    app.include_router(grid.router.router)
+    return app

@@ -1,0 +1,173 @@
+"""The `citygrid` command: the embedded database, migrations, users, the grid, the demo city."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from alembic import command
+from alembic.config import Config
+from rich.console import Console
+
+from citygrid.auth import Role
+from citygrid.cluster import Cluster, ClusterError
+from citygrid.db import open_session
+from citygrid.errors import CitygridError
+from citygrid.settings import PROJECT_DIR, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(help="citygrid: grid-based city management (网格化城市管理).", no_args_is_help=True)
+db_app = typer.Typer(help="The embedded PostgreSQL + PostGIS cluster and migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def embedded_cluster() -> Cluster | None:
+    """The project's own cluster, or None when DATABASE_URL points elsewhere."""
+    settings = get_settings()
+    if settings.database_url:
+        return None
+    return Cluster.for_state_dir(settings.state_dir)
+
+
+def alembic_config() -> Config:
+    return Config(str(PROJECT_DIR / "alembic.ini"))
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Create (first time) and start the embedded cluster, and create the `citygrid` database."""
+    cluster = embedded_cluster()
+    if cluster is None:
+        console.print("DATABASE_URL is set: using that PostGIS, no embedded cluster started.")
+        return
+    try:
+        cluster.start()
+        cluster.ensure_database("citygrid")
+    except ClusterError as error:
+        raise fail(str(error)) from error
+    console.print(f"PostgreSQL is running in {cluster.root} (socket port {cluster.port}).")
+
+
+@db_app.command("stop")
+def db_stop(
+    immediate: Annotated[bool, typer.Option(help="Stop without a clean shutdown.")] = False,
+) -> None:
+    """Stop the embedded cluster."""
+    cluster = embedded_cluster()
+    if cluster is None:
+        console.print("DATABASE_URL is set: there is no embedded cluster to stop.")
+        return
+    cluster.stop("immediate" if immediate else "fast")
+    console.print("PostgreSQL stopped.")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the embedded cluster is running (exit 1 when it is not)."""
+    cluster = embedded_cluster()
+    if cluster is None:
+        console.print("DATABASE_URL is set: using an external PostGIS.")
+        return
+    if not cluster.is_initialised():
+        raise fail(f"no cluster yet (it would live in {cluster.root}); run `citygrid db start`")
+    if not cluster.is_running():
+        raise fail(f"the cluster in {cluster.root} is stopped; run `citygrid db start`")
+    console.print(f"running: {cluster.root}, socket {cluster.socket_dir}, port {cluster.port}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL of the database in use."""
+    print(get_settings().resolved_database_url())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    command.upgrade(alembic_config(), revision)
+    console.print(f"database schema at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+    """Revert migrations down to REVISION."""
+    command.downgrade(alembic_config(), revision)
+    console.print(f"database schema at {revision}")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[Role, typer.Option(help="The user's role.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password; asked for when omitted.", show_default=False)
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the UI.")] = None,
+    department: Annotated[
+        str | None, typer.Option(help="Department code (role `department` only).")
+    ] = None,
+) -> None:
+    """Create a user with a role."""
+    from citygrid.users import UserCreate, create_user
+
+    if password is None:
+        password = getpass.getpass(f"password for {username}: ")
+    try:
+        user_in = UserCreate(
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            department_code=department,
+        )
+    except ValueError as error:
+        raise fail(str(error)) from error
+    with open_session() as session:
+        try:
+            user = create_user(session, user_in)
+        except CitygridError as error:
+            raise fail(error.message) from error
+        session.commit()
+        console.print(f"created user {user.username} ({user.role}), id {user.id}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run(
+        "citygrid.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level="warning", access_log=False,
+    )
+
+
+def register_domain_commands() -> None:
+    """Domain packages add their own sub-commands (grid import/generate, demo), once."""
+    from citygrid.demo import demo_app
+    from grid.cli import grid_app
+
+    registered = {group.name for group in app.registered_groups}
+    for name, sub_app in (("grid", grid_app), ("demo", demo_app)):
+        if name not in registered:
+            app.add_typer(sub_app, name=name)
+
+
+def main() -> None:
+    register_domain_commands()
+    app()
+

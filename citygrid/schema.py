@@ -1,0 +1,13 @@
+"""Imports every table module, so `Base.metadata` is complete for Alembic and the tests."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import citygrid.users
+import dispatch.models
+import grid.models
+from citygrid.db import Base
+
+TABLE_MODULES = (citygrid.users, dispatch.models, grid.models)
+metadata: MetaData = Base.metadata

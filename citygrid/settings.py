@@ -1,0 +1,59 @@
+"""Settings, read once from the environment (prefix CITYGRID_) and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEMO_SECRET = "citygrid-demo-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYGRID_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    # DATABASE_URL (no prefix) points at an existing PostGIS; unset means the embedded cluster.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    secret_key: str = DEMO_SECRET
+    token_ttl_minutes: int = Field(default=12 * 60, gt=0)
+    state_dir: Path = PROJECT_DIR / ".citygrid"
+    pool_size: int = Field(default=10, gt=0)
+    locate_snap_m: float = Field(default=30.0, ge=0)
+    locate_bulk_max: int = Field(default=10_000, gt=0)
+    cells_page_max: int = Field(default=1_000, gt=0)
+    overlap_tolerance_m2: float = Field(default=1.0, ge=0)
+    gap_tolerance_m2: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def refuse_demo_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEMO_SECRET:
+            raise ValueError(
+                "CITYGRID_SECRET_KEY: the demo secret is refused when CITYGRID_ENV=production"
+            )
+        return self
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: DATABASE_URL when given, else the embedded cluster's."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        from citygrid import cluster
+
+        return cluster.Cluster.for_state_dir(self.state_dir).sqlalchemy_url("citygrid")
+
+
+def normalise_database_url(url: str) -> str:
+    """Make a libpq-style URL use the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

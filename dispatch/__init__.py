@@ -1,0 +1,1 @@
+"""Dispatch: departments, routing rules, deadlines, escalation and evaluation."""

@@ -1,0 +1,1 @@
+"""Events: taxonomy, reports, cases and their lifecycle."""

@@ -1,0 +1,211 @@
+"""Grid service functions: locating points, reading units, recording grid changes.
+
+Locate rule (documented in the README): a point belongs to the cells whose closed polygon
+(boundary included) contains it; on an edge or vertex shared by several cells the cell with the
+lowest code wins. A point outside every cell snaps to the nearest cell (geodesic distance, ties to
+the lowest code) when it lies within the snap tolerance, and is refused beyond it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Row, func, select, text, update
+from sqlalchemy.orm import Session
+
+from citygrid.errors import InvalidInput, NotFound, OutsideGrid
+from grid.codes import GridLevel, level_of_code
+from grid.geometry import Coordinates, points_to_wgs84
+from grid.index import cell_index_for
+from grid.models import GridRevision
+from grid.schemas import CellRef, FeatureCollection, Located, NotLocated, UnitRef
+
+UNITS_OF_CELL = """
+    SELECT c.code AS cell_code, c.name AS cell_name, c.area_m2,
+           m.code AS community_code, m.name AS community_name,
+           s.code AS street_code, s.name AS street_name,
+           d.code AS district_code, d.name AS district_name
+    FROM grid_cell c
+    JOIN grid_region m ON m.id = c.community_id
+    JOIN grid_region s ON s.id = m.parent_id
+    JOIN grid_region d ON d.id = s.parent_id
+"""
+CELL_CONTAINING = text(
+    UNITS_OF_CELL
+    + """
+    WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+    ORDER BY c.code LIMIT 1
+"""
+)
+# KNN on the GiST index finds candidates by planar distance in degrees; the geodesic distance
+# then decides among them, so the answer is the nearest cell in metres.
+NEAREST_CELLS = text(
+    """
+    WITH point AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
+    candidates AS (
+        SELECT c.code, ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
+        FROM grid_cell c, point
+        ORDER BY c.geom <-> point.geom
+        LIMIT 8
+    )
+    SELECT code, distance_m FROM candidates ORDER BY distance_m, code LIMIT 1
+"""
+)
+UNITS_OF_CELL_CODE = text(UNITS_OF_CELL + " WHERE c.code = :code")
+
+
+def record_grid_change(session: Session) -> None:
+    """Give the grid a new revision token, so cached indexes and weights are rebuilt."""
+    session.execute(
+        update(GridRevision)
+        .where(GridRevision.id == 1)
+        .values(token=func.gen_random_uuid(), changed_at=func.now())
+    )
+
+
+def grid_revision(session: Session) -> str:
+    token = session.scalar(select(GridRevision.token).where(GridRevision.id == 1))
+    return str(token)
+
+
+def _located(row: Row[Any], lon: float, lat: float, distance_m: float) -> Located:
+    return Located(
+        cell=CellRef(code=row.cell_code, name=row.cell_name, area_m2=row.area_m2),
+        community=UnitRef(code=row.community_code, name=row.community_name),
+        street=UnitRef(code=row.street_code, name=row.street_name),
+        district=UnitRef(code=row.district_code, name=row.district_name),
+        lon=lon,
+        lat=lat,
+        snapped=distance_m > 0,
+        distance_m=round(distance_m, 2),
+    )
+
+
+def locate_wgs84(session: Session, lon: float, lat: float, *, snap_m: float) -> Located:
+    """The cell of a WGS-84 point by the locate rule; OutsideGrid beyond the snap tolerance."""
+    row = session.execute(CELL_CONTAINING, {"lon": lon, "lat": lat}).one_or_none()
+    if row is not None:
+        return _located(row, lon, lat, 0.0)
+    nearest = session.execute(NEAREST_CELLS, {"lon": lon, "lat": lat}).one_or_none()
+    if nearest is None:
+        raise OutsideGrid("outside the managed area: the grid has no cells yet", distance_m=None)
+    if nearest.distance_m > snap_m:
+        raise OutsideGrid(
+            f"outside the managed area: the nearest cell is {nearest.distance_m:.0f} m away "
+            f"(snapping reaches {snap_m:.0f} m)",
+            distance_m=round(nearest.distance_m, 2),
+        )
+    units = session.execute(UNITS_OF_CELL_CODE, {"code": nearest.code}).one()
+    return _located(units, lon, lat, max(nearest.distance_m, 1e-9))
+
+
+def locate(session: Session, lon: float, lat: float, *, crs: str, snap_m: float) -> Located:
+    wgs84 = points_to_wgs84(np.array([lon]), np.array([lat]), crs)
+    return locate_wgs84(session, float(wgs84[0, 0]), float(wgs84[0, 1]), snap_m=snap_m)
+
+
+def locate_many(
+    session: Session, points: Coordinates, *, crs: str, snap_m: float
+) -> list[Located | NotLocated]:
+    """Locate many points at once, in order; same rule as `locate`, through the cell index."""
+    wgs84 = points_to_wgs84(points[:, 0], points[:, 1], crs)
+    if not np.isfinite(wgs84).all():
+        raise InvalidInput("every point needs finite coordinates", field="points")
+    index = cell_index_for(session, grid_revision(session))
+    cell_rows = index.locate(wgs84)
+    results: list[Located | NotLocated] = []
+    for (lon, lat), row in zip(wgs84.tolist(), cell_rows.tolist(), strict=True):
+        if row >= 0:
+            results.append(_located(index.units[row], lon, lat, 0.0))
+            continue
+        try:
+            results.append(locate_wgs84(session, lon, lat, snap_m=snap_m))
+        except OutsideGrid as outside:
+            results.append(NotLocated(lon=lon, lat=lat, error=outside.message,
+                                      nearest_cell_distance_m=outside.distance_m))
+    return results
+
+
+def unit_feature(session: Session, code: str) -> dict[str, Any]:
+    """A grid unit of any level as a GeoJSON Feature."""
+    level = level_of_code(code)
+    if level is None:
+        raise NotFound(f"{code!r} is not a grid code (6, 9, 12 or 15 digits)", field="code")
+    features = _features(session, level, code=code, bbox=None, limit=1, offset=0)
+    if not features:
+        raise NotFound(f"no {level} with code {code}", field="code")
+    return features[0]
+
+
+def units_page(
+    session: Session, level: GridLevel, bbox: tuple[float, float, float, float] | None,
+    *, page: int, page_size: int,
+) -> FeatureCollection:
+    """One page of units of a level, optionally within a bounding box, ordered by code."""
+    total = _count(session, level, bbox)
+    features = _features(session, level, code=None, bbox=bbox, limit=page_size,
+                         offset=(page - 1) * page_size)
+    has_next = page * page_size < total
+    return FeatureCollection(features=features, number_matched=total,
+                             number_returned=len(features), page=page, page_size=page_size,
+                             next_page=page + 1 if has_next else None)
+
+
+def _unit_source(level: GridLevel) -> str:
+    """A FROM clause giving code, name, parent_code, area_m2, geom for one level."""
+    if level is GridLevel.CELL:
+        return ("(SELECT u.code, u.name, p.code AS parent_code, u.area_m2, u.geom, u.area_class, "
+                "u.responsible_party FROM grid_cell u JOIN grid_region p ON p.id = u.community_id)")
+    return ("(SELECT u.code, u.name, p.code AS parent_code, u.area_m2, u.geom, "
+            "NULL::text AS area_class, NULL::text AS responsible_party FROM grid_region u "
+            f"LEFT JOIN grid_region p ON p.id = u.parent_id WHERE u.level = '{level.value}')")
+
+
+def _filters(code: str | None, bbox: tuple[float, float, float, float] | None) -> str:
+    clauses = ["TRUE"]
+    if code is not None:
+        clauses.append("unit.code = :code")
+    if bbox is not None:
+        clauses.append("unit.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 4326)")
+        clauses.append("ST_Intersects(unit.geom, ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 4326))")
+    return " AND ".join(clauses)
+
+
+def _params(code: str | None, bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"code": code}
+    if bbox is not None:
+        params.update(zip(("xmin", "ymin", "xmax", "ymax"), bbox, strict=True))
+    return params
+
+
+def _count(session: Session, level: GridLevel, bbox: tuple[float, float, float, float] | None) -> int:
+    sql = f"SELECT count(*) FROM {_unit_source(level)} unit WHERE {_filters(None, bbox)}"
+    return int(session.scalar(text(sql), _params(None, bbox)) or 0)
+
+
+def _features(
+    session: Session, level: GridLevel, *, code: str | None,
+    bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
+) -> list[dict[str, Any]]:
+    sql = f"""
+        SELECT unit.code, unit.name, unit.parent_code, unit.area_m2, unit.area_class,
+               unit.responsible_party, ST_AsGeoJSON(unit.geom, 7) AS geojson
+        FROM {_unit_source(level)} unit WHERE {_filters(code, bbox)}
+        ORDER BY unit.code LIMIT :limit OFFSET :offset
+    """
+    rows = session.execute(text(sql), {**_params(code, bbox), "limit": limit, "offset": offset})
+    return [
+        {
+            "type": "Feature",
+            "id": row.code,
+            "geometry": json.loads(row.geojson),
+            "properties": {
+                "code": row.code, "name": row.name, "level": level.value,
+                "parent_code": row.parent_code, "area_m2": round(row.area_m2, 1),
+                "area_class": row.area_class, "responsible_party": row.responsible_party,
+            },
+        }
+        for row in rows
+    ]

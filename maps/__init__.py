@@ -1,0 +1,1 @@
+"""Maps: Folium maps and hotspots."""

@@ -1,0 +1,125 @@
+"""A throwaway PostGIS database per run, built with `alembic upgrade head`; one transaction per test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
+
+os.environ.setdefault("CITYGRID_ENV", "test")
+
+from citygrid import cli as citygrid_cli  # noqa: E402
+from citygrid import db  # noqa: E402
+from citygrid.app import create_app  # noqa: E402
+from citygrid.auth import Principal, Role, issue_token  # noqa: E402
+from citygrid.settings import get_settings  # noqa: E402
+
+
+def create_throwaway_database(server_url: str, name: str) -> str:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return get_settings().resolved_database_url()
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    name = f"citygrid_test_{os.getpid()}_{secrets.token_hex(3)}"
+    url = create_throwaway_database(server_url, name)
+    try:
+        yield url
+    finally:
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A second throwaway database with no schema, for the migration tests."""
+    with throwaway_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(server_url: str) -> Iterator[Engine]:
+    with throwaway_database(server_url) as url:
+        engine = db.make_engine(url, pool_size=5)
+        with engine.begin() as connection:
+            config = citygrid_cli.alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        yield session
+        session.close()
+        transaction.rollback()
+
+
+@pytest.fixture
+def client(session: Session) -> Iterator[TestClient]:
+    app = create_app()
+    app.dependency_overrides[db.get_session] = lambda: session
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def token_for(role: Role, *, user_id: int = 1, department_id: int | None = None) -> str:
+    if role is Role.DEPARTMENT and department_id is None:
+        department_id = 1
+    principal = Principal(user_id, f"test-{role}", role, department_id)
+    return issue_token(principal, secret=get_settings().secret_key, ttl=timedelta(minutes=5))
+
+
+@pytest.fixture
+def auth() -> Callable[[Role], dict[str, str]]:
+    """Headers carrying a valid token for a role."""
+    return lambda role: {"Authorization": f"Bearer {token_for(role)}"}
+
+
+@pytest.fixture
+def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run a `citygrid` command inside the test's transaction."""
+
+    @contextmanager
+    def test_session() -> Iterator[Session]:
+        yield session
+
+    for module_name in ("citygrid.cli", "grid.cli", "citygrid.demo"):
+        monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)
+    citygrid_cli.register_domain_commands()
+    runner = CliRunner()
+
+    def run(*args: str, input_text: str | None = None) -> Result:
+        return runner.invoke(citygrid_cli.app, list(args), input=input_text)
+
+    return run
