@@ -2,6 +2,100 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citygrid.auth import Role
+from citygrid.db import open_session
+from citygrid.settings import get_settings
+from citygrid.users import User, UserCreate, create_user
+from dispatch.models import Department
+from grid import service as grid_service
+from grid.codes import GridLevel
+from grid.generate import GridLayout, generate_grid
+from grid.imports import ImportOptions, read_features
+
+DEMO_DATA = Path(__file__).parent / "data" / "demo"
+DEMO_DISTRICT_CODE = "110101"
+DEMO_DISTRICT_NAME = "东城区"
+DEMO_LAYOUT = GridLayout(cell_size_m=100.0, community_size=5, street_size=4)
+DEMO_DEPARTMENT = Department(code="110101-HW", name="东城区环境卫生服务中心", kind="sanitation")
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: Role
+    display_name: str
+
+
+DEMO_LOGINS = [
+    DemoLogin("inspector", "inspector-demo", Role.INSPECTOR, "张监督员 (inspector)"),
+    DemoLogin("citizen", "citizen-demo", Role.CITIZEN, "市民李女士 (citizen)"),
+    DemoLogin("dispatcher", "dispatcher-demo", Role.DISPATCHER, "王派遣员 (dispatcher)"),
+    DemoLogin("department", "department-demo", Role.DEPARTMENT, "环卫中心刘工 (department)"),
+    DemoLogin("manager", "manager-demo", Role.MANAGER, "赵主任 (manager)"),
+    DemoLogin("admin", "admin-demo", Role.ADMIN, "系统管理员 (admin)"),
+]
 
 demo_app = typer.Typer(help="The demo city and demo users.", no_args_is_help=True)
+console = Console()
+
+
+def load_demo_grid(session: Session) -> int:
+    """Generate Dongcheng's ~100 m cells unless the district is there already; cells written."""
+    if grid_service.district_exists(session, DEMO_DISTRICT_CODE):
+        return 0
+    boundary_features = read_features(DEMO_DATA / "110101.geojson", crs="GCJ-02")
+    boundary = boundary_features[0].geometry
+    assert boundary is not None
+    generated = generate_grid(boundary, district_code=DEMO_DISTRICT_CODE,
+                              district_name=DEMO_DISTRICT_NAME, layout=DEMO_LAYOUT)
+    settings = get_settings()
+    options = ImportOptions(overlap_tolerance_m2=settings.overlap_tolerance_m2,
+                            gap_tolerance_m2=settings.gap_tolerance_m2)
+    return grid_service.write_generated_grid(session, generated, options)[GridLevel.CELL]
+
+
+def load_demo_users(session: Session) -> int:
+    """Create the demo department and one user per role, skipping those that exist; users added."""
+    if session.scalar(select(Department.id).where(Department.code == DEMO_DEPARTMENT.code)) is None:
+        session.add(Department(code=DEMO_DEPARTMENT.code, name=DEMO_DEPARTMENT.name,
+                               kind=DEMO_DEPARTMENT.kind))
+        session.flush()
+    existing = set(session.scalars(select(User.username)))
+    added = 0
+    for login in DEMO_LOGINS:
+        if login.username in existing:
+            continue
+        department = DEMO_DEPARTMENT.code if login.role is Role.DEPARTMENT else None
+        create_user(session, UserCreate(username=login.username, password=login.password,
+                                        role=login.role, display_name=login.display_name,
+                                        department_code=department))
+        added += 1
+    return added
+
+
+@demo_app.command("load")
+def load() -> None:
+    """Load the demo city and demo users (a second run changes nothing), then print the logins."""
+    with open_session() as session:
+        cells = load_demo_grid(session)
+        users = load_demo_users(session)
+        session.commit()
+    console.print(f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), "
+                  f"{cells} cells added" if cells else "demo city already loaded")
+    console.print(f"demo users: {users} added" if users else "demo users already there")
+    table = Table(title="Demo logins (POST /api/auth/token, or the Authorize button at /docs)")
+    for column in ("role", "username", "password"):
+        table.add_column(column)
+    for login in DEMO_LOGINS:
+        table.add_row(login.role.value, login.username, login.password)
+    console.print(table)

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
 from grid.codes import GridLevel, level_of_code
+from grid.generate import GeneratedGrid
 from grid.geometry import Coordinates, points_to_wgs84
+from grid.imports import ImportOptions, ProgressCallback, import_units
 from grid.index import cell_index_for
 from grid.models import GridRevision
 from grid.schemas import CellRef, FeatureCollection, Located, NotLocated, UnitRef
@@ -209,3 +211,26 @@ def _features(
         }
         for row in rows
     ]
+
+
+def write_generated_grid(
+    session: Session,
+    generated: GeneratedGrid,
+    options: ImportOptions,
+    progress: ProgressCallback | None = None,
+) -> dict[GridLevel, int]:
+    """Write a generated grid level by level through the import checks; all or nothing."""
+    written = {}
+    for level, features in (
+        (GridLevel.DISTRICT, [generated.district]),
+        (GridLevel.STREET, generated.streets),
+        (GridLevel.COMMUNITY, generated.communities),
+        (GridLevel.CELL, generated.cells),
+    ):
+        written[level] = import_units(session, level, features, options, progress).written
+    return written
+
+
+def district_exists(session: Session, code: str) -> bool:
+    found = session.scalar(text("SELECT 1 FROM grid_region WHERE code = :code"), {"code": code})
+    return found is not None
