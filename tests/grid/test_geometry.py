@@ -1,0 +1,170 @@
+"""Datums and coordinate systems, on published fixture pairs (pure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyproj import Geod, Transformer
+
+from citygrid.errors import InvalidInput
+from grid.geometry import (
+    BD09,
+    GCJ02,
+    Coordinates,
+    bd09_to_wgs84,
+    converter_to_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    normalise_crs_name,
+    points_to_wgs84,
+    utm_crs_for,
+    wgs84_to_gcj02,
+)
+
+WGS84_GEOD = Geod(ellps="WGS84")
+Pair = tuple[tuple[float, float], tuple[float, float]]
+
+# (WGS-84 lon/lat, GCJ-02 lon/lat)
+WGS84_TO_GCJ02: dict[str, Pair] = {
+    "Shanghai": ((121.5272106, 31.1774276), (121.531541859215, 31.17530398364597)),
+    "Shenzhen": ((113.912316, 22.543847), (113.9171764808363, 22.540796131694766)),
+    "Beijing": ((116.377817, 39.911954), (116.38404722455657, 39.91334545536069)),
+}
+# (BD-09 lon/lat, WGS-84 lon/lat) from eviltransform's test suite. eviltransform's bd2gcj uses
+# sin(y·π) and cos(x·π) where Baidu's published formula (and the GCJ→BD fixture below, which
+# we match to 1e-9°) uses x_pi = 3000π/180, and it inverts GCJ-02 in one approximate step. The
+# two fixture sets cannot both hold: these pairs are 10 m and 41 m from the published formula.
+EVILTRANSFORM_BD09_TO_WGS84: dict[str, Pair] = {
+    "Hangzhou west": ((120.019809, 29.199786), (120.00877901149691, 29.196131605295484)),
+    "Hangzhou east": ((120.036455, 29.210504), (120.0253853970846, 29.206795749156136)),
+}
+OUTSIDE_CHINA = {
+    "London": (-0.1276, 51.5072),
+    "New York": (-74.006, 40.7128),
+    "Sydney": (151.2093, -33.8688),
+    "Tokyo": (139.6917, 35.6895),
+}
+
+
+def one(lon: float, lat: float) -> Coordinates:
+    return np.array([[lon, lat]], dtype=float)
+
+
+def metres_between(a: Coordinates, b: tuple[float, float]) -> float:
+    _, _, distance_m = WGS84_GEOD.inv(a[0, 0], a[0, 1], b[0], b[1])
+    return float(distance_m)
+
+
+@pytest.mark.parametrize(("wgs84", "gcj02"), WGS84_TO_GCJ02.values(), ids=WGS84_TO_GCJ02)
+def test_wgs84_to_gcj02_matches_the_fixture_within_1e6_degrees(
+    wgs84: tuple[float, float], gcj02: tuple[float, float]
+) -> None:
+    shifted = wgs84_to_gcj02(one(*wgs84))
+    np.testing.assert_allclose(shifted[0], gcj02, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("wgs84", "gcj02"), WGS84_TO_GCJ02.values(), ids=WGS84_TO_GCJ02)
+def test_gcj02_to_wgs84_inverts_within_a_metre(
+    wgs84: tuple[float, float], gcj02: tuple[float, float]
+) -> None:
+    assert metres_between(gcj02_to_wgs84(one(*gcj02)), wgs84) < 1.0
+
+
+@pytest.mark.parametrize(("wgs84", "gcj02"), WGS84_TO_GCJ02.values(), ids=WGS84_TO_GCJ02)
+def test_gcj02_offset_is_hundreds_of_metres_in_china(
+    wgs84: tuple[float, float], gcj02: tuple[float, float]
+) -> None:
+    assert 100.0 < metres_between(one(*gcj02), wgs84) < 1000.0
+
+
+@pytest.mark.xfail(
+    strict=True, reason="eviltransform's BD-09 variant uses π, not 3000π/180 (see the fixture)"
+)
+@pytest.mark.parametrize(
+    ("bd09", "wgs84"), EVILTRANSFORM_BD09_TO_WGS84.values(), ids=EVILTRANSFORM_BD09_TO_WGS84
+)
+def test_bd09_to_wgs84_on_eviltransform_pairs_within_a_metre(
+    bd09: tuple[float, float], wgs84: tuple[float, float]
+) -> None:
+    assert metres_between(bd09_to_wgs84(one(*bd09)), wgs84) < 1.0
+
+
+@pytest.mark.parametrize(
+    "wgs84",
+    [pair[1] for pair in EVILTRANSFORM_BD09_TO_WGS84.values()]
+    + [pair[0] for pair in WGS84_TO_GCJ02.values()],
+)
+def test_bd09_to_wgs84_inverts_the_forward_chain_within_a_metre(
+    wgs84: tuple[float, float],
+) -> None:
+    bd09 = gcj02_to_bd09(wgs84_to_gcj02(one(*wgs84)))
+    assert metres_between(bd09_to_wgs84(bd09), wgs84) < 1.0
+
+
+def test_gcj02_to_bd09_matches_the_fixture() -> None:
+    bd09 = gcj02_to_bd09(one(116.404, 39.915))
+    np.testing.assert_allclose(bd09[0], (116.41036949371029, 39.92133699351021), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("lon_lat", OUTSIDE_CHINA.values(), ids=OUTSIDE_CHINA)
+def test_gcj02_leaves_points_outside_china_unchanged(lon_lat: tuple[float, float]) -> None:
+    np.testing.assert_array_equal(wgs84_to_gcj02(one(*lon_lat))[0], lon_lat)
+    np.testing.assert_array_equal(gcj02_to_wgs84(one(*lon_lat))[0], lon_lat)
+
+
+def test_vectorised_conversion_keeps_each_point_in_its_row() -> None:
+    wgs84 = np.array([pair[0] for pair in WGS84_TO_GCJ02.values()] + [OUTSIDE_CHINA["London"]])
+    expected = np.array([pair[1] for pair in WGS84_TO_GCJ02.values()] + [OUTSIDE_CHINA["London"]])
+    np.testing.assert_allclose(wgs84_to_gcj02(wgs84), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("gcj02", GCJ02),
+        (" GCJ_02 ", GCJ02),
+        ("baidu", BD09),
+        ("bd09", BD09),
+        ("wgs84", "EPSG:4326"),
+        ("OGC:CRS84", "EPSG:4326"),
+        ("epsg:4490", "EPSG:4490"),
+    ],
+)
+def test_crs_names_are_normalised(name: str, canonical: str) -> None:
+    assert normalise_crs_name(name) == canonical
+
+
+@pytest.mark.parametrize("name", ["EPSG:999999", "not-a-crs", "GCJ-03"])
+def test_unknown_crs_is_invalid_input_naming_crs(name: str) -> None:
+    with pytest.raises(InvalidInput, match="unknown coordinate system") as raised:
+        converter_to_wgs84(name)
+    assert raised.value.field == "crs"
+
+
+@pytest.mark.parametrize("lon_lat", [(116.404, 39.915), (121.4737, 31.2304), (87.6168, 43.8256)])
+def test_cgcs2000_is_wgs84_within_a_metre(lon_lat: tuple[float, float]) -> None:
+    converted = points_to_wgs84(np.array([lon_lat[0]]), np.array([lon_lat[1]]), "EPSG:4490")
+    assert metres_between(converted, lon_lat) < 1.0
+
+
+def test_projected_crs_comes_back_to_lon_lat() -> None:
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
+    easting, northing = to_utm.transform(116.404, 39.915)
+    assert 400_000 < easting < 500_000  # a UTM easting, not degrees
+    converted = points_to_wgs84(np.array([easting]), np.array([northing]), "EPSG:32650")
+    assert metres_between(converted, (116.404, 39.915)) < 0.001
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "epsg"),
+    [
+        (116.404, 39.915, "EPSG:32650"),  # Beijing
+        (121.4737, 31.2304, "EPSG:32651"),  # Shanghai
+        (87.6168, 43.8256, "EPSG:32645"),  # Ürümqi
+        (151.2093, -33.8688, "EPSG:32756"),  # Sydney, southern hemisphere
+        (-180.0, 0.0, "EPSG:32601"),
+        (179.999, 0.0, "EPSG:32660"),
+    ],
+)
+def test_utm_crs_for(lon: float, lat: float, epsg: str) -> None:
+    assert utm_crs_for(lon, lat) == epsg
