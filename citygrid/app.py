@@ -49,9 +49,6 @@ async def handle_domain_error(request: Request, error: Exception) -> JSONRespons
 
 
 async def handle_database_down(request: Request, error: Exception) -> JSONResponse:
-    if isinstance(error, DBAPIError) and not error.connection_invalidated:
-        if not isinstance(error, OperationalError):
-            raise error
     return JSONResponse(
         {"detail": "the database is not answering; try again shortly"},
         status_code=503,

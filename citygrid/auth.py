@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import jwt
@@ -73,7 +73,9 @@ def issue_token(principal: Principal, *, secret: str, ttl: timedelta) -> str:
 
 def read_token(token: str, *, secret: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp"]}
+        )
         return Principal(int(claims["sub"]), claims["name"], Role(claims["role"]), claims["dept"])
     except jwt.ExpiredSignatureError as error:
         raise NotAuthenticated("the token has expired; log in again") from error
@@ -91,7 +93,7 @@ def current_principal(
 
 
 class Allow:
-    """Dependency admitting the listed roles; the role-matrix test reads `roles` from every route."""
+    """Dependency admitting the listed roles (published per route in OpenAPI as x-roles)."""
 
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)

@@ -19,8 +19,12 @@ from citygrid.settings import PROJECT_DIR, get_settings
 console = Console()
 err_console = Console(stderr=True)
 
-app = typer.Typer(help="citygrid: grid-based city management (网格化城市管理).", no_args_is_help=True)
-db_app = typer.Typer(help="The embedded PostgreSQL + PostGIS cluster and migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="citygrid: grid-based city management (网格化城市管理).", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="The embedded PostgreSQL + PostGIS cluster and migrations.", no_args_is_help=True
+)
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
@@ -99,7 +103,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
     """Revert migrations down to REVISION."""
     command.downgrade(alembic_config(), revision)
     console.print(f"database schema at {revision}")
@@ -151,8 +157,13 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "citygrid.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="warning", access_log=False,
+        "citygrid.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
     )
 
 
@@ -170,4 +181,3 @@ def register_domain_commands() -> None:
 def main() -> None:
     register_domain_commands()
     app()
-

@@ -73,7 +73,9 @@ class Cluster:
     def is_running(self) -> bool:
         if not self.is_initialised():
             return False
-        result = self._run([str(pg_bin() / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
+        result = self._run(
+            [str(pg_bin() / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False
+        )
         return result.returncode == 0
 
     def initialise(self) -> None:

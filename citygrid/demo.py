@@ -56,19 +56,28 @@ def load_demo_grid(session: Session) -> int:
     boundary_features = read_features(DEMO_DATA / "110101.geojson", crs="GCJ-02")
     boundary = boundary_features[0].geometry
     assert boundary is not None
-    generated = generate_grid(boundary, district_code=DEMO_DISTRICT_CODE,
-                              district_name=DEMO_DISTRICT_NAME, layout=DEMO_LAYOUT)
+    generated = generate_grid(
+        boundary,
+        district_code=DEMO_DISTRICT_CODE,
+        district_name=DEMO_DISTRICT_NAME,
+        layout=DEMO_LAYOUT,
+    )
     settings = get_settings()
-    options = ImportOptions(overlap_tolerance_m2=settings.overlap_tolerance_m2,
-                            gap_tolerance_m2=settings.gap_tolerance_m2)
+    options = ImportOptions(
+        overlap_tolerance_m2=settings.overlap_tolerance_m2,
+        gap_tolerance_m2=settings.gap_tolerance_m2,
+    )
     return grid_service.write_generated_grid(session, generated, options)[GridLevel.CELL]
 
 
 def load_demo_users(session: Session) -> int:
     """Create the demo department and one user per role, skipping those that exist; users added."""
     if session.scalar(select(Department.id).where(Department.code == DEMO_DEPARTMENT.code)) is None:
-        session.add(Department(code=DEMO_DEPARTMENT.code, name=DEMO_DEPARTMENT.name,
-                               kind=DEMO_DEPARTMENT.kind))
+        session.add(
+            Department(
+                code=DEMO_DEPARTMENT.code, name=DEMO_DEPARTMENT.name, kind=DEMO_DEPARTMENT.kind
+            )
+        )
         session.flush()
     existing = set(session.scalars(select(User.username)))
     added = 0
@@ -76,9 +85,16 @@ def load_demo_users(session: Session) -> int:
         if login.username in existing:
             continue
         department = DEMO_DEPARTMENT.code if login.role is Role.DEPARTMENT else None
-        create_user(session, UserCreate(username=login.username, password=login.password,
-                                        role=login.role, display_name=login.display_name,
-                                        department_code=department))
+        create_user(
+            session,
+            UserCreate(
+                username=login.username,
+                password=login.password,
+                role=login.role,
+                display_name=login.display_name,
+                department_code=department,
+            ),
+        )
         added += 1
     return added
 
@@ -90,8 +106,11 @@ def load() -> None:
         cells = load_demo_grid(session)
         users = load_demo_users(session)
         session.commit()
-    console.print(f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), "
-                  f"{cells} cells added" if cells else "demo city already loaded")
+    console.print(
+        f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), {cells} cells added"
+        if cells
+        else "demo city already loaded"
+    )
     console.print(f"demo users: {users} added" if users else "demo users already there")
     table = Table(title="Demo logins (POST /api/auth/token, or the Authorize button at /docs)")
     for column in ("role", "username", "password"):

@@ -99,7 +99,9 @@ def create_user(session: Session, user_in: UserCreate) -> User:
 def _department_for(session: Session, role: Role, department_code: str | None) -> int | None:
     if role is not Role.DEPARTMENT:
         if department_code is not None:
-            raise InvalidInput("only role 'department' belongs to a department", field="department_code")
+            raise InvalidInput(
+                "only role 'department' belongs to a department", field="department_code"
+            )
         return None
     if department_code is None:
         raise InvalidInput("role 'department' needs a department_code", field="department_code")
@@ -153,4 +155,3 @@ def add_user(user_in: UserCreate, session: SessionDep) -> UserRead:
     user = create_user(session, user_in)
     session.commit()
     return UserRead.model_validate(user)
-

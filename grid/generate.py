@@ -106,7 +106,10 @@ def _merge_slivers(cells: list[_Cell], layout: GridLayout) -> list[_Cell]:
     """Merge each sliver into the full neighbour it shares the longest edge with."""
     full_area = layout.cell_size_m**2
     by_position = {(cell.row, cell.col): cell for cell in cells}
-    is_sliver = {key: cell.geometry.area < layout.sliver_ratio * full_area for key, cell in by_position.items()}
+    is_sliver = {
+        key: cell.geometry.area < layout.sliver_ratio * full_area
+        for key, cell in by_position.items()
+    }
     absorbed: dict[tuple[int, int], list[shapely.Geometry]] = defaultdict(list)
     for key, cell in by_position.items():
         if not is_sliver[key]:
@@ -172,13 +175,21 @@ def _assemble(
         street_key = (block[0] // layout.street_size, block[1] // layout.street_size)
         communities_by_street[street_key].add(block)
 
-    streets, communities, coded_cells = [], [], []
+    streets: list[UnitFeature] = []
+    communities: list[UnitFeature] = []
+    coded_cells: list[UnitFeature] = []
     for street_key, street_number in sorted(street_numbers.items(), key=lambda item: item[1]):
         street_code = f"{district_code}{street_number:03d}"
         blocks = communities_by_street[street_key]
         street_area_m = [cell.geometry for block in blocks for cell in cells_by_community[block]]
-        streets.append(_feature(len(streets), street_code, f"第{street_number}街道",
-                                degrees(shapely.union_all(street_area_m))))
+        streets.append(
+            _feature(
+                len(streets),
+                street_code,
+                f"第{street_number}街道",
+                degrees(shapely.union_all(street_area_m)),
+            )
+        )
         for block, community_number in sorted(_row_major(blocks).items(), key=lambda item: item[1]):
             community_code = f"{street_code}{community_number:03d}"
             members = cells_by_community[block]

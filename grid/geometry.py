@@ -146,5 +146,5 @@ def geometries_to_wgs84(
 
 def utm_crs_for(lon: float, lat: float) -> str:
     """The UTM zone's EPSG code for a point: metres with little distortion for a city."""
-    zone = int(floor((lon + 180.0) / 6.0)) % 60 + 1
+    zone = floor((lon + 180.0) / 6.0) % 60 + 1
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"

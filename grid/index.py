@@ -37,12 +37,16 @@ class CellIndex:
         from grid.service import UNITS_OF_CELL
 
         rows = session.execute(
-            text(f"SELECT q.*, ST_AsBinary(g.geom) AS wkb FROM ({UNITS_OF_CELL}) q "
-                 "JOIN grid_cell g ON g.code = q.cell_code ORDER BY q.cell_code")
+            text(
+                f"SELECT q.*, ST_AsBinary(g.geom) AS wkb FROM ({UNITS_OF_CELL}) q "
+                "JOIN grid_cell g ON g.code = q.cell_code ORDER BY q.cell_code"
+            )
         ).all()
-        polygons = shapely.from_wkb([row.wkb for row in rows]) if rows else np.array([], dtype=object)
+        polygons = (
+            shapely.from_wkb([row.wkb for row in rows]) if rows else np.array([], dtype=object)
+        )
         shapely.prepare(polygons)
-        return cls(units=rows, polygons=polygons, tree=shapely.STRtree(polygons))
+        return cls(units=list(rows), polygons=polygons, tree=shapely.STRtree(polygons))
 
     def locate(self, wgs84: Coordinates) -> npt.NDArray[np.int64]:
         """Row of the containing cell for each point (lowest code on shared edges), -1 if none."""

@@ -40,7 +40,9 @@ class NotLocated(BaseModel):
 
 
 class BulkLocateRequest(BaseModel):
-    crs: str = Field(default="EPSG:4326", description="EPSG:4326, EPSG:4490, GCJ-02, BD-09, EPSG:xxxx")
+    crs: str = Field(
+        default="EPSG:4326", description="EPSG:4326, EPSG:4490, GCJ-02, BD-09, EPSG:xxxx"
+    )
     points: list[tuple[float, float]] = Field(
         description="[lon, lat] pairs (x, y in a projected CRS)", min_length=1
     )

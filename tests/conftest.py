@@ -1,4 +1,4 @@
-"""A throwaway PostGIS database per run, built with `alembic upgrade head`; one transaction per test."""
+"""A throwaway PostGIS database per run, built by `alembic upgrade head`; a transaction per test."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from typer.testing import CliRunner, Result
 
 os.environ.setdefault("CITYGRID_ENV", "test")
 
-from citygrid import cli as citygrid_cli  # noqa: E402
-from citygrid import db  # noqa: E402
-from citygrid.app import create_app  # noqa: E402
-from citygrid.auth import Principal, Role, issue_token  # noqa: E402
-from citygrid.settings import get_settings  # noqa: E402
+from citygrid import cli as citygrid_cli
+from citygrid import db
+from citygrid.app import create_app
+from citygrid.auth import Principal, Role, issue_token
+from citygrid.settings import get_settings
 
 
 def create_throwaway_database(server_url: str, name: str) -> str:

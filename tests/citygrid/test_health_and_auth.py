@@ -28,8 +28,12 @@ def test_docs_are_served(client: TestClient) -> None:
 
 
 def test_log_in_and_ask_who_i_am(client: TestClient, session: Session) -> None:
-    create_user(session, UserCreate(username="li.wei", password="correct horse", role=Role.INSPECTOR))
-    response = client.post("/api/auth/token", data={"username": "li.wei", "password": "correct horse"})
+    create_user(
+        session, UserCreate(username="li.wei", password="correct horse", role=Role.INSPECTOR)
+    )
+    response = client.post(
+        "/api/auth/token", data={"username": "li.wei", "password": "correct horse"}
+    )
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
     me = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
@@ -38,8 +42,12 @@ def test_log_in_and_ask_who_i_am(client: TestClient, session: Session) -> None:
 
 
 def test_wrong_password_is_refused(client: TestClient, session: Session) -> None:
-    create_user(session, UserCreate(username="li.wei", password="correct horse", role=Role.INSPECTOR))
-    response = client.post("/api/auth/token", data={"username": "li.wei", "password": "wrong horse"})
+    create_user(
+        session, UserCreate(username="li.wei", password="correct horse", role=Role.INSPECTOR)
+    )
+    response = client.post(
+        "/api/auth/token", data={"username": "li.wei", "password": "wrong horse"}
+    )
     assert response.status_code == 401
     assert response.json()["detail"] == "wrong username or password"
 
@@ -53,13 +61,17 @@ def test_expired_token_is_refused(client: TestClient) -> None:
 
 
 def test_token_signed_with_another_secret_is_refused(client: TestClient) -> None:
-    token = issue_token(Principal(1, "x", Role.ADMIN, None), secret="other", ttl=timedelta(minutes=1))
+    token = issue_token(
+        Principal(1, "x", Role.ADMIN, None), secret="other", ttl=timedelta(minutes=1)
+    )
     response = client.get("/api/users", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
 
 
 def test_passwords_are_stored_hashed_with_argon2(session: Session) -> None:
-    user = create_user(session, UserCreate(username="wang", password="s3cret-pass", role=Role.MANAGER))
+    user = create_user(
+        session, UserCreate(username="wang", password="s3cret-pass", role=Role.MANAGER)
+    )
     assert user.password_hash.startswith("$argon2")
     assert "s3cret-pass" not in user.password_hash
 
@@ -77,7 +89,9 @@ def test_users_create_on_the_cli(run_cli: Callable[..., Result], session: Sessio
     result = run_cli("users", "create", "chen", "--role", "dispatcher", "--password", "pass-word-1")
     assert result.exit_code == 0, result.output
     assert "created user chen (dispatcher)" in result.output
-    duplicate = run_cli("users", "create", "chen", "--role", "dispatcher", "--password", "pass-word-1")
+    duplicate = run_cli(
+        "users", "create", "chen", "--role", "dispatcher", "--password", "pass-word-1"
+    )
     assert duplicate.exit_code == 1
     assert "taken" in duplicate.output
 

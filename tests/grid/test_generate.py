@@ -14,7 +14,9 @@ GEOD = Geod(ellps="WGS84")
 # About 1 km × 0.9 km just south of Tiananmen; a notch cut from its south-east corner.
 ORIGIN_LON, ORIGIN_LAT = 116.390, 39.890
 BLOCK = shapely.box(ORIGIN_LON, ORIGIN_LAT, ORIGIN_LON + 0.0117, ORIGIN_LAT + 0.0081)
-NOTCHED = BLOCK.difference(shapely.box(ORIGIN_LON + 0.008, ORIGIN_LAT, ORIGIN_LON + 0.02, ORIGIN_LAT + 0.002))
+NOTCHED = BLOCK.difference(
+    shapely.box(ORIGIN_LON + 0.008, ORIGIN_LAT, ORIGIN_LON + 0.02, ORIGIN_LAT + 0.002)
+)
 
 
 def area_m2(geometry: shapely.Geometry) -> float:
@@ -30,7 +32,9 @@ def generated():  # type: ignore[no-untyped-def]
 def test_cells_cover_the_boundary_exactly(generated) -> None:  # type: ignore[no-untyped-def]
     union = shapely.union_all([cell.geometry for cell in generated.cells])
     assert area_m2(union.symmetric_difference(NOTCHED)) < 1.0
-    assert sum(area_m2(cell.geometry) for cell in generated.cells) == pytest.approx(area_m2(NOTCHED), rel=1e-4)
+    assert sum(area_m2(cell.geometry) for cell in generated.cells) == pytest.approx(
+        area_m2(NOTCHED), rel=1e-4
+    )
 
 
 def test_cells_are_about_the_requested_size_and_slivers_are_merged(generated) -> None:  # type: ignore[no-untyped-def]
@@ -42,9 +46,11 @@ def test_cells_are_about_the_requested_size_and_slivers_are_merged(generated) ->
 
 def test_codes_follow_the_standard_and_extend_their_parents(generated) -> None:  # type: ignore[no-untyped-def]
     assert generated.district.code == "110101"
-    for level, units in ((GridLevel.STREET, generated.streets),
-                         (GridLevel.COMMUNITY, generated.communities),
-                         (GridLevel.CELL, generated.cells)):
+    for level, units in (
+        (GridLevel.STREET, generated.streets),
+        (GridLevel.COMMUNITY, generated.communities),
+        (GridLevel.CELL, generated.cells),
+    ):
         assert all(code_problem(unit.code or "", level) is None for unit in units)
     street_codes = {street.code for street in generated.streets}
     community_codes = {community.code for community in generated.communities}
