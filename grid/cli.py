@@ -2,6 +2,90 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from citygrid import db
+from citygrid.errors import CitygridError, ImportRejected
+from citygrid.settings import get_settings
+from grid import service
+from grid.generate import GridLayout, generate_grid
+from grid.imports import ImportOptions, read_features
 
 grid_app = typer.Typer(help="The unit grid: import, generate.", no_args_is_help=True)
+console = Console()
+open_session = db.open_session
+
+
+def import_options(*, repair: bool = False) -> ImportOptions:
+    settings = get_settings()
+    return ImportOptions(
+        repair=repair,
+        overlap_tolerance_m2=settings.overlap_tolerance_m2,
+        gap_tolerance_m2=settings.gap_tolerance_m2,
+    )
+
+
+def print_rejection(error: ImportRejected) -> None:
+    from rich.table import Table
+
+    table = Table(title=error.message)
+    for column in ("index", "code", "reason"):
+        table.add_column(column)
+    for problem in error.problems:
+        table.add_row(str(problem.get("index", "")), str(problem.get("code") or ""), problem["reason"])
+    Console(stderr=True).print(table)
+
+
+@grid_app.command("generate")
+def generate(
+    boundary: Annotated[
+        Path, typer.Option(help="District boundary (GeoJSON, GeoPackage, Shapefile).", exists=True)
+    ],
+    district_code: Annotated[str, typer.Option(help="6-digit administrative division code.")],
+    district_name: Annotated[str, typer.Option(help="District name.")] = "",
+    crs: Annotated[
+        str | None, typer.Option(help="CRS of the boundary: EPSG:4326, GCJ-02, BD-09, EPSG:xxxx.")
+    ] = None,
+    cell_size: Annotated[float, typer.Option(help="Cell side in metres.", min=10)] = 100.0,
+    community_size: Annotated[int, typer.Option(help="Cells per community side.", min=1)] = 5,
+    street_size: Annotated[int, typer.Option(help="Communities per street side.", min=1)] = 3,
+    sliver_ratio: Annotated[
+        float, typer.Option(help="Clipped cells below this share of a full cell are merged.")
+    ] = 0.25,
+) -> None:
+    """Cut a boundary into square cells grouped into communities and streets, with standard codes."""
+    features = read_features(boundary, crs=crs)
+    geometries = [feature.geometry for feature in features if feature.geometry is not None]
+    if not geometries:
+        raise typer.Exit(_fail(f"{boundary} holds no readable boundary"))
+    import shapely
+
+    layout = GridLayout(cell_size, community_size, street_size, sliver_ratio)
+    with open_session() as session:
+        try:
+            if service.district_exists(session, district_code):
+                raise CitygridError(f"district {district_code} exists already")
+            generated = generate_grid(
+                shapely.union_all(geometries),
+                district_code=district_code,
+                district_name=district_name or features[0].name or district_code,
+                layout=layout,
+            )
+            written = service.write_generated_grid(session, generated, import_options())
+        except ImportRejected as error:
+            print_rejection(error)
+            raise typer.Exit(1) from error
+        except CitygridError as error:
+            raise typer.Exit(_fail(error.message)) from error
+        session.commit()
+    summary = ", ".join(f"{count} {level}" for level, count in written.items())
+    console.print(f"generated {summary}")
+
+
+def _fail(message: str) -> int:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return 1
