@@ -103,8 +103,26 @@ def locate_wgs84(session: Session, lon: float, lat: float, *, snap_m: float) -> 
     return _located(units, lon, lat, max(nearest.distance_m, 1e-9))
 
 
+def checked_wgs84(points: Coordinates, crs: str, *, field: str) -> Coordinates:
+    """The points in WGS-84; InvalidInput unless every converted point is finite and on the globe.
+
+    Checked after conversion: a finite x/y in a projected CRS can come out as inf or NaN, and
+    PostGIS would then "locate" a NaN point in some cell.
+    """
+    with np.errstate(all="ignore"):  # overflow in the datum formulas is caught just below
+        wgs84 = points_to_wgs84(points[:, 0], points[:, 1], crs)
+    on_globe = (np.abs(wgs84[:, 0]) <= 180) & (np.abs(wgs84[:, 1]) <= 90)  # False for NaN too
+    if not on_globe.all():
+        bad = int(np.argmin(on_globe))
+        where = f"point {bad}" if len(points) > 1 else "the point"
+        finite = bool(np.isfinite(wgs84[bad]).all())
+        problem = "is outside lon ±180, lat ±90" if finite else "is not finite"
+        raise InvalidInput(f"{where} {problem} once converted from {crs} to WGS-84", field=field)
+    return wgs84
+
+
 def locate(session: Session, lon: float, lat: float, *, crs: str, snap_m: float) -> Located:
-    wgs84 = points_to_wgs84(np.array([lon]), np.array([lat]), crs)
+    wgs84 = checked_wgs84(np.array([[lon, lat]], dtype=float), crs, field="lon/lat")
     return locate_wgs84(session, float(wgs84[0, 0]), float(wgs84[0, 1]), snap_m=snap_m)
 
 
@@ -112,9 +130,7 @@ def locate_many(
     session: Session, points: Coordinates, *, crs: str, snap_m: float
 ) -> list[Located | NotLocated]:
     """Locate many points at once, in order; same rule as `locate`, through the cell index."""
-    wgs84 = points_to_wgs84(points[:, 0], points[:, 1], crs)
-    if not np.isfinite(wgs84).all():
-        raise InvalidInput("every point needs finite coordinates", field="points")
+    wgs84 = checked_wgs84(points, crs, field="points")
     index = cell_index_for(session, grid_revision(session))
     cell_rows = index.locate(wgs84)
     results: list[Located | NotLocated] = []
@@ -125,8 +141,14 @@ def locate_many(
         try:
             results.append(locate_wgs84(session, lon, lat, snap_m=snap_m))
         except OutsideGrid as outside:
-            results.append(NotLocated(lon=lon, lat=lat, error=outside.message,
-                                      nearest_cell_distance_m=outside.distance_m))
+            results.append(
+                NotLocated(
+                    lon=lon,
+                    lat=lat,
+                    error=outside.message,
+                    nearest_cell_distance_m=outside.distance_m,
+                )
+            )
     return results
 
 
@@ -142,27 +164,41 @@ def unit_feature(session: Session, code: str) -> dict[str, Any]:
 
 
 def units_page(
-    session: Session, level: GridLevel, bbox: tuple[float, float, float, float] | None,
-    *, page: int, page_size: int,
+    session: Session,
+    level: GridLevel,
+    bbox: tuple[float, float, float, float] | None,
+    *,
+    page: int,
+    page_size: int,
 ) -> FeatureCollection:
     """One page of units of a level, optionally within a bounding box, ordered by code."""
     total = _count(session, level, bbox)
-    features = _features(session, level, code=None, bbox=bbox, limit=page_size,
-                         offset=(page - 1) * page_size)
+    features = _features(
+        session, level, code=None, bbox=bbox, limit=page_size, offset=(page - 1) * page_size
+    )
     has_next = page * page_size < total
-    return FeatureCollection(features=features, number_matched=total,
-                             number_returned=len(features), page=page, page_size=page_size,
-                             next_page=page + 1 if has_next else None)
+    return FeatureCollection(
+        features=features,
+        number_matched=total,
+        number_returned=len(features),
+        page=page,
+        page_size=page_size,
+        next_page=page + 1 if has_next else None,
+    )
 
 
 def _unit_source(level: GridLevel) -> str:
     """A FROM clause giving code, name, parent_code, area_m2, geom for one level."""
     if level is GridLevel.CELL:
-        return ("(SELECT u.code, u.name, p.code AS parent_code, u.area_m2, u.geom, u.area_class, "
-                "u.responsible_party FROM grid_cell u JOIN grid_region p ON p.id = u.community_id)")
-    return ("(SELECT u.code, u.name, p.code AS parent_code, u.area_m2, u.geom, "
-            "NULL::text AS area_class, NULL::text AS responsible_party FROM grid_region u "
-            f"LEFT JOIN grid_region p ON p.id = u.parent_id WHERE u.level = '{level.value}')")
+        return (
+            "(SELECT u.code, u.name, p.code AS parent_code, u.area_m2, u.geom, u.area_class, "
+            "u.responsible_party FROM grid_cell u JOIN grid_region p ON p.id = u.community_id)"
+        )
+    return (
+        "(SELECT u.code, u.name, p.code AS parent_code, u.area_m2, u.geom, "
+        "NULL::text AS area_class, NULL::text AS responsible_party FROM grid_region u "
+        f"LEFT JOIN grid_region p ON p.id = u.parent_id WHERE u.level = '{level.value}')"
+    )
 
 
 def _filters(code: str | None, bbox: tuple[float, float, float, float] | None) -> str:
@@ -171,7 +207,9 @@ def _filters(code: str | None, bbox: tuple[float, float, float, float] | None) -
         clauses.append("unit.code = :code")
     if bbox is not None:
         clauses.append("unit.geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 4326)")
-        clauses.append("ST_Intersects(unit.geom, ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 4326))")
+        clauses.append(
+            "ST_Intersects(unit.geom, ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 4326))"
+        )
     return " AND ".join(clauses)
 
 
@@ -182,14 +220,21 @@ def _params(code: str | None, bbox: tuple[float, float, float, float] | None) ->
     return params
 
 
-def _count(session: Session, level: GridLevel, bbox: tuple[float, float, float, float] | None) -> int:
+def _count(
+    session: Session, level: GridLevel, bbox: tuple[float, float, float, float] | None
+) -> int:
     sql = f"SELECT count(*) FROM {_unit_source(level)} unit WHERE {_filters(None, bbox)}"
     return int(session.scalar(text(sql), _params(None, bbox)) or 0)
 
 
 def _features(
-    session: Session, level: GridLevel, *, code: str | None,
-    bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
+    session: Session,
+    level: GridLevel,
+    *,
+    code: str | None,
+    bbox: tuple[float, float, float, float] | None,
+    limit: int,
+    offset: int,
 ) -> list[dict[str, Any]]:
     sql = f"""
         SELECT unit.code, unit.name, unit.parent_code, unit.area_m2, unit.area_class,
@@ -204,9 +249,13 @@ def _features(
             "id": row.code,
             "geometry": json.loads(row.geojson),
             "properties": {
-                "code": row.code, "name": row.name, "level": level.value,
-                "parent_code": row.parent_code, "area_m2": round(row.area_m2, 1),
-                "area_class": row.area_class, "responsible_party": row.responsible_party,
+                "code": row.code,
+                "name": row.name,
+                "level": level.value,
+                "parent_code": row.parent_code,
+                "area_m2": round(row.area_m2, 1),
+                "area_class": row.area_class,
+                "responsible_party": row.responsible_party,
             },
         }
         for row in rows
