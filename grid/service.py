@@ -173,8 +173,12 @@ def units_page(
 ) -> FeatureCollection:
     """One page of units of a level, optionally within a bounding box, ordered by code."""
     total = _count(session, level, bbox)
-    features = _features(
-        session, level, code=None, bbox=bbox, limit=page_size, offset=(page - 1) * page_size
+    offset = (page - 1) * page_size
+    # Past the end there is nothing to read, and a huge offset would overflow PostgreSQL's bigint.
+    features = (
+        _features(session, level, code=None, bbox=bbox, limit=page_size, offset=offset)
+        if offset < total
+        else []
     )
     has_next = page * page_size < total
     return FeatureCollection(

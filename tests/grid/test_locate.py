@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -245,9 +246,8 @@ def test_bulk_keeps_the_order_of_a_mix_of_inside_and_outside(
 def test_bulk_refuses_more_than_locate_bulk_max_points(
     client: TestClient, headers: Headers
 ) -> None:
-    app = client.app
-    assert hasattr(app, "dependency_overrides")
-    app.dependency_overrides[get_settings] = lambda: Settings(locate_bulk_max=3)
+    assert isinstance(client.app, FastAPI)
+    client.app.dependency_overrides[get_settings] = lambda: Settings(locate_bulk_max=3)
     response = locate_bulk(client, headers, [centre_of(CELL_NE)] * 4)
     assert response.status_code == 422
     assert response.json()["field"] == "points"
