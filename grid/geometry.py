@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import ProjError
 
 from citygrid.errors import InvalidInput
 
@@ -114,14 +114,25 @@ def converter_to_wgs84(crs_name: str) -> Callable[[Coordinates], Coordinates]:
         return gcj02_to_wgs84
     if crs_name == BD09:
         return bd09_to_wgs84
+    return _pyproj_converter(crs_name)
+
+
+def _pyproj_converter(crs_name: str) -> Callable[[Coordinates], Coordinates]:
     try:
-        transformer = Transformer.from_crs(CRS.from_user_input(crs_name), WGS84, always_xy=True)
-    except CRSError as error:
+        crs = CRS.from_user_input(crs_name)
+        transformer = Transformer.from_crs(crs, WGS84, always_xy=True)
+    except ProjError as error:  # CRSError is a ProjError
         raise InvalidInput(
             f"unknown coordinate system {crs_name!r}; use EPSG:4326, EPSG:4490, GCJ-02, BD-09 "
             "or another EPSG code",
             field="crs",
         ) from error
+    if not (crs.is_geographic or crs.is_projected):
+        # A vertical or geocentric CRS would "convert" x/y into some unrelated lon/lat.
+        raise InvalidInput(
+            f"{crs_name} is not a horizontal (geographic or projected) coordinate system",
+            field="crs",
+        )
 
     def convert(coords: Coordinates) -> Coordinates:
         lon, lat = transformer.transform(coords[:, 0], coords[:, 1])

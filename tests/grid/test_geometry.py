@@ -141,6 +141,20 @@ def test_unknown_crs_is_invalid_input_naming_crs(name: str) -> None:
     assert raised.value.field == "crs"
 
 
+@pytest.mark.parametrize(
+    "name", ["EPSG:5773", "EPSG:4978"], ids=["vertical EGM96 height", "geocentric WGS-84"]
+)
+def test_non_horizontal_crs_is_invalid_input_naming_crs(name: str) -> None:
+    with pytest.raises(InvalidInput, match="not a horizontal") as raised:
+        converter_to_wgs84(name)
+    assert raised.value.field == "crs"
+
+
+@pytest.mark.parametrize("name", ["EPSG:4490", "EPSG:32650", "EPSG:3857", "EPSG:9518"])
+def test_horizontal_crs_are_accepted(name: str) -> None:
+    assert callable(converter_to_wgs84(name))
+
+
 @pytest.mark.parametrize("lon_lat", [(116.404, 39.915), (121.4737, 31.2304), (87.6168, 43.8256)])
 def test_cgcs2000_is_wgs84_within_a_metre(lon_lat: tuple[float, float]) -> None:
     converted = points_to_wgs84(np.array([lon_lat[0]]), np.array([lon_lat[1]]), "EPSG:4490")
