@@ -87,7 +87,9 @@ def read_features(
     meta, wkbs, columns = _read_layer(path)
     _require_fields(meta, code_field=code_field, name_field=name_field, parent_field=parent_field)
     source_crs = crs or _file_crs(meta.get("crs"))
-    geometries = geometries_to_wgs84(shapely.from_wkb(wkbs, on_invalid="ignore"), source_crs)
+    with np.errstate(invalid="ignore"):  # unreadable WKB becomes None and is reported later
+        parsed = shapely.from_wkb(wkbs, on_invalid="ignore")
+    geometries = geometries_to_wgs84(parsed, source_crs)
     codes = _text_column(columns.pop(code_field))
     names = _text_column(columns.pop(name_field)) if name_field in columns else [None] * len(codes)
     parents = _text_column(columns.pop(parent_field)) if parent_field else [None] * len(codes)
@@ -107,7 +109,8 @@ def _read_layer(path: Path) -> tuple[dict[str, Any], npt.NDArray[np.object_], di
             _dataset_path(path), force_2d=True, datetime_as_string=True
         )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
-        raise InvalidInput(f"cannot read {path.name}: {error}", field="file") from error
+        reason = str(error).replace(f"{path.parent}/", "")  # the file's name, not where it sits
+        raise InvalidInput(f"cannot read {path.name}: {reason}", field="file") from error
     if wkbs is None or len(wkbs) == 0:
         raise InvalidInput(f"{path.name} holds no features", field="file")
     return meta, wkbs, dict(zip(meta["fields"], field_data, strict=True))
