@@ -7,13 +7,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
 
 from citygrid import db
 from citygrid.errors import CitygridError, ImportRejected
 from citygrid.settings import get_settings
 from grid import service
+from grid.codes import GridLevel
 from grid.generate import GridLayout, generate_grid
-from grid.imports import ImportOptions, read_features
+from grid.imports import ImportOptions, ImportReport, UnitFeature, import_units, read_features
 
 grid_app = typer.Typer(help="The unit grid: import, generate.", no_args_is_help=True)
 console = Console()
@@ -36,7 +40,9 @@ def print_rejection(error: ImportRejected) -> None:
     for column in ("index", "code", "reason"):
         table.add_column(column)
     for problem in error.problems:
-        table.add_row(str(problem.get("index", "")), str(problem.get("code") or ""), problem["reason"])
+        table.add_row(
+            str(problem.get("index", "")), str(problem.get("code") or ""), problem["reason"]
+        )
     Console(stderr=True).print(table)
 
 
@@ -57,7 +63,7 @@ def generate(
         float, typer.Option(help="Clipped cells below this share of a full cell are merged.")
     ] = 0.25,
 ) -> None:
-    """Cut a boundary into square cells grouped into communities and streets, with standard codes."""
+    """Cut a boundary into square cells grouped in communities and streets, with standard codes."""
     features = read_features(boundary, crs=crs)
     geometries = [feature.geometry for feature in features if feature.geometry is not None]
     if not geometries:
@@ -89,3 +95,77 @@ def generate(
 def _fail(message: str) -> int:
     Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
     return 1
+
+
+@grid_app.command("import")
+def import_file(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON, GeoPackage, or Shapefile (.shp, or a .zip holding one).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    level: Annotated[GridLevel, typer.Option(help="The level of every unit in the file.")],
+    crs: Annotated[
+        str | None,
+        typer.Option(help="EPSG:4326, EPSG:4490, GCJ-02, BD-09 or EPSG:xxxx; default: the file's."),
+    ] = None,
+    code_field: Annotated[str, typer.Option(help="Field holding the unit code.")] = "code",
+    name_field: Annotated[str, typer.Option(help="Field holding the unit name.")] = "name",
+    parent_field: Annotated[
+        str | None, typer.Option(help="Field holding the parent's code (default: code prefix).")
+    ] = None,
+    repair: Annotated[
+        bool, typer.Option(help="Repair invalid geometries (ST_MakeValid) instead of refusing.")
+    ] = False,
+) -> None:
+    """Import units of one level; nothing is written unless every feature passes every check."""
+    try:
+        features = read_features(
+            file, crs=crs, code_field=code_field, name_field=name_field, parent_field=parent_field
+        )
+    except CitygridError as error:
+        raise typer.Exit(_fail(error.message)) from error
+    with open_session() as session:
+        try:
+            report = _import_with_progress(session, level, features, import_options(repair=repair))
+        except ImportRejected as error:
+            print_rejection(error)
+            raise typer.Exit(1) from error
+        except CitygridError as error:
+            raise typer.Exit(_fail(error.message)) from error
+        session.commit()
+    _print_import_report(report, file)
+
+
+def _import_with_progress(
+    session: Session, level: GridLevel, features: list[UnitFeature], options: ImportOptions
+) -> ImportReport:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"importing {len(features)} {level} units", total=None)
+
+        def show(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        return import_units(session, level, features, options, progress=show)
+
+
+def _print_import_report(report: ImportReport, file: Path) -> None:
+    repaired = f", {report.repaired} repaired" if report.repaired else ""
+    console.print(f"imported {report.written} {report.level} units from {file.name}{repaired}")
+    if not report.warnings:
+        return
+    table = Table(title=f"{len(report.warnings)} gap warnings (written anyway)")
+    for column in ("parent", "gap m²", "lon", "lat"):
+        table.add_column(column)
+    for warning in report.warnings:
+        table.add_row(
+            f"{warning['parent_level']} {warning['parent_code']}",
+            f"{warning['area_m2']:.1f}",
+            f"{warning['lon']:.6f}",
+            f"{warning['lat']:.6f}",
+        )
+    console.print(table)
