@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from citygrid.auth import ALL_ROLES, Allow, RoleCheckedRoute
+from citygrid.auth import ALL_ROLES, Allow, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import Settings, get_settings
-from grid import service
+from grid import imports, service
 from grid.codes import GridLevel
 from grid.schemas import BulkLocateRequest, BulkLocateResponse, FeatureCollection, Located
 
 router = APIRouter(prefix="/api/grid", tags=["grid"], route_class=RoleCheckedRoute)
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ANYONE_SIGNED_IN = Depends(Allow(*ALL_ROLES))
+ADMIN_ONLY = Depends(Allow(Role.ADMIN))
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 
 
 @router.get("/locate", dependencies=[ANYONE_SIGNED_IN])
@@ -26,7 +32,9 @@ def locate_point(
     settings: SettingsDep,
     lon: Annotated[float, Query(description="longitude (or x in a projected CRS)")],
     lat: Annotated[float, Query(description="latitude (or y in a projected CRS)")],
-    crs: Annotated[str, Query(description="EPSG:4326 (default), EPSG:4490, GCJ-02, BD-09, EPSG:xxxx")] = "EPSG:4326",
+    crs: Annotated[
+        str, Query(description="EPSG:4326 (default), EPSG:4490, GCJ-02, BD-09, EPSG:xxxx")
+    ] = "EPSG:4326",
 ) -> Located:
     """The unit cell containing a point, with its community, street and district."""
     if not (np.isfinite(lon) and np.isfinite(lat)):
@@ -56,7 +64,9 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     try:
         xmin, ymin, xmax, ymax = (float(part) for part in bbox.split(","))
     except ValueError as error:
-        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat", field="bbox") from error
+        raise InvalidInput(
+            "bbox must be four numbers: minlon,minlat,maxlon,maxlat", field="bbox"
+        ) from error
     if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and xmin <= xmax and ymin <= ymax):
         raise InvalidInput("bbox must be finite with min <= max", field="bbox")
     return xmin, ymin, xmax, ymax
@@ -82,3 +92,70 @@ def list_units(
 def get_unit(code: str, session: SessionDep) -> dict[str, Any]:
     """One unit (cell, community, street or district) by its code, as a GeoJSON Feature."""
     return service.unit_feature(session, code)
+
+
+@router.post("/imports", status_code=201, dependencies=[ADMIN_ONLY])
+def import_file(
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a .zip of a Shapefile")],
+    level: Annotated[str, Form(description="district, street, community or cell")],
+    crs: Annotated[
+        str | None,
+        Form(description="EPSG:4326, EPSG:4490, GCJ-02, BD-09, EPSG:xxxx; default: the file's"),
+    ] = None,
+    code_field: Annotated[str, Form()] = "code",
+    name_field: Annotated[str, Form()] = "name",
+    parent_field: Annotated[str | None, Form(description="default: the code's prefix")] = None,
+    repair: Annotated[
+        bool, Form(description="repair invalid geometries with ST_MakeValid")
+    ] = False,
+) -> imports.ImportReport:
+    """Import units of one level from a file; 422 with every problem when any feature is bad."""
+    grid_level = parse_level(level)
+    with TemporaryDirectory(prefix="citygrid-import-") as directory:
+        features = imports.read_features(
+            save_upload(file, Path(directory)),
+            crs=crs or None,
+            code_field=code_field,
+            name_field=name_field,
+            parent_field=parent_field or None,
+        )
+    options = imports.ImportOptions(
+        repair=repair,
+        overlap_tolerance_m2=settings.overlap_tolerance_m2,
+        gap_tolerance_m2=settings.gap_tolerance_m2,
+    )
+    report = imports.import_units(session, grid_level, features, options)
+    session.commit()
+    return report
+
+
+def parse_level(level: str) -> GridLevel:
+    try:
+        return GridLevel(level.strip().lower())
+    except ValueError as error:
+        known = ", ".join(GridLevel)
+        raise InvalidInput(f"unknown level {level!r}; use one of {known}", field="level") from error
+
+
+def save_upload(upload: UploadFile, directory: Path) -> Path:
+    """Copy the upload to a file GDAL can open, whose suffix tells it the format."""
+    file_name = Path(upload.filename or "upload").name  # .name: no directories from the client
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InvalidInput(
+            f"file {upload.filename!r} must end in {', '.join(UPLOAD_SUFFIXES)} "
+            "(zip the parts of a Shapefile)",
+            field="file",
+        )
+    path = directory / file_name
+    size = 0
+    with path.open("wb") as target:
+        while chunk := upload.file.read(UPLOAD_CHUNK_BYTES):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                limit_mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+                raise InvalidInput(f"file is larger than {limit_mb} MB", field="file")
+            target.write(chunk)
+    return path
