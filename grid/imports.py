@@ -90,10 +90,10 @@ def read_features(
     with np.errstate(invalid="ignore"):  # unreadable WKB becomes None and is reported later
         parsed = shapely.from_wkb(wkbs, on_invalid="ignore")
     geometries = geometries_to_wgs84(parsed, source_crs)
-    codes = _text_column(columns.pop(code_field))
-    names = _text_column(columns.pop(name_field)) if name_field in columns else [None] * len(codes)
-    parents = _text_column(columns.pop(parent_field)) if parent_field else [None] * len(codes)
-    attributes = _attribute_rows(columns, len(codes))
+    codes = _optional_text_column(columns, code_field, len(wkbs))
+    names = _optional_text_column(columns, name_field, len(wkbs))
+    parents = _optional_text_column(columns, parent_field, len(wkbs))
+    attributes = _attribute_rows(columns, len(wkbs))
     return [
         UnitFeature(index, code, name, geometry, parent, attrs)
         for index, (code, name, geometry, parent, attrs) in enumerate(
@@ -132,19 +132,27 @@ def _dataset_path(path: Path) -> str:
     return f"/vsizip/{path}/{shapefiles[0]}"
 
 
+DEFAULT_FIELDS = {"code_field": "code", "name_field": "name"}
+
+
 def _require_fields(
     meta: dict[str, Any], *, code_field: str, name_field: str, parent_field: str | None
 ) -> None:
+    """Fields named explicitly must exist; the default code and name fields may be absent (a
+    boundary read for generation has neither), and their features then lack codes or names."""
     available = list(meta["fields"])
-    wanted = {"code_field": code_field, "parent_field": parent_field}
-    if name_field != "name":  # the default name field is optional: names then default to codes
-        wanted["name_field"] = name_field
-    for option, field_name in wanted.items():
-        if field_name is not None and field_name not in available:
-            raise InvalidInput(
-                f"the file has no field {field_name!r} (fields: {', '.join(available) or 'none'})",
-                field=option,
-            )
+    named = {"code_field": code_field, "name_field": name_field, "parent_field": parent_field}
+    for option, field_name in named.items():
+        if (
+            field_name is None
+            or field_name in available
+            or DEFAULT_FIELDS.get(option) == field_name
+        ):
+            continue
+        raise InvalidInput(
+            f"the file has no field {field_name!r} (fields: {', '.join(available) or 'none'})",
+            field=option,
+        )
 
 
 def _file_crs(declared: str | None) -> str:
@@ -162,8 +170,13 @@ def _file_crs(declared: str | None) -> str:
     return f"{authority[0]}:{authority[1]}"
 
 
-def _text_column(values: npt.NDArray[Any]) -> list[str | None]:
-    return [_as_code_text(value) for value in values.tolist()]
+def _optional_text_column(
+    columns: dict[str, Any], field_name: str | None, count: int
+) -> list[str | None]:
+    """The field's values as text, taken out of `columns`; all None when there is no such field."""
+    if field_name is None or field_name not in columns:
+        return [None] * count
+    return [_as_code_text(value) for value in columns.pop(field_name).tolist()]
 
 
 def _as_code_text(value: Any) -> str | None:
@@ -343,7 +356,7 @@ def import_units(
     session.execute(text("ANALYZE import_unit"))
     problems += validity_problems + _database_problems(session, level, options, notify)
     if problems:
-        raise _rejection(problems, len(features))
+        raise _rejection(problems, features)
     notify("writing units", len(DATABASE_CHECKS), len(DATABASE_CHECKS) + 1)
     _write_units(session, level)
     warnings = _gap_warnings(session, level, options.gap_tolerance_m2)
@@ -360,13 +373,13 @@ def _ignore_progress(step: str, done: int, total: int) -> None:
     return None
 
 
-def _rejection(problems: list[Problem], feature_count: int) -> ImportRejected:
+def _rejection(problems: list[Problem], features: Sequence[UnitFeature]) -> ImportRejected:
     problems.sort(key=lambda problem: problem["index"])
     bad_count = len({problem["index"] for problem in problems})
-    return ImportRejected(
-        f"{bad_count} of {feature_count} features have problems; nothing was written",
-        problems=problems,
-    )
+    message = f"{bad_count} of {len(features)} features have problems; nothing was written"
+    if all(feature.code is None for feature in features):
+        message += " (no feature has a code: is the code field right?)"
+    return ImportRejected(message, problems=problems)
 
 
 def _stage(

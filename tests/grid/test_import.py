@@ -361,6 +361,23 @@ def test_a_parent_field_that_disagrees_with_the_code_is_rejected(
     ]
 
 
+def test_a_file_without_the_code_field_says_so(
+    client: TestClient, auth: Auth, session: Session, tmp_path: Path
+) -> None:
+    import_parents(session)
+    unnamed = {
+        "type": "Feature",
+        "properties": {"bianma": CELL_NW.code},
+        "geometry": json.loads(shapely.to_geojson(cell_geometry(CELL_NW))),
+    }
+    response = post_import(client, auth, write_geojson(tmp_path, [unnamed]))
+    assert response.status_code == 422, response.text
+    assert "no feature has a code: is the code field right?" in response.json()["detail"]
+    assert response.json()["problems"] == [{"index": 0, "code": None, "reason": "code is missing"}]
+    named = post_import(client, auth, write_geojson(tmp_path, [unnamed]), {"code_field": "bianma"})
+    assert named.status_code == 201, named.text
+
+
 def test_a_district_given_a_parent_is_rejected(session: Session) -> None:
     district = UnitFeature(0, DISTRICT.code, DISTRICT.name, BLOCK, parent_code="110000")
     with pytest.raises(ImportRejected) as rejected:
