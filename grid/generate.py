@@ -24,6 +24,7 @@ from grid.geometry import WGS84, utm_crs_for
 from grid.imports import UnitFeature
 
 MAX_SEQUENCE = 999  # three digits per level
+BOUNDARY_VERTEX_SPACING_DEG = 0.0005
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,10 @@ def generate_grid(
     centre = boundary.centroid
     to_metres = Transformer.from_crs(WGS84, utm_crs_for(centre.x, centre.y), always_xy=True)
     to_degrees = Transformer.from_crs(utm_crs_for(centre.x, centre.y), WGS84, always_xy=True)
-    boundary_m = shapely.transform(boundary, lambda xy: _apply(to_metres, xy))
+    # A boundary edge straight in lon/lat bends in UTM (and back): densified to ~50 m, clipped
+    # cells follow the boundary to millimetres instead of leaving square metres outside it.
+    dense_boundary = shapely.segmentize(boundary, BOUNDARY_VERTEX_SPACING_DEG)
+    boundary_m = shapely.transform(dense_boundary, lambda xy: _apply(to_metres, xy))
     cells = _merge_slivers(_clip_squares(boundary_m, layout.cell_size_m), layout)
 
     def degrees(geometry: shapely.Geometry) -> shapely.Geometry:
