@@ -62,7 +62,9 @@ def test_expired_token_is_refused(client: TestClient) -> None:
 
 def test_token_signed_with_another_secret_is_refused(client: TestClient) -> None:
     token = issue_token(
-        Principal(1, "x", Role.ADMIN, None), secret="other", ttl=timedelta(minutes=1)
+        Principal(1, "x", Role.ADMIN, None),
+        secret="another-secret-of-thirty-two-bytes!",
+        ttl=timedelta(minutes=1),
     )
     response = client.get("/api/users", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401

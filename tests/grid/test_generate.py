@@ -8,7 +8,8 @@ from pyproj import Geod
 
 from citygrid.errors import InvalidInput
 from grid.codes import GridLevel, code_problem
-from grid.generate import GridLayout, generate_grid
+from grid.generate import GeneratedGrid, GridLayout, generate_grid
+from grid.imports import UnitFeature
 
 GEOD = Geod(ellps="WGS84")
 # About 1 km × 0.9 km just south of Tiananmen; a notch cut from its south-east corner.
@@ -19,17 +20,27 @@ NOTCHED = BLOCK.difference(
 )
 
 
+def code(unit: UnitFeature) -> str:
+    assert unit.code is not None
+    return unit.code
+
+
+def centre(unit: UnitFeature) -> shapely.Point:
+    assert unit.geometry is not None
+    return unit.geometry.centroid
+
+
 def area_m2(geometry: shapely.Geometry) -> float:
     return abs(GEOD.geometry_area_perimeter(geometry)[0])
 
 
 @pytest.fixture(scope="module")
-def generated():  # type: ignore[no-untyped-def]
+def generated() -> GeneratedGrid:
     layout = GridLayout(cell_size_m=100, community_size=3, street_size=2)
     return generate_grid(NOTCHED, district_code="110101", district_name="东城区", layout=layout)
 
 
-def test_cells_cover_the_boundary_exactly(generated) -> None:  # type: ignore[no-untyped-def]
+def test_cells_cover_the_boundary_exactly(generated: GeneratedGrid) -> None:
     union = shapely.union_all([cell.geometry for cell in generated.cells])
     assert area_m2(union.symmetric_difference(NOTCHED)) < 1.0
     assert sum(area_m2(cell.geometry) for cell in generated.cells) == pytest.approx(
@@ -37,35 +48,37 @@ def test_cells_cover_the_boundary_exactly(generated) -> None:  # type: ignore[no
     )
 
 
-def test_cells_are_about_the_requested_size_and_slivers_are_merged(generated) -> None:  # type: ignore[no-untyped-def]
+def test_cells_are_about_the_requested_size_and_slivers_are_merged(
+    generated: GeneratedGrid,
+) -> None:
     areas = [area_m2(cell.geometry) for cell in generated.cells]
     assert min(areas) >= 0.25 * 100 * 100 * 0.99
     assert max(areas) < 2 * 100 * 100
     assert sorted(areas)[len(areas) // 2] == pytest.approx(10_000, rel=0.01)
 
 
-def test_codes_follow_the_standard_and_extend_their_parents(generated) -> None:  # type: ignore[no-untyped-def]
+def test_codes_follow_the_standard_and_extend_their_parents(generated: GeneratedGrid) -> None:
     assert generated.district.code == "110101"
     for level, units in (
         (GridLevel.STREET, generated.streets),
         (GridLevel.COMMUNITY, generated.communities),
         (GridLevel.CELL, generated.cells),
     ):
-        assert all(code_problem(unit.code or "", level) is None for unit in units)
+        assert all(code_problem(code(unit), level) is None for unit in units)
     street_codes = {street.code for street in generated.streets}
     community_codes = {community.code for community in generated.communities}
-    assert {community.code[:9] for community in generated.communities} == street_codes
-    assert {cell.code[:12] for cell in generated.cells} == community_codes
+    assert {code(community)[:9] for community in generated.communities} == street_codes
+    assert {code(cell)[:12] for cell in generated.cells} == community_codes
     assert len({cell.code for cell in generated.cells}) == len(generated.cells)
 
 
-def test_cells_are_numbered_west_to_east_then_north_to_south(generated) -> None:  # type: ignore[no-untyped-def]
-    first_community = [c for c in generated.cells if c.code.startswith("110101001001")]  # type: ignore[union-attr]
+def test_cells_are_numbered_west_to_east_then_north_to_south(generated: GeneratedGrid) -> None:
+    first_community = [c for c in generated.cells if code(c).startswith("110101001001")]
     first, second, fourth = first_community[0], first_community[1], first_community[3]
-    assert first.code.endswith("001") and second.code.endswith("002")
-    assert second.geometry.centroid.x > first.geometry.centroid.x  # east of the first
-    assert fourth.geometry.centroid.y < first.geometry.centroid.y  # next row, further south
-    assert generated.cells[0].geometry.centroid.y > ORIGIN_LAT + 0.007  # starts in the north-west
+    assert code(first).endswith("001") and code(second).endswith("002")
+    assert centre(second).x > centre(first).x  # east of the first
+    assert centre(fourth).y < centre(first).y  # next row, further south
+    assert centre(generated.cells[0]).y > ORIGIN_LAT + 0.007  # starts in the north-west
 
 
 def test_a_bad_district_code_is_refused() -> None:
