@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
@@ -13,8 +18,9 @@ from sqlalchemy.orm import Session
 import citygrid.users
 import grid.router
 from citygrid.auth import PUBLIC, RoleCheckedRoute
-from citygrid.db import get_session
+from citygrid.db import AsyncReader, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
+from citygrid.settings import get_settings
 
 DATABASE_RETRY_AFTER_S = 5
 
@@ -56,14 +62,28 @@ async def handle_database_down(request: Request, error: Exception) -> JSONRespon
     )
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The start-up objects (modules, tables, the OpenAPI schema) live as long as the process:
+    # moved out of the collector's view, full collections stop pausing requests for them.
+    gc.freeze()
+    yield
+    await app.state.reader.close()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="citygrid",
         summary="Grid-based city management (网格化城市管理)",
         version="0.1.0",
+        lifespan=lifespan,
     )
+    # Opened on first use: the pool is bound to the serving event loop.
+    settings = get_settings()
+    app.state.reader = AsyncReader(settings.resolved_database_url(), max_size=settings.pool_size)
     app.add_exception_handler(CitygridError, handle_domain_error)
-    app.add_exception_handler(OperationalError, handle_database_down)
+    for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):
+        app.add_exception_handler(database_down, handle_database_down)
     app.include_router(health_router)
     app.include_router(citygrid.users.router)
     app.include_router(grid.router.router)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
@@ -17,9 +19,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
 from citygrid.errors import NotAuthenticated, PermissionDenied
-from citygrid.settings import Settings, get_settings
+from citygrid.settings import SettingsDep
 
 TOKEN_ALGORITHM = "HS256"
+VERIFIED_TOKENS_CACHED = 4096
 _hasher = PasswordHasher()
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -72,20 +75,34 @@ def issue_token(principal: Principal, *, secret: str, ttl: timedelta) -> str:
 
 
 def read_token(token: str, *, secret: str) -> Principal:
+    principal, expires_at = _verified(token, secret)
+    if time.time() >= expires_at:
+        raise NotAuthenticated("the token has expired; log in again")
+    return principal
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_CACHED)
+def _verified(token: str, secret: str) -> tuple[Principal, float]:
+    """The token's principal and expiry, its signature checked once per token (a phone sends
+    the same token with every request); the expiry is checked on every use by the caller."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp"]}
         )
-        return Principal(int(claims["sub"]), claims["name"], Role(claims["role"]), claims["dept"])
+        principal = Principal(
+            int(claims["sub"]), claims["name"], Role(claims["role"]), claims["dept"]
+        )
+        return principal, float(claims["exp"])
     except jwt.ExpiredSignatureError as error:
         raise NotAuthenticated("the token has expired; log in again") from error
     except (jwt.InvalidTokenError, KeyError, ValueError) as error:
         raise NotAuthenticated("the token is not valid") from error
 
 
-def current_principal(
-    token: Annotated[str | None, Depends(_bearer)],
-    settings: Annotated[Settings, Depends(get_settings)],
+# The role dependencies are async: they only check a signature (no I/O), and each sync
+# dependency would cost a threadpool hop on every request.
+async def current_principal(
+    token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
 ) -> Principal:
     if token is None:
         raise NotAuthenticated("this route needs a bearer token (POST /api/auth/token)")
@@ -98,7 +115,9 @@ class Allow:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             raise PermissionDenied(f"role {principal.role} may not do this (allowed: {allowed})")
@@ -110,7 +129,7 @@ class Public:
 
     roles = ALL_ROLES
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         return None
 
 

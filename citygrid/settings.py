@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -57,3 +58,11 @@ def normalise_database_url(url: str) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+async def settings_dependency() -> Settings:
+    """Settings for a route; async because a sync dependency costs a threadpool hop per request."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]

@@ -24,7 +24,7 @@ from citygrid.auth import (
 )
 from citygrid.db import Base, SessionDep
 from citygrid.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
-from citygrid.settings import Settings, get_settings
+from citygrid.settings import SettingsDep
 from dispatch.models import Department
 
 MIN_PASSWORD_LENGTH = 8
@@ -125,7 +125,7 @@ router = APIRouter(tags=["users"], route_class=RoleCheckedRoute)
 def log_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
 ) -> TokenRead:
     """OAuth2 password flow: a signed token that expires after `token_ttl_minutes`."""
     user = authenticate(session, form.username, form.password)

@@ -10,15 +10,14 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from citygrid.auth import ALL_ROLES, Allow, Role, RoleCheckedRoute
-from citygrid.db import SessionDep
+from citygrid.db import FetchDep, SessionDep
 from citygrid.errors import InvalidInput
-from citygrid.settings import Settings, get_settings
+from citygrid.settings import SettingsDep
 from grid import imports, service
 from grid.codes import GridLevel
 from grid.schemas import BulkLocateRequest, BulkLocateResponse, FeatureCollection, Located
 
 router = APIRouter(prefix="/api/grid", tags=["grid"], route_class=RoleCheckedRoute)
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ANYONE_SIGNED_IN = Depends(Allow(*ALL_ROLES))
 ADMIN_ONLY = Depends(Allow(Role.ADMIN))
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -27,8 +26,8 @@ UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 
 
 @router.get("/locate", dependencies=[ANYONE_SIGNED_IN])
-def locate_point(
-    session: SessionDep,
+async def locate_point(
+    fetch: FetchDep,
     settings: SettingsDep,
     lon: Annotated[float, Query(description="longitude (or x in a projected CRS)")],
     lat: Annotated[float, Query(description="latitude (or y in a projected CRS)")],
@@ -37,9 +36,10 @@ def locate_point(
     ] = "EPSG:4326",
 ) -> Located:
     """The unit cell containing a point, with its community, street and district."""
+    # async: the hot path of intake, it awaits PostGIS on the event loop (see db.AsyncReader).
     if not (np.isfinite(lon) and np.isfinite(lat)):
         raise InvalidInput("lon and lat must be finite numbers", field="lon/lat")
-    return service.locate(session, lon, lat, crs=crs, snap_m=settings.locate_snap_m)
+    return await service.locate(fetch, lon, lat, crs=crs, snap_m=settings.locate_snap_m)
 
 
 @router.post("/locate", dependencies=[ANYONE_SIGNED_IN])

@@ -9,12 +9,14 @@ the lowest code) when it lies within the snap tolerance, and is refused beyond i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from citygrid.db import RowFetcher
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
 from grid.codes import GridLevel, level_of_code
 from grid.generate import GeneratedGrid
@@ -34,28 +36,31 @@ UNITS_OF_CELL = """
     JOIN grid_region s ON s.id = m.parent_id
     JOIN grid_region d ON d.id = s.parent_id
 """
-CELL_CONTAINING = text(
-    UNITS_OF_CELL
-    + """
-    WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
-    ORDER BY c.code LIMIT 1
-"""
-)
-# KNN on the GiST index finds candidates by planar distance in degrees; the geodesic distance
-# then decides among them, so the answer is the nearest cell in metres.
-NEAREST_CELLS = text(
-    """
-    WITH point AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS geom),
-    candidates AS (
-        SELECT c.code, ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
-        FROM grid_cell c, point
-        ORDER BY c.geom <-> point.geom
-        LIMIT 8
+# One statement locates a batch of points (a single point is a batch of one). Per point: the
+# lowest-coded cell whose closed polygon covers it; only when there is none (the Append stops at
+# the first row) the nearest cell: KNN on the GiST index finds candidates by planar distance in
+# degrees, and the geodesic distance decides among them. No cells at all → NULLs.
+LOCATE_POINTS = f"""
+    WITH point AS (
+        SELECT p.n, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) AS geom
+        FROM unnest(%(lons)s::float8[], %(lats)s::float8[]) WITH ORDINALITY AS p(lon, lat, n)
     )
-    SELECT code, distance_m FROM candidates ORDER BY distance_m, code LIMIT 1
+    SELECT point.n, units.*, chosen.distance_m
+    FROM point
+    LEFT JOIN LATERAL (
+        (SELECT c.id, 0.0::float8 AS distance_m FROM grid_cell c
+         WHERE ST_Intersects(c.geom, point.geom) ORDER BY c.code LIMIT 1)
+        UNION ALL
+        (SELECT near.id, near.distance_m FROM (
+             SELECT c.id, c.code,
+                    ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
+             FROM grid_cell c ORDER BY c.geom <-> point.geom LIMIT 8
+         ) near ORDER BY near.distance_m, near.code LIMIT 1)
+        LIMIT 1
+    ) chosen ON TRUE
+    LEFT JOIN LATERAL ({UNITS_OF_CELL} WHERE c.id = chosen.id) units ON TRUE
+    ORDER BY point.n
 """
-)
-UNITS_OF_CELL_CODE = text(UNITS_OF_CELL + " WHERE c.code = :code")
 
 
 def record_grid_change(session: Session) -> None:
@@ -72,7 +77,7 @@ def grid_revision(session: Session) -> str:
     return str(token)
 
 
-def _located(row: Row[Any], lon: float, lat: float, distance_m: float) -> Located:
+def _located(row: Any, lon: float, lat: float, distance_m: float) -> Located:
     return Located(
         cell=CellRef(code=row.cell_code, name=row.cell_name, area_m2=row.area_m2),
         community=UnitRef(code=row.community_code, name=row.community_name),
@@ -85,22 +90,29 @@ def _located(row: Row[Any], lon: float, lat: float, distance_m: float) -> Locate
     )
 
 
-def locate_wgs84(session: Session, lon: float, lat: float, *, snap_m: float) -> Located:
-    """The cell of a WGS-84 point by the locate rule; OutsideGrid beyond the snap tolerance."""
-    row = session.execute(CELL_CONTAINING, {"lon": lon, "lat": lat}).one_or_none()
-    if row is not None:
-        return _located(row, lon, lat, 0.0)
-    nearest = session.execute(NEAREST_CELLS, {"lon": lon, "lat": lat}).one_or_none()
-    if nearest is None:
-        raise OutsideGrid("outside the managed area: the grid has no cells yet", distance_m=None)
-    if nearest.distance_m > snap_m:
-        raise OutsideGrid(
-            f"outside the managed area: the nearest cell is {nearest.distance_m:.0f} m away "
-            f"(snapping reaches {snap_m:.0f} m)",
-            distance_m=round(nearest.distance_m, 2),
+def _outcome(row: Any, lon: float, lat: float, snap_m: float) -> Located | NotLocated:
+    """Apply the snap tolerance to one row of LOCATE_POINTS."""
+    if row.distance_m is None:
+        return NotLocated(
+            lon=lon,
+            lat=lat,
+            nearest_cell_distance_m=None,
+            error="outside the managed area: the grid has no cells yet",
         )
-    units = session.execute(UNITS_OF_CELL_CODE, {"code": nearest.code}).one()
-    return _located(units, lon, lat, max(nearest.distance_m, 1e-9))
+    if row.distance_m > snap_m:
+        return NotLocated(
+            lon=lon,
+            lat=lat,
+            nearest_cell_distance_m=round(row.distance_m, 2),
+            error=f"outside the managed area: the nearest cell is {row.distance_m:.0f} m away "
+            f"(snapping reaches {snap_m:.0f} m)",
+        )
+    return _located(row, lon, lat, row.distance_m)
+
+
+def _locate_rows_sync(session: Session, wgs84: Coordinates) -> Sequence[Any]:
+    params = {"lons": wgs84[:, 0].tolist(), "lats": wgs84[:, 1].tolist()}
+    return session.connection().exec_driver_sql(LOCATE_POINTS, params).all()
 
 
 def checked_wgs84(points: Coordinates, crs: str, *, field: str) -> Coordinates:
@@ -121,35 +133,36 @@ def checked_wgs84(points: Coordinates, crs: str, *, field: str) -> Coordinates:
     return wgs84
 
 
-def locate(session: Session, lon: float, lat: float, *, crs: str, snap_m: float) -> Located:
+async def locate(fetch: RowFetcher, lon: float, lat: float, *, crs: str, snap_m: float) -> Located:
+    """The cell of one point by the locate rule; OutsideGrid beyond the snap tolerance."""
     wgs84 = checked_wgs84(np.array([[lon, lat]], dtype=float), crs, field="lon/lat")
-    return locate_wgs84(session, float(wgs84[0, 0]), float(wgs84[0, 1]), snap_m=snap_m)
+    wgs_lon, wgs_lat = float(wgs84[0, 0]), float(wgs84[0, 1])
+    rows = await fetch(LOCATE_POINTS, {"lons": [wgs_lon], "lats": [wgs_lat]})
+    outcome = _outcome(rows[0], wgs_lon, wgs_lat, snap_m)
+    if isinstance(outcome, NotLocated):
+        raise OutsideGrid(outcome.error, distance_m=outcome.nearest_cell_distance_m)
+    return outcome
 
 
 def locate_many(
     session: Session, points: Coordinates, *, crs: str, snap_m: float
 ) -> list[Located | NotLocated]:
-    """Locate many points at once, in order; same rule as `locate`, through the cell index."""
+    """Locate many points, in order, by the same rule: the cell index answers the points inside
+    a cell, one LOCATE_POINTS statement the rest (snapping and refusals)."""
     wgs84 = checked_wgs84(points, crs, field="points")
     index = cell_index_for(session, grid_revision(session))
     cell_rows = index.locate(wgs84)
-    results: list[Located | NotLocated] = []
-    for (lon, lat), row in zip(wgs84.tolist(), cell_rows.tolist(), strict=True):
-        if row >= 0:
-            results.append(_located(index.units[row], lon, lat, 0.0))
-            continue
-        try:
-            results.append(locate_wgs84(session, lon, lat, snap_m=snap_m))
-        except OutsideGrid as outside:
-            results.append(
-                NotLocated(
-                    lon=lon,
-                    lat=lat,
-                    error=outside.message,
-                    nearest_cell_distance_m=outside.distance_m,
-                )
-            )
-    return results
+    results: list[Located | NotLocated | None] = [
+        _located(index.units[row], lon, lat, 0.0) if row >= 0 else None
+        for (lon, lat), row in zip(wgs84.tolist(), cell_rows.tolist(), strict=True)
+    ]
+    misses = np.flatnonzero(cell_rows < 0)
+    if len(misses):
+        rows = _locate_rows_sync(session, wgs84[misses])
+        for position, row in zip(misses.tolist(), rows, strict=True):
+            lon, lat = wgs84[position].tolist()
+            results[position] = _outcome(row, lon, lat, snap_m)
+    return [result for result in results if result is not None]
 
 
 def unit_feature(session: Session, code: str) -> dict[str, Any]:

@@ -89,6 +89,7 @@ def session(engine: Engine) -> Iterator[Session]:
 def client(session: Session) -> Iterator[TestClient]:
     app = create_app()
     app.dependency_overrides[db.get_session] = lambda: session
+    app.dependency_overrides[db.get_row_fetcher] = lambda: db.session_fetcher(session)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
-from citygrid.settings import Settings, get_settings
+from citygrid.settings import Settings, settings_dependency
 from tests.grid.places import (
     BLOCK_EAST,
     BLOCK_NORTH,
@@ -154,7 +154,7 @@ def test_bad_bbox_is_refused_naming_bbox(client: TestClient, headers: Headers, b
 
 def use_settings(client: TestClient, settings: Settings) -> None:
     assert isinstance(client.app, FastAPI)
-    client.app.dependency_overrides[get_settings] = lambda: settings
+    client.app.dependency_overrides[settings_dependency] = lambda: settings
 
 
 def test_page_size_above_the_limit_is_refused(client: TestClient, headers: Headers) -> None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
-from citygrid.settings import Settings, get_settings
+from citygrid.settings import Settings, settings_dependency
 from grid.geometry import gcj02_to_bd09, wgs84_to_gcj02
 from tests.grid.places import (
     CELL_NE,
@@ -247,7 +247,7 @@ def test_bulk_refuses_more_than_locate_bulk_max_points(
     client: TestClient, headers: Headers
 ) -> None:
     assert isinstance(client.app, FastAPI)
-    client.app.dependency_overrides[get_settings] = lambda: Settings(locate_bulk_max=3)
+    client.app.dependency_overrides[settings_dependency] = lambda: Settings(locate_bulk_max=3)
     response = locate_bulk(client, headers, [centre_of(CELL_NE)] * 4)
     assert response.status_code == 422
     assert response.json()["field"] == "points"
