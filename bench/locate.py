@@ -29,12 +29,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import shapely
-from alembic import command
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Principal, Role, issue_token
-from citygrid.cli import alembic_config
+from citygrid.cli import migrate
 from citygrid.settings import get_settings
 from grid import service as grid_service
 from grid.generate import GridLayout, generate_grid
@@ -69,11 +68,8 @@ def bench_city(cells: int) -> shapely.Geometry:
 
 
 def ensure_grid(url: str, cells: int) -> None:
+    migrate(url)
     engine = create_engine(url)
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
     with Session(engine) as session:
         have = session.scalar(text("SELECT count(*) FROM grid_cell")) or 0
         if have >= cells * 0.95:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from alembic import command
 from alembic.config import Config
 from rich.console import Console
+from rich.table import Table
+from sqlalchemy import NullPool, create_engine
 
 from citygrid.auth import Role
 from citygrid.cluster import Cluster, ClusterError
 from citygrid.db import open_session
-from citygrid.errors import CitygridError
+from citygrid.errors import CitygridError, ImportRejected
 from citygrid.settings import PROJECT_DIR, get_settings
 
 console = Console()
@@ -35,6 +39,30 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def print_rejection(error: ImportRejected) -> None:
+    """Every problem of a rejected import as a table: index, code, reason."""
+    table = Table(title=error.message)
+    for column in ("index", "code", "reason"):
+        table.add_column(column)
+    for problem in error.problems:
+        table.add_row(
+            str(problem.get("index", "")), str(problem.get("code") or ""), problem["reason"]
+        )
+    err_console.print(table)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn a domain error into a readable message on stderr and exit status 1."""
+    try:
+        yield
+    except ImportRejected as error:
+        print_rejection(error)
+        raise typer.Exit(1) from error
+    except CitygridError as error:
+        raise fail(error.message) from error
+
+
 def embedded_cluster() -> Cluster | None:
     """The project's own cluster, or None when DATABASE_URL points elsewhere."""
     settings = get_settings()
@@ -45,6 +73,16 @@ def embedded_cluster() -> Cluster | None:
 
 def alembic_config() -> Config:
     return Config(str(PROJECT_DIR / "alembic.ini"))
+
+
+def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
+    """Migrate the database at `url` up (or down) to `revision`, in one transaction."""
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+    engine.dispose()
 
 
 @db_app.command("start")
@@ -138,11 +176,8 @@ def users_create(
         )
     except ValueError as error:
         raise fail(str(error)) from error
-    with open_session() as session:
-        try:
-            user = create_user(session, user_in)
-        except CitygridError as error:
-            raise fail(error.message) from error
+    with open_session() as session, reported_errors():
+        user = create_user(session, user_in)
         session.commit()
         console.print(f"created user {user.username} ({user.role}), id {user.id}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import shapely
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,7 +13,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.errors import CitygridError, ImportRejected
+from citygrid.cli import fail, reported_errors
+from citygrid.errors import Conflict
 from citygrid.settings import get_settings
 from grid import service
 from grid.codes import GridLevel
@@ -33,19 +35,6 @@ def import_options(*, repair: bool = False) -> ImportOptions:
     )
 
 
-def print_rejection(error: ImportRejected) -> None:
-    from rich.table import Table
-
-    table = Table(title=error.message)
-    for column in ("index", "code", "reason"):
-        table.add_column(column)
-    for problem in error.problems:
-        table.add_row(
-            str(problem.get("index", "")), str(problem.get("code") or ""), problem["reason"]
-        )
-    Console(stderr=True).print(table)
-
-
 @grid_app.command("generate")
 def generate(
     boundary: Annotated[
@@ -64,37 +53,26 @@ def generate(
     ] = 0.25,
 ) -> None:
     """Cut a boundary into square cells grouped in communities and streets, with standard codes."""
-    features = read_features(boundary, crs=crs)
+    with reported_errors():
+        features = read_features(boundary, crs=crs)
     geometries = [feature.geometry for feature in features if feature.geometry is not None]
     if not geometries:
-        raise typer.Exit(_fail(f"{boundary} holds no readable boundary"))
-    import shapely
+        raise fail(f"{boundary} holds no readable boundary")
 
     layout = GridLayout(cell_size, community_size, street_size, sliver_ratio)
-    with open_session() as session:
-        try:
-            if service.district_exists(session, district_code):
-                raise CitygridError(f"district {district_code} exists already")
-            generated = generate_grid(
-                shapely.union_all(geometries),
-                district_code=district_code,
-                district_name=district_name or features[0].name or district_code,
-                layout=layout,
-            )
-            written = service.write_generated_grid(session, generated, import_options())
-        except ImportRejected as error:
-            print_rejection(error)
-            raise typer.Exit(1) from error
-        except CitygridError as error:
-            raise typer.Exit(_fail(error.message)) from error
+    with open_session() as session, reported_errors():
+        if service.district_exists(session, district_code):
+            raise Conflict(f"district {district_code} exists already", field="district_code")
+        generated = generate_grid(
+            shapely.union_all(geometries),
+            district_code=district_code,
+            district_name=district_name or features[0].name or district_code,
+            layout=layout,
+        )
+        written = service.write_generated_grid(session, generated, import_options())
         session.commit()
     summary = ", ".join(f"{count} {level}" for level, count in written.items())
     console.print(f"generated {summary}")
-
-
-def _fail(message: str) -> int:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return 1
 
 
 @grid_app.command("import")
@@ -122,20 +100,12 @@ def import_file(
     ] = False,
 ) -> None:
     """Import units of one level; nothing is written unless every feature passes every check."""
-    try:
+    with reported_errors():
         features = read_features(
             file, crs=crs, code_field=code_field, name_field=name_field, parent_field=parent_field
         )
-    except CitygridError as error:
-        raise typer.Exit(_fail(error.message)) from error
-    with open_session() as session:
-        try:
-            report = _import_with_progress(session, level, features, import_options(repair=repair))
-        except ImportRejected as error:
-            print_rejection(error)
-            raise typer.Exit(1) from error
-        except CitygridError as error:
-            raise typer.Exit(_fail(error.message)) from error
+    with open_session() as session, reported_errors():
+        report = _import_with_progress(session, level, features, import_options(repair=repair))
         session.commit()
     _print_import_report(report, file)
 

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
@@ -64,11 +63,8 @@ def empty_database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def engine(server_url: str) -> Iterator[Engine]:
     with throwaway_database(server_url) as url:
+        citygrid_cli.migrate(url)
         engine = db.make_engine(url, pool_size=5)
-        with engine.begin() as connection:
-            config = citygrid_cli.alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
         yield engine
         engine.dispose()
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine, create_engine, inspect
 
-from citygrid.cli import alembic_config
+from citygrid.cli import migrate
 from citygrid.schema import metadata
-
-
-def migrate(url: str, revision: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-    engine.dispose()
 
 
 def test_empty_to_head_to_base_to_head(empty_database_url: str) -> None:

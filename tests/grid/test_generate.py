@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import shapely
+import shapely.geometry
 from pyproj import Geod
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from typer.testing import Result
 
 from citygrid.errors import InvalidInput
 from grid.codes import GridLevel, code_problem
@@ -84,3 +92,45 @@ def test_cells_are_numbered_west_to_east_then_north_to_south(generated: Generate
 def test_a_bad_district_code_is_refused() -> None:
     with pytest.raises(InvalidInput, match="6 digits"):
         generate_grid(BLOCK, district_code="1101", district_name="x", layout=GridLayout())
+
+
+def test_grid_generate_on_the_cli_writes_every_level_once(
+    run_cli: Callable[..., Result], session: Session, tmp_path: Path
+) -> None:
+    boundary_file = tmp_path / "block.geojson"
+    boundary_file.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "示范区"},
+                        "geometry": shapely.geometry.mapping(NOTCHED),
+                    }
+                ],
+            }
+        )
+    )
+    args = (
+        "grid",
+        "generate",
+        "--boundary",
+        str(boundary_file),
+        "--district-code",
+        "110199",
+        "--community-size",
+        "3",
+        "--street-size",
+        "2",
+    )
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    cells = session.scalar(text("SELECT count(*) FROM grid_cell WHERE code LIKE '110199%'"))
+    assert f"{cells} cell" in result.output and cells is not None and cells > 80
+    name = session.scalar(text("SELECT name FROM grid_region WHERE code = '110199'"))
+    assert name == "示范区"
+
+    again = run_cli(*args)
+    assert again.exit_code == 1
+    assert "district 110199 exists already" in again.output

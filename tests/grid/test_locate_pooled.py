@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from citygrid.app import create_app
 from citygrid.auth import Role
-from citygrid.cli import alembic_config
+from citygrid.cli import migrate
 from citygrid.db import AsyncReader
 from tests.conftest import throwaway_database, token_for
 from tests.grid.places import CELL_NE, CELL_SW, centre_of, east_of_block, seed_block
@@ -27,11 +26,8 @@ HEADERS = {"Authorization": f"Bearer {token_for(Role.INSPECTOR)}"}
 @pytest.fixture(scope="module")
 def committed_grid_url(server_url: str) -> Iterator[str]:
     with throwaway_database(server_url) as url:
+        migrate(url)
         engine = create_engine(url)
-        with engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
         with Session(engine) as session:
             seed_block(session)
             session.commit()
