@@ -6,8 +6,9 @@ from sqlalchemy import MetaData
 
 import citygrid.users
 import dispatch.models
+import events.models
 import grid.models
 from citygrid.db import Base
 
-TABLE_MODULES = (citygrid.users, dispatch.models, grid.models)
+TABLE_MODULES = (citygrid.users, dispatch.models, events.models, grid.models)
 metadata: MetaData = Base.metadata
