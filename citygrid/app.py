@@ -16,6 +16,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 import citygrid.users
+import events.cases
+import events.categories
+import events.intake
 import grid.router
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncReader, get_session
@@ -87,4 +90,7 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     app.include_router(citygrid.users.router)
     app.include_router(grid.router.router)
+    app.include_router(events.categories.router)
+    app.include_router(events.intake.router)
+    app.include_router(events.cases.router)
     return app

@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     cells_page_max: int = Field(default=1_000, gt=0)
     overlap_tolerance_m2: float = Field(default=1.0, ge=0)
     gap_tolerance_m2: float = Field(default=1.0, ge=0)
+    # Intake
+    media_dir: Path = PROJECT_DIR / ".citygrid" / "media"  # photos: public/ and private/
+    anonymous_reports: bool = False  # citizens may report without a token
+    anonymous_reports_per_minute: int = Field(default=10, gt=0)  # per client address
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    photos_per_report_max: int = Field(default=6, ge=0)
+    description_max_chars: int = Field(default=4000, gt=0)
+    duplicate_radius_m: float = Field(default=50.0, ge=0)  # per category override in the taxonomy
+    duplicate_window_hours: float = Field(default=72.0, ge=0)
+    # Lifecycle
+    reopen_window_days: float = Field(default=30.0, ge=0)
+    public_listing: bool = False  # an anonymous list of cases at cell resolution
 
     @model_validator(mode="after")
     def refuse_demo_secret_in_production(self) -> Settings:
