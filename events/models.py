@@ -54,6 +54,7 @@ class Category(Base):
     limit_hours_normal: Mapped[float | None] = mapped_column(Float)  # working hours
     limit_hours_urgent: Mapped[float | None] = mapped_column(Float)
     department_type: Mapped[str | None] = mapped_column(String(64))
+    duplicate_radius_m: Mapped[float | None] = mapped_column(Float)  # None: the setting's default
     provenance: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
