@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("limit_hours_normal", sa.Float(), nullable=True),
         sa.Column("limit_hours_urgent", sa.Float(), nullable=True),
         sa.Column("department_type", sa.String(length=64), nullable=True),
+        sa.Column("duplicate_radius_m", sa.Float(), nullable=True),
         sa.Column(
             "provenance",
             postgresql.JSONB(astext_type=sa.Text()),
