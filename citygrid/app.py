@@ -19,6 +19,7 @@ import citygrid.users
 import events.cases
 import events.categories
 import events.intake
+import events.listing
 import grid.router
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncReader, get_session
@@ -92,5 +93,7 @@ def create_app() -> FastAPI:
     app.include_router(grid.router.router)
     app.include_router(events.categories.router)
     app.include_router(events.intake.router)
+    # Before the case routes: /api/cases/export must not be taken for /api/cases/{case_id}.
+    app.include_router(events.listing.router)
     app.include_router(events.cases.router)
     return app
