@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
 from citygrid.errors import NotAuthenticated, PermissionDenied
-from citygrid.settings import SettingsDep
+from citygrid.settings import Settings, SettingsDep
 
 TOKEN_ALGORITHM = "HS256"
 VERIFIED_TOKENS_CACHED = 4096
@@ -124,6 +124,24 @@ class Allow:
         return principal
 
 
+class AllowOrAnonymous:
+    """Dependency admitting the listed roles, and a caller without any token (as None) while
+    `anonymous_allowed(settings)` holds; published as x-roles like Allow. A token that is sent
+    is always checked: a bad or expired one is 401, not an anonymous call."""
+
+    def __init__(self, *roles: Role, anonymous_allowed: Callable[[Settings], bool]) -> None:
+        self.roles = frozenset(roles)
+        self.anonymous_allowed = anonymous_allowed
+        self._allow = Allow(*roles)
+
+    async def __call__(
+        self, token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
+    ) -> Principal | None:
+        if token is None and self.anonymous_allowed(settings):
+            return None
+        return await self._allow(await current_principal(token, settings))
+
+
 class Public:
     """Dependency marking a route that anyone may call, token or not."""
 
@@ -139,7 +157,7 @@ PUBLIC = Public()
 def declared_roles(dependant: Dependant) -> frozenset[Role] | None:
     """The roles an endpoint admits, from the Allow/Public dependency somewhere in its tree."""
     for dependency in dependant.dependencies:
-        if isinstance(dependency.call, Allow | Public):
+        if isinstance(dependency.call, Allow | AllowOrAnonymous | Public):
             return dependency.call.roles
         found = declared_roles(dependency)
         if found is not None:
