@@ -16,82 +16,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import numpy as np
-import shapely
-from sqlalchemy import create_engine, make_url, text
+from harness import (
+    bench_city,
+    bench_url,
+    ensure_grid,
+    parse_wrk,
+    run_wrk,
+    start_server,
+    stop_server,
+    token,
+)
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Principal, Role, issue_token
-from citygrid.cli import migrate
-from citygrid.settings import get_settings
-from grid import service as grid_service
-from grid.generate import GridLayout, generate_grid
-from grid.imports import ImportOptions
 from grid.index import CellIndex
-
-ROOT = Path(__file__).resolve().parent.parent
-WEST, SOUTH = 116.20, 39.75  # south-west corner of the bench city (around Beijing)
-
-
-def bench_url() -> str:
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    server = get_settings().resolved_database_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        if (
-            connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'citygrid_bench'"))
-            is None
-        ):
-            connection.execute(text("CREATE DATABASE citygrid_bench"))
-    admin.dispose()
-    return make_url(server).set(database="citygrid_bench").render_as_string(hide_password=False)
-
-
-def bench_city(cells: int) -> shapely.Geometry:
-    """A square city of about `cells` cells of 100 m."""
-    side_m = (cells**0.5) * 100
-    d_lat = side_m / 111_320
-    d_lon = side_m / (111_320 * np.cos(np.radians(SOUTH + d_lat / 2)))
-    return shapely.box(WEST, SOUTH, WEST + d_lon, SOUTH + d_lat)
-
-
-def ensure_grid(url: str, cells: int) -> None:
-    migrate(url)
-    engine = create_engine(url)
-    with Session(engine) as session:
-        have = session.scalar(text("SELECT count(*) FROM grid_cell")) or 0
-        if have >= cells * 0.95:
-            print(f"grid: {have} cells already in citygrid_bench")
-            return
-        session.execute(text("TRUNCATE grid_cell, grid_region, app_user CASCADE"))
-        started = time.perf_counter()
-        layout = GridLayout(cell_size_m=100, community_size=5, street_size=4)
-        generated = generate_grid(
-            bench_city(cells), district_code="110199", district_name="基准区", layout=layout
-        )
-        generated_at = time.perf_counter()
-        written = grid_service.write_generated_grid(session, generated, ImportOptions())
-        session.commit()
-        done = time.perf_counter()
-        print(
-            f"grid: generated {len(generated.cells)} cells in {generated_at - started:.1f} s, "
-            f"checked and written in {done - generated_at:.1f} s ({written})"
-        )
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE grid_cell"))
-    engine.dispose()
 
 
 def random_points(count: int, seed: int = 7) -> np.ndarray:
@@ -187,33 +130,6 @@ def agreement(session: Session) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def start_server(url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "CITYGRID_ENV": "development"}
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/citygrid"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        start_new_session=True,
-    )
-    for _ in range(200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the server did not start")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
-
-
-def token() -> str:
-    principal = Principal(1, "bench", Role.INSPECTOR, None)
-    return issue_token(principal, secret=get_settings().secret_key, ttl=timedelta(hours=1))
-
-
 def http_bulk(port: int, points: np.ndarray, requests: int) -> float:
     headers = {"Authorization": f"Bearer {token()}"}
     chunks = [points[i * 10_000 : (i + 1) * 10_000].tolist() for i in range(requests)]
@@ -238,44 +154,8 @@ end
 
 
 def wrk_single(port: int, seconds: int, connections: int) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % bench_city_bounds())
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            script.name,
-            "-H",
-            f"Authorization: Bearer {token()}",
-            f"http://127.0.0.1:{port}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return parse_wrk(output)
-
-
-def parse_wrk(output: str) -> dict[str, float]:
-    def millis(label: str) -> float:
-        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-        assert match, output
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    assert rate, output
-    return {
-        "rps": float(rate.group(1)),
-        "p50_ms": millis("50"),
-        "p99_ms": millis("99"),
-        "non_2xx": float(errors.group(1)) if errors else 0.0,
-    }
+    script = WRK_SCRIPT % bench_city_bounds()
+    return parse_wrk(run_wrk(port, script, seconds, connections, token()))
 
 
 def main() -> None:
@@ -317,7 +197,9 @@ def main() -> None:
     print(json.dumps(results), flush=True)
     server = start_server(url, args.workers, args.port)
     try:
-        results["http_bulk_points_per_s"] = round(http_bulk(args.port, points, 10))
+        results["http_bulk_points_per_s"] = round(
+            http_bulk(args.port, points, min(10, len(points) // 10_000))
+        )
         wrk_single(args.port, 3, 8)  # warm-up: pools filled, statements prepared
         results["http_single"] = {
             f"c{connections}": wrk_single(args.port, args.seconds, int(connections))
