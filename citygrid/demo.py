@@ -16,6 +16,7 @@ from citygrid.db import open_session
 from citygrid.settings import get_settings
 from citygrid.users import User, UserCreate, create_user
 from dispatch.models import Department
+from events import categories, taxonomy
 from grid import service as grid_service
 from grid.codes import GridLevel
 from grid.generate import GridLayout, generate_grid
@@ -103,6 +104,7 @@ def load_demo_users(session: Session) -> int:
 def load() -> None:
     """Load the demo city and demo users (a second run changes nothing), then print the logins."""
     with open_session() as session:
+        categories.load_taxonomy(session, taxonomy.read_taxonomy())  # the reports need categories
         cells = load_demo_grid(session)
         users = load_demo_users(session)
         session.commit()

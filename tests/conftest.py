@@ -21,6 +21,7 @@ from citygrid import db
 from citygrid.app import create_app
 from citygrid.auth import Principal, Role, issue_token
 from citygrid.settings import get_settings
+from events import categories, taxonomy
 
 
 def create_throwaway_database(server_url: str, name: str) -> str:
@@ -65,6 +66,10 @@ def engine(server_url: str) -> Iterator[Engine]:
     with throwaway_database(server_url) as url:
         citygrid_cli.migrate(url)
         engine = db.make_engine(url, pool_size=5)
+        # Committed once: every test sees the real taxonomy, as a set-up database has it.
+        with Session(engine) as session:
+            categories.load_taxonomy(session, taxonomy.read_taxonomy())
+            session.commit()
         yield engine
         engine.dispose()
 
@@ -111,7 +116,7 @@ def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     def test_session() -> Iterator[Session]:
         yield session
 
-    for module_name in ("citygrid.cli", "grid.cli", "citygrid.demo"):
+    for module_name in ("citygrid.cli", "grid.cli", "citygrid.demo", "events.cli"):
         monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)
     citygrid_cli.register_domain_commands()
     runner = CliRunner()

@@ -1,0 +1,45 @@
+"""`citygrid taxonomy ...`: load the component and event categories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from citygrid import db
+from citygrid.cli import reported_errors
+from events.categories import load_taxonomy
+from events.taxonomy import DEFAULT_TAXONOMY, read_taxonomy
+
+taxonomy_app = typer.Typer(
+    help="Component (部件) and event (事件) categories.", no_args_is_help=True
+)
+console = Console()
+open_session = db.open_session
+
+
+@taxonomy_app.command("load")
+def load(
+    file: Annotated[
+        Path, typer.Argument(help="Taxonomy YAML (default: the one shipped with citygrid).")
+    ] = DEFAULT_TAXONOMY,
+) -> None:
+    """Add or update categories from FILE; a second run changes nothing, retired stay retired."""
+    with reported_errors():
+        taxonomy = read_taxonomy(file)
+    with open_session() as session, reported_errors():
+        counts = load_taxonomy(session, taxonomy)
+        session.commit()
+    table = Table(title=f"categories in {file.name}")
+    for column in ("kind", "level", "count"):
+        table.add_column(column)
+    for (kind, level), count in sorted(taxonomy.counts().items()):
+        table.add_row(kind, level, str(count))
+    console.print(table)
+    console.print(
+        f"{counts.inserted} added, {counts.updated} updated, {counts.unchanged} unchanged",
+        highlight=False,
+    )
