@@ -1,0 +1,99 @@
+"""Request and response bodies of the case routes: actions, detail, history, merge and split."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.lifecycle import CaseAction, CaseStatus
+
+REASON_MAX_CHARS = 4000
+POSTPONEMENT_MAX_HOURS = 24 * 365
+
+
+class CaseActionBody(BaseModel):
+    """What an action may carry; which fields an action needs is checked by the service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=REASON_MAX_CHARS)
+    department_code: str | None = Field(default=None, max_length=32)  # dispatch
+    hours: float | None = Field(default=None, gt=0, le=POSTPONEMENT_MAX_HOURS)  # postponement
+    expected_version: int | None = Field(default=None, ge=1)  # stale → 409
+    photo_ids: list[int] = Field(default_factory=list, max_length=20)  # attachments
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into_case_id: int
+    reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS)
+
+
+class SplitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=REASON_MAX_CHARS)
+
+
+class ReportSummary(BaseModel):
+    id: int
+    original_case_id: int
+    reporter_id: int | None  # shown to staff and to the reporter themself
+    channel: str
+    description: str
+    created_at: datetime
+
+
+class MergedIntoSummary(BaseModel):
+    """The surviving case: its status is the one that counts for the merged case's reporters."""
+
+    id: int
+    number: str
+    status: CaseStatus
+
+
+class CaseDetail(BaseModel):
+    id: int
+    number: str
+    status: CaseStatus
+    category_id: int
+    urgency: str
+    description: str
+    address: str | None
+    cell_id: int
+    department_id: int | None
+    reported_by: int | None
+    suspended_from: CaseStatus | None
+    postponement_hours_requested: float | None
+    postponed_hours: float
+    rework_count: int
+    return_count: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None
+    due_at: datetime | None
+    handled_at: datetime | None
+    closed_at: datetime | None
+    allowed_actions: list[CaseAction]  # for the caller
+    reports: list[ReportSummary]  # including those merged in from other cases
+    photo_ids: list[int]  # of this case and of the cases merged into it
+    merged_case_ids: list[int]
+    merged_into: MergedIntoSummary | None
+
+
+class HistoryRow(BaseModel):
+    id: int
+    case_id: int  # the case the row belongs to: this one, or one merged into it
+    merged_case: bool
+    action: str
+    from_status: CaseStatus | None
+    to_status: CaseStatus
+    actor_id: int | None
+    actor_role: str | None
+    reason: str | None
+    details: dict[str, Any]
+    at: datetime

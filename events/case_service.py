@@ -1,0 +1,644 @@
+"""The closed loop on the database: actions with optimistic concurrency, reading, merge and split.
+
+Every action is one guarded `UPDATE event_case … WHERE id = :id AND version = :seen`: of two
+people acting on the same case at once, the second finds the version moved on and gets 409,
+whatever the isolation level. Each successful action appends one `case_transition` row in the
+same transaction.
+
+Merged cases: a case merged into another keeps its own status (the state it was in when merged,
+so a split brings it back exactly as it was); `merged_into_id` marks it as merged, which takes it
+out of every open queue (open = status in OPEN_STATUSES and merged_into_id IS NULL) and refuses
+every action on it but split. Its reports move to the survivor (`Report.original_case_id`
+remembers where they came from), so their reporters follow the survivor's status; its photos and
+history stay its own rows and are listed with the survivor's. Merging is one level deep: a case
+that has cases merged into it cannot itself be merged, and nothing merges into a merged case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from citygrid.auth import Principal, Role
+from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from dispatch.models import Department
+from events.case_schemas import (
+    CaseActionBody,
+    CaseDetail,
+    HistoryRow,
+    MergedIntoSummary,
+    ReportSummary,
+)
+from events.lifecycle import (
+    OPEN_STATUSES,
+    CaseAction,
+    CaseStatus,
+    TransitionRefused,
+    allowed_actions,
+    next_status,
+)
+from events.models import Case, CasePhoto, CaseTransition, Category, Report
+
+A = CaseAction
+# Roles that read every case; citizens and inspectors read the cases they reported.
+READ_ALL_ROLES = frozenset({Role.DISPATCHER, Role.DEPARTMENT, Role.MANAGER, Role.ADMIN})
+# The last of these actions in a case's history tells whether a suspension request is pending.
+SUSPENSION_RECORD = (
+    A.REQUEST_SUSPENSION.value,
+    A.APPROVE_SUSPENSION.value,
+    A.REFUSE_SUSPENSION.value,
+    A.RETURN.value,  # a returned case's requests leave with its department
+)
+
+
+class CaseChanged(TransitionRefused):
+    """Someone else acted on the case since the caller read it."""
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What, beside status and role, decides whether an action is possible right now."""
+
+    postponement_pending: bool
+    suspension_pending: bool
+    reopen_until: datetime | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Effect:
+    changes: dict[str, Any] = field(default_factory=dict)  # columns of event_case
+    details: dict[str, Any] = field(default_factory=dict)  # recorded in the history row
+
+
+def reopen_refusal(situation: Situation) -> str | None:
+    until = situation.reopen_until
+    if until is None:
+        return "the case has no closing time to count the reopen window from"
+    return None if situation.now <= until else f"the reopen window ended at {until.isoformat()}"
+
+
+# Each returns why the action is impossible in this situation, or None.
+PREREQUISITES: dict[CaseAction, Callable[[Situation], str | None]] = {
+    A.REQUEST_POSTPONEMENT: lambda s: (
+        "a postponement request is already pending" if s.postponement_pending else None
+    ),
+    A.APPROVE_POSTPONEMENT: lambda s: (
+        None if s.postponement_pending else "no postponement request is pending"
+    ),
+    A.REFUSE_POSTPONEMENT: lambda s: (
+        None if s.postponement_pending else "no postponement request is pending"
+    ),
+    A.REQUEST_SUSPENSION: lambda s: (
+        "a suspension request is already pending" if s.suspension_pending else None
+    ),
+    A.APPROVE_SUSPENSION: lambda s: (
+        None if s.suspension_pending else "no suspension request is pending"
+    ),
+    A.REFUSE_SUSPENSION: lambda s: (
+        None if s.suspension_pending else "no suspension request is pending"
+    ),
+    A.REOPEN: reopen_refusal,
+}
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case has id {case_id}", field="case_id")
+    return case
+
+
+def situation_of(
+    session: Session, case: Case, now: datetime, reopen_window: timedelta
+) -> Situation:
+    last_suspension_step = session.scalar(
+        select(CaseTransition.action)
+        .where(CaseTransition.case_id == case.id, CaseTransition.action.in_(SUSPENSION_RECORD))
+        .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
+        .limit(1)
+    )
+    return Situation(
+        postponement_pending=case.postponement_hours_requested is not None,
+        suspension_pending=last_suspension_step == A.REQUEST_SUSPENSION.value,
+        reopen_until=case.closed_at + reopen_window if case.closed_at else None,
+        now=now,
+    )
+
+
+def actions_for(case: Case, principal: Principal, situation: Situation) -> list[CaseAction]:
+    """The actions the caller may take on the case now."""
+    if case.merged_into_id is not None or not owns(principal, case):
+        return []
+    candidates = allowed_actions(CaseStatus(case.status), principal.role)
+    return [a for a in candidates if a not in PREREQUISITES or PREREQUISITES[a](situation) is None]
+
+
+def owns(principal: Principal, case: Case) -> bool:
+    """A department member works only on its own department's cases; other roles on any."""
+    return principal.role is not Role.DEPARTMENT or case.department_id == principal.department_id
+
+
+def act_on_case(
+    session: Session,
+    case_id: int,
+    action: CaseAction,
+    principal: Principal,
+    body: CaseActionBody,
+    now: datetime,
+    *,
+    reopen_window: timedelta,
+) -> Case:
+    """Take `action` on the case as `principal`: the new state, its side effects, a history row."""
+    case = get_case(session, case_id)
+    situation = situation_of(session, case, now, reopen_window)
+    if body.expected_version is not None and body.expected_version != case.version:
+        raise changed_meanwhile(case, principal, situation)
+    check_may_act(case, action, principal, situation)
+    status = CaseStatus(case.status)
+    suspended_from = CaseStatus(case.suspended_from) if case.suspended_from else None
+    target = next_status(
+        status, action, principal.role, reason=body.reason, suspended_from=suspended_from
+    )
+    effect = EFFECTS.get(action, no_effect)(session, case, body, now)
+    photo_ids = attachable_photos(session, case, body.photo_ids)
+    if not write_state(session, case, seen=case.version, target=target, now=now, effect=effect):
+        raise changed_meanwhile(case, principal, situation_of(session, case, now, reopen_window))
+    details = {**effect.details, **({"photo_ids": photo_ids} if photo_ids else {})}
+    step = Step(action.value, status, target, body.reason, details)
+    transition = record(session, case, step, principal, now)
+    if photo_ids:
+        session.execute(
+            update(CasePhoto).where(CasePhoto.id.in_(photo_ids)).values(transition_id=transition.id)
+        )
+        session.flush()
+    return case
+
+
+def check_may_act(
+    case: Case, action: CaseAction, principal: Principal, situation: Situation
+) -> None:
+    """403 for another department's case; 409 with the allowed actions for anything impossible."""
+    status = CaseStatus(case.status)
+    if case.merged_into_id is not None:
+        raise TransitionRefused(
+            f"case {case.id} is merged into case {case.merged_into_id}: act on that case, "
+            "or split this one out first",
+            status=status,
+            allowed=[],
+        )
+    if not owns(principal, case):
+        raise PermissionDenied(f"case {case.id} belongs to another department")
+    allowed = actions_for(case, principal, situation)
+    if action in allowed:
+        return
+    prerequisite = PREREQUISITES.get(action)
+    if prerequisite is not None and action in allowed_actions(status, principal.role):
+        why = prerequisite(situation)
+    else:
+        why = f"{principal.role} cannot {action} a case that is {status}"
+    names = ", ".join(allowed) or "none"
+    raise TransitionRefused(
+        f"cannot {action} case {case.id}: {why} (allowed: {names})", status=status, allowed=allowed
+    )
+
+
+def changed_meanwhile(case: Case, principal: Principal, situation: Situation) -> CaseChanged:
+    return CaseChanged(
+        f"case {case.id} changed meanwhile (it is now {case.status}, version {case.version}); "
+        "reload it and try again",
+        status=CaseStatus(case.status),
+        allowed=actions_for(case, principal, situation),
+    )
+
+
+def write_state(
+    session: Session, case: Case, *, seen: int, target: CaseStatus, now: datetime, effect: Effect
+) -> bool:
+    """The guarded UPDATE: whether it won; afterwards `case` holds the row as it now is."""
+    won = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.version == seen)
+        .values(status=target.value, version=seen + 1, updated_at=now, **effect.changes)
+        .returning(Case.id),
+        execution_options={"synchronize_session": False},
+    ).first()
+    # A new statement sees the winner's committed row (READ COMMITTED), for the 409 or the reply.
+    session.refresh(case)
+    return won is not None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One history row's content."""
+
+    action: str
+    source: CaseStatus | None
+    target: CaseStatus
+    reason: str | None
+    details: dict[str, Any]
+
+
+def record(
+    session: Session, case: Case, step: Step, principal: Principal, now: datetime
+) -> CaseTransition:
+    # `at` comes from the caller's clock: the database's now() is the transaction's start, the
+    # same for every row written in one transaction, and would not order them.
+    transition = CaseTransition(
+        case_id=case.id,
+        action=step.action,
+        from_status=step.source.value if step.source else None,
+        to_status=step.target.value,
+        actor_id=principal.user_id,
+        actor_role=principal.role.value,
+        reason=step.reason,
+        details=step.details,
+        at=now,
+    )
+    session.add(transition)
+    session.flush()
+    return transition
+
+
+# Side effects of the actions that have any: the columns they set and what the history says.
+EffectFn = Callable[[Session, Case, CaseActionBody, datetime], Effect]
+
+
+def no_effect(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    return Effect()
+
+
+def dispatch(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    # The Dispatch issue's routing function will choose the department; until then the
+    # dispatcher names it.
+    department = department_named(session, body.department_code)
+    if case.status == CaseStatus.DISPATCHED and not (body.reason and body.reason.strip()):
+        raise InvalidInput(
+            "a reassign (dispatch of a dispatched case) needs a reason", field="reason"
+        )
+    due_at = deadline(session, case, now)
+    details: dict[str, Any] = {"department_code": department.code}
+    if due_at is not None:
+        details["due_at"] = due_at.isoformat()
+    if case.status == CaseStatus.DISPATCHED:
+        details["reassigned_from_department_id"] = case.department_id
+    changes = {"department_id": department.id, "dispatched_at": now, "due_at": due_at}
+    return Effect(changes, details)
+
+
+def department_named(session: Session, code: str | None) -> Department:
+    if not code:
+        raise InvalidInput("dispatch needs department_code", field="department_code")
+    department = session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise InvalidInput(f"no department has code {code!r}", field="department_code")
+    return department
+
+
+def deadline(session: Session, case: Case, now: datetime) -> datetime | None:
+    """The category's time limit for the case's urgency, counted in plain clock hours.
+
+    The Dispatch issue's deadlines module (working time on a calendar) replaces this count.
+    """
+    category = session.get(Category, case.category_id)
+    if category is None:
+        return None
+    urgent = case.urgency == "urgent"
+    limit_hours = category.limit_hours_urgent if urgent else category.limit_hours_normal
+    return now + timedelta(hours=limit_hours) if limit_hours is not None else None
+
+
+def return_to_dispatchers(
+    session: Session, case: Case, body: CaseActionBody, now: datetime
+) -> Effect:
+    changes = {
+        "return_count": case.return_count + 1,
+        "department_id": None,
+        "postponement_hours_requested": None,  # the request leaves with the department
+    }
+    return Effect(changes, {"department_id": case.department_id})
+
+
+def handle(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    return Effect({"handled_at": now})
+
+
+def verify_pass(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    return Effect({"closed_at": now})
+
+
+def verify_fail(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    rework_count = case.rework_count + 1
+    return Effect({"rework_count": rework_count}, {"rework_count": rework_count})
+
+
+def request_postponement(
+    session: Session, case: Case, body: CaseActionBody, now: datetime
+) -> Effect:
+    if body.hours is None:
+        raise InvalidInput("a postponement request needs hours", field="hours")
+    return Effect({"postponement_hours_requested": body.hours}, {"hours": body.hours})
+
+
+def approve_postponement(
+    session: Session, case: Case, body: CaseActionBody, now: datetime
+) -> Effect:
+    requested = case.postponement_hours_requested or 0.0
+    hours = body.hours if body.hours is not None else requested
+    if hours > requested:
+        raise InvalidInput(f"{hours} hours approved but only {requested} requested", field="hours")
+    due_at = case.due_at + timedelta(hours=hours) if case.due_at else None
+    changes = {
+        "postponement_hours_requested": None,
+        "postponed_hours": case.postponed_hours + hours,
+        "due_at": due_at,
+    }
+    details = {"hours": hours, "requested_hours": requested}
+    return Effect(changes, {**details, "due_at": due_at.isoformat() if due_at else None})
+
+
+def refuse_postponement(
+    session: Session, case: Case, body: CaseActionBody, now: datetime
+) -> Effect:
+    details = {"requested_hours": case.postponement_hours_requested}
+    return Effect({"postponement_hours_requested": None}, details)
+
+
+def approve_suspension(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    return Effect({"suspended_from": case.status})
+
+
+def resume(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    return Effect({"suspended_from": None})
+
+
+def reopen(session: Session, case: Case, body: CaseActionBody, now: datetime) -> Effect:
+    return Effect(
+        {"closed_at": None}, {"closed_at": case.closed_at.isoformat() if case.closed_at else None}
+    )
+
+
+EFFECTS: dict[CaseAction, EffectFn] = {
+    A.DISPATCH: dispatch,
+    A.RETURN: return_to_dispatchers,
+    A.HANDLE: handle,
+    A.VERIFY_PASS: verify_pass,
+    A.VERIFY_FAIL: verify_fail,
+    A.REQUEST_POSTPONEMENT: request_postponement,
+    A.APPROVE_POSTPONEMENT: approve_postponement,
+    A.REFUSE_POSTPONEMENT: refuse_postponement,
+    A.APPROVE_SUSPENSION: approve_suspension,
+    A.RESUME: resume,
+    A.REOPEN: reopen,
+}
+
+
+def attachable_photos(session: Session, case: Case, photo_ids: list[int]) -> list[int]:
+    """The given photos, when each is this case's and attached to no report or action yet."""
+    if not photo_ids:
+        return []
+    wanted = sorted(set(photo_ids))
+    found = session.scalars(
+        select(CasePhoto.id).where(
+            CasePhoto.id.in_(wanted),
+            CasePhoto.case_id == case.id,
+            CasePhoto.report_id.is_(None),
+            CasePhoto.transition_id.is_(None),
+        )
+    ).all()
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise InvalidInput(
+            f"photos {missing} are not unattached photos of case {case.id}", field="photo_ids"
+        )
+    return wanted
+
+
+# Reading
+
+
+def can_read(session: Session, case: Case, principal: Principal, situation: Situation) -> bool:
+    """Staff read every case; citizens and inspectors the cases they reported (merged ones
+    included) or acted on, and an inspector also a case waiting for verification."""
+    if principal.role in READ_ALL_ROLES or case.reported_by == principal.user_id:
+        return True
+    if principal.role is Role.INSPECTOR and actions_for(case, principal, situation):
+        return True
+    reported = exists().where(
+        Report.reporter_id == principal.user_id,
+        or_(Report.case_id == case.id, Report.original_case_id == case.id),
+    )
+    merged_in = exists().where(
+        Case.merged_into_id == case.id, Case.reported_by == principal.user_id
+    )
+    acted = exists().where(
+        CaseTransition.case_id == case.id, CaseTransition.actor_id == principal.user_id
+    )
+    return bool(session.scalar(select(or_(reported, merged_in, acted))))
+
+
+def readable_case(
+    session: Session, case_id: int, principal: Principal, situation_at: tuple[datetime, timedelta]
+) -> tuple[Case, Situation]:
+    case = get_case(session, case_id)
+    situation = situation_of(session, case, *situation_at)
+    if not can_read(session, case, principal, situation):
+        raise PermissionDenied(f"case {case_id} is not one you reported")
+    return case, situation
+
+
+def case_detail(
+    session: Session, case_id: int, principal: Principal, now: datetime, reopen_window: timedelta
+) -> CaseDetail:
+    """The case as the caller may see it, with what the caller may do with it."""
+    case, situation = readable_case(session, case_id, principal, (now, reopen_window))
+    merged_ids = merged_case_ids(session, case.id)
+    photo_ids = session.scalars(
+        select(CasePhoto.id)
+        .where(CasePhoto.case_id.in_([case.id, *merged_ids]))
+        .order_by(CasePhoto.id)
+    ).all()
+    return CaseDetail(
+        **{name: getattr(case, name) for name in CASE_FIELDS},
+        allowed_actions=actions_for(case, principal, situation),
+        reports=report_summaries(session, case, principal),
+        photo_ids=list(photo_ids),
+        merged_case_ids=merged_ids,
+        merged_into=survivor_summary(session, case),
+    )
+
+
+CASE_FIELDS = tuple(
+    name
+    for name in CaseDetail.model_fields
+    if name not in {"allowed_actions", "reports", "photo_ids", "merged_case_ids", "merged_into"}
+)
+
+
+def merged_case_ids(session: Session, case_id: int) -> list[int]:
+    ids = session.scalars(select(Case.id).where(Case.merged_into_id == case_id).order_by(Case.id))
+    return list(ids)
+
+
+def report_summaries(session: Session, case: Case, principal: Principal) -> list[ReportSummary]:
+    reports = session.scalars(select(Report).where(Report.case_id == case.id).order_by(Report.id))
+    staff = principal.role in READ_ALL_ROLES
+    return [
+        ReportSummary(
+            id=report.id,
+            original_case_id=report.original_case_id,
+            # Other people's reports are shown to citizens without saying who made them.
+            reporter_id=report.reporter_id
+            if staff or report.reporter_id == principal.user_id
+            else None,
+            channel=report.channel,
+            description=report.description,
+            created_at=report.created_at,
+        )
+        for report in reports
+    ]
+
+
+def survivor_summary(session: Session, case: Case) -> MergedIntoSummary | None:
+    if case.merged_into_id is None:
+        return None
+    survivor = get_case(session, case.merged_into_id)
+    return MergedIntoSummary(
+        id=survivor.id, number=survivor.number, status=CaseStatus(survivor.status)
+    )
+
+
+def case_history(
+    session: Session, case_id: int, principal: Principal, now: datetime, reopen_window: timedelta
+) -> list[HistoryRow]:
+    """The case's history with that of the cases merged into it, oldest first."""
+    case, _ = readable_case(session, case_id, principal, (now, reopen_window))
+    case_ids = [case.id, *merged_case_ids(session, case.id)]
+    transitions = session.scalars(
+        select(CaseTransition)
+        .where(CaseTransition.case_id.in_(case_ids))
+        .order_by(CaseTransition.at, CaseTransition.id)
+    )
+    return [
+        history_row(transition, merged=transition.case_id != case.id) for transition in transitions
+    ]
+
+
+def history_row(transition: CaseTransition, *, merged: bool) -> HistoryRow:
+    return HistoryRow(
+        id=transition.id,
+        case_id=transition.case_id,
+        merged_case=merged,
+        action=transition.action,
+        from_status=CaseStatus(transition.from_status) if transition.from_status else None,
+        to_status=CaseStatus(transition.to_status),
+        actor_id=transition.actor_id,
+        actor_role=transition.actor_role,
+        reason=transition.reason,
+        details=transition.details,
+        at=transition.at,
+    )
+
+
+# Merge and split
+
+
+def merge_case(
+    session: Session,
+    case_id: int,
+    into_case_id: int,
+    principal: Principal,
+    reason: str,
+    now: datetime,
+) -> Case:
+    """Merge a duplicate into a surviving case: its reports move, its photos and history show
+    with the survivor's; returns the survivor."""
+    merged, survivor = get_case(session, case_id), get_case(session, into_case_id)
+    check_mergeable(session, merged, survivor)
+    same_category = merged.category_id == survivor.category_id
+    bump_versions(session, principal, now, {merged: {"merged_into_id": survivor.id}, survivor: {}})
+    session.execute(
+        update(Report).where(Report.case_id == merged.id).values(case_id=survivor.id),
+        execution_options={"synchronize_session": False},
+    )
+    details = {"same_category": same_category}
+    note(session, merged, "merge", reason, {**details, "into_case_id": survivor.id}, principal, now)
+    note(
+        session,
+        survivor,
+        "merge_in",
+        reason,
+        {**details, "merged_case_id": merged.id},
+        principal,
+        now,
+    )
+    return survivor
+
+
+def check_mergeable(session: Session, merged: Case, survivor: Case) -> None:
+    if merged.id == survivor.id:
+        raise InvalidInput("a case cannot be merged into itself", field="into_case_id")
+    for case in (merged, survivor):
+        if case.merged_into_id is not None:
+            raise Conflict(f"case {case.id} is already merged into case {case.merged_into_id}")
+        if CaseStatus(case.status) not in OPEN_STATUSES:
+            raise Conflict(f"case {case.id} is {case.status}: only open cases merge")
+    if merged_case_ids(session, merged.id):
+        raise Conflict(
+            f"cases are merged into case {merged.id}: merge case {survivor.id} into it instead, "
+            "or split them out first"
+        )
+
+
+def split_case(
+    session: Session, case_id: int, principal: Principal, reason: str, now: datetime
+) -> Case:
+    """Undo a merge: the case's own reports come back to it; returns the split-out case."""
+    merged = get_case(session, case_id)
+    if merged.merged_into_id is None:
+        raise Conflict(f"case {case_id} is not merged into another case")
+    survivor = get_case(session, merged.merged_into_id)
+    bump_versions(session, principal, now, {merged: {"merged_into_id": None}, survivor: {}})
+    session.execute(
+        update(Report)
+        .where(Report.original_case_id == merged.id, Report.case_id == survivor.id)
+        .values(case_id=merged.id),
+        execution_options={"synchronize_session": False},
+    )
+    note(session, merged, "split", reason, {"from_case_id": survivor.id}, principal, now)
+    note(session, survivor, "split_out", reason, {"split_case_id": merged.id}, principal, now)
+    return merged
+
+
+def bump_versions(
+    session: Session, principal: Principal, now: datetime, changes: dict[Case, dict[str, Any]]
+) -> None:
+    """Guarded updates of several cases, in id order so two crossing merges cannot deadlock."""
+    for case in sorted(changes, key=lambda c: c.id):
+        effect = Effect(changes[case])
+        target = CaseStatus(case.status)
+        if not write_state(session, case, seen=case.version, target=target, now=now, effect=effect):
+            raise CaseChanged(
+                f"case {case.id} changed meanwhile; reload it and try again",
+                status=CaseStatus(case.status),
+                allowed=[],
+            )
+
+
+def note(
+    session: Session,
+    case: Case,
+    action: str,
+    reason: str,
+    details: dict[str, Any],
+    principal: Principal,
+    now: datetime,
+) -> None:
+    """A history row that does not change the case's status."""
+    status = CaseStatus(case.status)
+    record(session, case, Step(action, status, status, reason, details), principal, now)

@@ -1,0 +1,455 @@
+"""The closed loop through HTTP, as each role: actions, refusals, side effects, history, reading."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from citygrid.auth import Role
+from citygrid.settings import get_settings
+from citygrid.users import User
+from dispatch.models import Department
+from events.lifecycle import CaseAction, CaseStatus, allowed_actions
+from events.models import Case, CasePhoto, Category
+from tests.conftest import token_for
+from tests.events.seed import add_case, add_category, add_department, add_user
+
+S, A = CaseStatus, CaseAction
+# Not a code of the loaded taxonomy, so seeding it never collides with the real categories.
+TEST_STANDARD = "citygrid-test"
+
+
+@dataclass(frozen=True)
+class World:
+    category: Category
+    sanitation: Department
+    roads: Department
+    dispatcher: User
+    worker: User  # of sanitation
+    road_worker: User  # of roads
+    inspector: User
+    manager: User
+    citizen: User
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    sanitation = add_department(session, code="HW-01")
+    roads = add_department(session, code="LD-01", kind="roads")
+    return World(
+        category=add_category(session, code="9901", standard=TEST_STANDARD),
+        sanitation=sanitation,
+        roads=roads,
+        dispatcher=add_user(session, Role.DISPATCHER),
+        worker=add_user(session, Role.DEPARTMENT, department=sanitation),
+        road_worker=add_user(session, Role.DEPARTMENT, department=roads),
+        inspector=add_user(session, Role.INSPECTOR),
+        manager=add_user(session, Role.MANAGER),
+        citizen=add_user(session, Role.CITIZEN),
+    )
+
+
+def headers_of(user: User) -> dict[str, str]:
+    token = token_for(Role(user.role), user_id=user.id, department_id=user.department_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def act(client: TestClient, case_id: int, action: str, user: User, **body: Any) -> Response:
+    response: Response = client.post(
+        f"/api/cases/{case_id}/actions/{action}", json=body, headers=headers_of(user)
+    )
+    return response
+
+
+def ok(response: Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def history(client: TestClient, case_id: int, user: User) -> list[dict[str, Any]]:
+    response = client.get(f"/api/cases/{case_id}/history", headers=headers_of(user))
+    rows: list[dict[str, Any]] = ok(response)  # type: ignore[assignment]
+    return rows
+
+
+def add_photo(session: Session, case: Case) -> int:
+    photo = CasePhoto(
+        case_id=case.id,
+        storage_key=uuid.uuid4(),
+        content_type="image/jpeg",
+        size_bytes=1234,
+        sha256="0" * 64,
+    )
+    session.add(photo)
+    session.flush()
+    return photo.id
+
+
+def dispatched_case(session: Session, client: TestClient, world: World) -> int:
+    """A case filed and dispatched to sanitation through the API."""
+    case = add_case(session, category=world.category, reporter=world.citizen)
+    ok(act(client, case.id, "file", world.dispatcher))
+    ok(act(client, case.id, "dispatch", world.dispatcher, department_code="HW-01"))
+    return case.id
+
+
+def accepted_case(session: Session, client: TestClient, world: World) -> int:
+    case_id = dispatched_case(session, client, world)
+    ok(act(client, case_id, "accept", world.worker))
+    return case_id
+
+
+def handled_case(session: Session, client: TestClient, world: World) -> int:
+    case_id = accepted_case(session, client, world)
+    ok(act(client, case_id, "handle", world.worker, reason="cleared the garbage"))
+    return case_id
+
+
+def test_the_whole_loop_from_reported_to_closed(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case = add_case(session, category=world.category, reporter=world.citizen)
+    photo_id = add_photo(session, case)
+    filed = ok(act(client, case.id, "file", world.dispatcher))
+    assert filed["status"] == "filed"
+    assert filed["allowed_actions"] == ["dispatch", "cancel"]
+    dispatched = ok(act(client, case.id, "dispatch", world.dispatcher, department_code="HW-01"))
+    assert dispatched["department_id"] == world.sanitation.id
+    due_at = datetime.fromisoformat(dispatched["due_at"])
+    dispatched_at = datetime.fromisoformat(dispatched["dispatched_at"])
+    assert due_at - dispatched_at == timedelta(hours=4)  # the category's normal limit
+    ok(act(client, case.id, "accept", world.worker))
+    handled = ok(act(client, case.id, "handle", world.worker, reason="swept", photo_ids=[photo_id]))
+    assert handled["status"] == "handled" and handled["handled_at"] is not None
+    closed = ok(act(client, case.id, "verify_pass", world.inspector))
+    assert closed["status"] == "closed" and closed["closed_at"] is not None
+    assert closed["version"] == 6
+    rows = history(client, case.id, world.citizen)
+    assert [(r["action"], r["from_status"], r["to_status"]) for r in rows] == [
+        ("report", None, "reported"),
+        ("file", "reported", "filed"),
+        ("dispatch", "filed", "dispatched"),
+        ("accept", "dispatched", "accepted"),
+        ("handle", "accepted", "handled"),
+        ("verify_pass", "handled", "closed"),
+    ]
+    handle_row = rows[4]
+    assert handle_row["actor_id"] == world.worker.id
+    assert handle_row["actor_role"] == "department"
+    assert handle_row["reason"] == "swept"
+    assert handle_row["details"]["photo_ids"] == [photo_id]
+    assert rows[2]["details"]["department_code"] == "HW-01"
+    assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
+
+
+def test_urgent_cases_get_the_urgent_limit(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case = add_case(session, category=world.category, status=S.FILED)
+    session.execute(update(Case).where(Case.id == case.id).values(urgency="urgent"))
+    body = ok(act(client, case.id, "dispatch", world.dispatcher, department_code="HW-01"))
+    due_at, dispatched_at = (datetime.fromisoformat(body[k]) for k in ("due_at", "dispatched_at"))
+    assert due_at - dispatched_at == timedelta(hours=2)
+
+
+# Offered only once a request is pending (or, for reopen, while the window is open).
+NEEDS_A_REQUEST = {
+    A.APPROVE_POSTPONEMENT,
+    A.REFUSE_POSTPONEMENT,
+    A.APPROVE_SUSPENSION,
+    A.REFUSE_SUSPENSION,
+    A.REOPEN,
+}
+ILLEGAL = [
+    (S.REPORTED, A.DISPATCH, Role.DISPATCHER),
+    (S.FILED, A.ACCEPT, Role.DEPARTMENT),
+    (S.DISPATCHED, A.HANDLE, Role.DEPARTMENT),
+    (S.DISPATCHED, A.ACCEPT, Role.DISPATCHER),
+    (S.HANDLED, A.VERIFY_PASS, Role.DEPARTMENT),
+    (S.ACCEPTED, A.VERIFY_FAIL, Role.INSPECTOR),
+    (S.CLOSED, A.HANDLE, Role.DEPARTMENT),
+    (S.CLOSED, A.CANCEL, Role.DISPATCHER),
+    (S.CANCELLED, A.REOPEN, Role.MANAGER),
+    (S.NOT_FILED, A.FILE, Role.DISPATCHER),
+    (S.SUSPENDED, A.HANDLE, Role.DEPARTMENT),
+    (S.REPORTED, A.FILE, Role.MANAGER),
+]
+
+
+@pytest.mark.parametrize(("status", "action", "role"), ILLEGAL, ids=str)
+def test_illegal_transitions_are_409_with_status_and_allowed_actions(
+    session: Session,
+    client: TestClient,
+    world: World,
+    status: CaseStatus,
+    action: CaseAction,
+    role: Role,
+) -> None:
+    case = add_case(session, category=world.category, status=status, department=world.sanitation)
+    user = {
+        Role.DISPATCHER: world.dispatcher,
+        Role.DEPARTMENT: world.worker,
+        Role.INSPECTOR: world.inspector,
+        Role.MANAGER: world.manager,
+    }[role]
+    response = act(client, case.id, action.value, user, reason="because")
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["status"] == status.value
+    expected = [a.value for a in allowed_actions(status, role) if a not in NEEDS_A_REQUEST]
+    assert body["allowed_actions"] == expected
+    assert f"cannot {action}" in body["detail"]
+    unchanged = ok(client.get(f"/api/cases/{case.id}", headers=headers_of(world.dispatcher)))
+    assert unchanged["version"] == 1
+
+
+def test_a_citizen_cannot_act_at_all(session: Session, client: TestClient, world: World) -> None:
+    case = add_case(session, category=world.category, reporter=world.citizen)
+    assert act(client, case.id, "file", world.citizen).status_code == 403
+
+
+def test_dispatch_names_a_known_department(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case = add_case(session, category=world.category, status=S.FILED)
+    missing = act(client, case.id, "dispatch", world.dispatcher)
+    assert missing.status_code == 422 and missing.json()["field"] == "department_code"
+    unknown = act(client, case.id, "dispatch", world.dispatcher, department_code="NOPE")
+    assert unknown.status_code == 422
+    assert unknown.json() == {"detail": "no department has code 'NOPE'", "field": "department_code"}
+
+
+def test_a_reassign_needs_a_reason(session: Session, client: TestClient, world: World) -> None:
+    case_id = dispatched_case(session, client, world)
+    bare = act(client, case_id, "dispatch", world.dispatcher, department_code="LD-01")
+    assert bare.status_code == 422 and bare.json()["field"] == "reason"
+    body = ok(
+        act(client, case_id, "dispatch", world.dispatcher, department_code="LD-01", reason="roads")
+    )
+    assert body["department_id"] == world.roads.id
+    assert history(client, case_id, world.dispatcher)[-1]["details"][
+        "reassigned_from_department_id"
+    ] == (world.sanitation.id)
+
+
+def test_a_department_acts_only_on_its_own_cases(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = dispatched_case(session, client, world)
+    refused = act(client, case_id, "accept", world.road_worker)
+    assert refused.status_code == 403
+    assert "another department" in refused.json()["detail"]
+    detail = ok(client.get(f"/api/cases/{case_id}", headers=headers_of(world.road_worker)))
+    assert detail["allowed_actions"] == []
+    assert ok(act(client, case_id, "accept", world.worker))["status"] == "accepted"
+
+
+def test_return_goes_back_to_the_dispatchers_and_is_counted(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = dispatched_case(session, client, world)
+    assert act(client, case_id, "return", world.worker).status_code == 422  # needs a reason
+    returned = ok(act(client, case_id, "return", world.worker, reason="not ours: a road issue"))
+    assert returned["status"] == "returned"
+    assert returned["return_count"] == 1
+    assert returned["department_id"] is None
+    redispatched = ok(act(client, case_id, "dispatch", world.dispatcher, department_code="LD-01"))
+    assert redispatched["department_id"] == world.roads.id
+    assert ok(act(client, case_id, "accept", world.road_worker))["status"] == "accepted"
+
+
+def test_an_approved_postponement_moves_the_deadline(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = accepted_case(session, client, world)
+    due_before = datetime.fromisoformat(
+        ok(client.get(f"/api/cases/{case_id}", headers=headers_of(world.dispatcher)))["due_at"]
+    )
+    premature = act(client, case_id, "approve_postponement", world.dispatcher)
+    assert premature.status_code == 409
+    assert "no postponement request is pending" in premature.json()["detail"]
+    no_hours = act(client, case_id, "request_postponement", world.worker, reason="parts")
+    assert no_hours.status_code == 422 and no_hours.json()["field"] == "hours"
+    requested = ok(
+        act(client, case_id, "request_postponement", world.worker, reason="parts", hours=48)
+    )
+    assert requested["postponement_hours_requested"] == 48
+    assert "approve_postponement" not in requested["allowed_actions"]  # not the worker's
+    too_many = act(client, case_id, "approve_postponement", world.dispatcher, hours=72)
+    assert too_many.status_code == 422
+    approved = ok(act(client, case_id, "approve_postponement", world.dispatcher, hours=24))
+    assert datetime.fromisoformat(approved["due_at"]) - due_before == timedelta(hours=24)
+    assert approved["postponed_hours"] == 24
+    assert approved["postponement_hours_requested"] is None
+    assert approved["status"] == "accepted"
+
+
+def test_a_refused_postponement_leaves_the_deadline(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = accepted_case(session, client, world)
+    before = ok(act(client, case_id, "request_postponement", world.worker, reason="x", hours=8))
+    again = act(client, case_id, "request_postponement", world.worker, reason="x", hours=8)
+    assert again.status_code == 409 and "already pending" in again.json()["detail"]
+    refused = ok(act(client, case_id, "refuse_postponement", world.dispatcher, reason="no"))
+    assert refused["due_at"] == before["due_at"]
+    assert refused["postponement_hours_requested"] is None
+    assert refused["postponed_hours"] == 0
+
+
+@pytest.mark.parametrize("where", ["dispatched", "accepted"])
+def test_suspension_and_resume_come_back_to_the_previous_state(
+    session: Session, client: TestClient, world: World, where: str
+) -> None:
+    setups = {"dispatched": dispatched_case, "accepted": accepted_case}
+    case_id = setups[where](session, client, world)
+    unrequested = act(client, case_id, "approve_suspension", world.dispatcher)
+    assert unrequested.status_code == 409
+    ok(act(client, case_id, "request_suspension", world.worker, reason="road works first"))
+    suspended = ok(act(client, case_id, "approve_suspension", world.dispatcher))
+    assert suspended["status"] == "suspended"
+    assert suspended["suspended_from"] == where
+    assert act(client, case_id, "handle", world.worker, reason="x").status_code == 409
+    resumed = ok(act(client, case_id, "resume", world.dispatcher))
+    assert resumed["status"] == where
+    assert resumed["suspended_from"] is None
+    assert [r["action"] for r in history(client, case_id, world.dispatcher)][-3:] == [
+        "request_suspension",
+        "approve_suspension",
+        "resume",
+    ]
+
+
+def test_a_refused_suspension_keeps_the_case_working(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = accepted_case(session, client, world)
+    ok(act(client, case_id, "request_suspension", world.worker, reason="waiting"))
+    refused = ok(act(client, case_id, "refuse_suspension", world.dispatcher, reason="do it now"))
+    assert refused["status"] == "accepted"
+    assert act(client, case_id, "approve_suspension", world.dispatcher).status_code == 409
+
+
+def test_rework_goes_back_to_the_same_department_and_is_counted(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = handled_case(session, client, world)
+    assert act(client, case_id, "verify_fail", world.inspector).status_code == 422  # reason
+    for round_number in (1, 2):
+        failed = ok(act(client, case_id, "verify_fail", world.inspector, reason="still there"))
+        assert failed["status"] == "rework"
+        assert failed["rework_count"] == round_number
+        assert failed["department_id"] == world.sanitation.id
+        ok(act(client, case_id, "handle", world.worker, reason="again"))
+    assert ok(act(client, case_id, "verify_pass", world.inspector))["rework_count"] == 2
+
+
+def test_cancel_needs_a_reason(session: Session, client: TestClient, world: World) -> None:
+    case_id = accepted_case(session, client, world)
+    assert act(client, case_id, "cancel", world.dispatcher).status_code == 422
+    cancelled = ok(act(client, case_id, "cancel", world.dispatcher, reason="reported twice"))
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["allowed_actions"] == []
+    assert history(client, case_id, world.dispatcher)[-1]["reason"] == "reported twice"
+
+
+def test_not_filed_needs_a_reason_and_ends_the_case(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case = add_case(session, category=world.category)
+    assert act(client, case.id, "not_file", world.dispatcher).status_code == 422
+    body = ok(act(client, case.id, "not_file", world.dispatcher, reason="private property"))
+    assert body["status"] == "not_filed" and body["allowed_actions"] == []
+
+
+def closed_case(session: Session, client: TestClient, world: World, *, days_ago: float) -> int:
+    case_id = handled_case(session, client, world)
+    ok(act(client, case_id, "verify_pass", world.inspector))
+    closed_at = datetime.now(UTC) - timedelta(days=days_ago)
+    session.execute(update(Case).where(Case.id == case_id).values(closed_at=closed_at))
+    session.expire_all()
+    return case_id
+
+
+def test_reopen_within_the_window(session: Session, client: TestClient, world: World) -> None:
+    window_days = get_settings().reopen_window_days
+    case_id = closed_case(session, client, world, days_ago=window_days - 1)
+    reopened = ok(act(client, case_id, "reopen", world.manager, reason="it is back"))
+    assert reopened["status"] == "filed"
+    assert reopened["closed_at"] is None
+    assert (
+        "dispatch"
+        in ok(client.get(f"/api/cases/{case_id}", headers=headers_of(world.dispatcher)))[
+            "allowed_actions"
+        ]
+    )
+
+
+def test_reopen_outside_the_window_is_409(
+    session: Session, client: TestClient, world: World
+) -> None:
+    window_days = get_settings().reopen_window_days
+    case_id = closed_case(session, client, world, days_ago=window_days + 1)
+    refused = act(client, case_id, "reopen", world.dispatcher, reason="it is back")
+    assert refused.status_code == 409
+    assert "reopen window ended" in refused.json()["detail"]
+    assert refused.json()["status"] == "closed"
+    assert refused.json()["allowed_actions"] == []
+
+
+def test_a_stale_expected_version_is_409(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case = add_case(session, category=world.category)
+    stale = act(client, case.id, "file", world.dispatcher, expected_version=2)
+    assert stale.status_code == 409
+    assert "changed meanwhile" in stale.json()["detail"]
+    assert stale.json()["status"] == "reported"
+    assert ok(act(client, case.id, "file", world.dispatcher, expected_version=1))["version"] == 2
+
+
+def test_photos_attach_only_once_and_only_to_their_case(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = accepted_case(session, client, world)
+    other = add_case(session, category=world.category)
+    foreign = add_photo(session, other)
+    refused = act(client, case_id, "handle", world.worker, reason="done", photo_ids=[foreign])
+    assert refused.status_code == 422 and refused.json()["field"] == "photo_ids"
+
+
+def test_unknown_case_is_404(client: TestClient, world: World) -> None:
+    assert act(client, 987654, "file", world.dispatcher).status_code == 404
+    assert client.get("/api/cases/987654", headers=headers_of(world.citizen)).status_code == 404
+
+
+def test_citizens_and_inspectors_read_the_cases_they_reported(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case = add_case(session, category=world.category, reporter=world.citizen)
+    stranger = add_user(session, Role.CITIZEN)
+    mine = ok(client.get(f"/api/cases/{case.id}", headers=headers_of(world.citizen)))
+    assert mine["reports"][0]["reporter_id"] == world.citizen.id
+    assert mine["allowed_actions"] == []
+    for outsider in (stranger, world.inspector):
+        response = client.get(f"/api/cases/{case.id}", headers=headers_of(outsider))
+        assert response.status_code == 403
+        history_response = client.get(f"/api/cases/{case.id}/history", headers=headers_of(outsider))
+        assert history_response.status_code == 403
+
+
+def test_an_inspector_reads_a_case_waiting_for_verification(
+    session: Session, client: TestClient, world: World
+) -> None:
+    case_id = handled_case(session, client, world)
+    detail = ok(client.get(f"/api/cases/{case_id}", headers=headers_of(world.inspector)))
+    assert detail["allowed_actions"] == ["verify_pass", "verify_fail"]
