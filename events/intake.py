@@ -1,9 +1,582 @@
-"""Placeholder router; filled in by the work on issue 3."""
+"""Intake: a report becomes a located case in one transaction; its photos are served from here.
+
+`POST /api/reports` takes JSON (no photos) or a multipart form (fields + `photos` files) on one
+path: phones and Open311 clients send forms, benchmarks and integrations JSON. Intake is the hot
+path, so its writes are few statements: a look for an earlier report with the same UUID, the
+category, the locate statement of the grid, the duplicate candidates, and one statement that
+inserts report, case, first history row, photos and the case number.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from citygrid.auth import RoleCheckedRoute
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from citygrid.auth import STAFF_ROLES, Allow, AllowOrAnonymous, Principal, Role, RoleCheckedRoute
+from citygrid.db import SessionDep
+from citygrid.errors import InvalidInput, NotFound, OutsideGrid
+from citygrid.settings import Settings, SettingsDep
+from events import photos
+from events.lifecycle import OPEN_STATUSES, CaseStatus
+from events.models import CasePhoto, Category
+from events.schemas import CellOfReport, DuplicateCandidate, ReportAccepted, ReportCreate
+from grid import service as grid_service
+from grid.geometry import BD09, GCJ02, WGS84, normalise_crs_name
+from grid.schemas import Located, NotLocated
 
 router = APIRouter(tags=["intake"], route_class=RoleCheckedRoute)
+
+# China has one time zone and no daylight saving, so the city's calendar day is Beijing time's.
+# Case numbers count per local day: in UTC the day (and the count) would turn over at 08:00.
+CITY_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+DATUMS = {WGS84: "WGS-84", GCJ02: "GCJ-02", BD09: "BD-09"}
+DUPLICATES_SHOWN = 10
+RATE_WINDOW_S = 60.0
+FORM_FIELDS_MAX = 50
+CATEGORIES_HINT = "list the valid ones with GET /api/categories"
+OPEN_STATUS_VALUES = sorted(status.value for status in OPEN_STATUSES)
+
+EXISTING_REPORT = """
+    SELECT r.id AS report_id, r.snapped_m, c.id AS case_id, c.number, c.status,
+           g.code AS cell_code, g.name AS cell_name,
+           ARRAY(SELECT p.id FROM case_photo p WHERE p.report_id = r.id ORDER BY p.id) AS photo_ids
+    FROM report r JOIN event_case c ON c.id = r.case_id JOIN grid_cell g ON g.id = c.cell_id
+    WHERE r.report_uuid = %(report_uuid)s
+"""
+# Open cases of the category reported within the window and radius of the point. The planar
+# box (`&&`, on the GiST index) is a loose pre-filter; the geodesic distance decides.
+DUPLICATES = """
+    WITH point AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS geom)
+    SELECT c.id, c.number, c.status, c.created_at,
+           ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
+    FROM event_case c, point
+    WHERE c.category_id = %(category_id)s
+      AND c.status = ANY(%(open_statuses)s) AND c.merged_into_id IS NULL
+      AND c.created_at >= now() - make_interval(secs => %(window_s)s)
+      AND c.geom && ST_Expand(point.geom, %(box_deg)s)
+      AND ST_DWithin(c.geom::geography, point.geom::geography, %(radius_m)s)
+    ORDER BY distance_m, c.id
+    LIMIT %(limit)s
+"""
+# One statement files the report. The report row goes first, with the case id drawn from the
+# sequence: when its UUID already exists (a retry racing the original) ON CONFLICT leaves it
+# out, and every later step reads from it, so nothing at all is written and no number used.
+# Foreign keys are checked at the end of the statement, after the case row exists. The case
+# number counter comes last: its row lock serialises intake until commit.
+FILE_REPORT = """
+    WITH new_report AS (
+        INSERT INTO report (report_uuid, case_id, original_case_id, reporter_id, channel, geom,
+                            input_crs, snapped_m, description)
+        SELECT %(report_uuid)s, ids.case_id, ids.case_id, %(reporter_id)s, %(channel)s,
+               ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(input_crs)s, %(snapped_m)s,
+               %(description)s
+        FROM (SELECT nextval(pg_get_serial_sequence('event_case', 'id')) AS case_id) ids
+        ON CONFLICT (report_uuid) DO NOTHING
+        RETURNING id, case_id
+    ), counter AS (
+        INSERT INTO case_number_counter (day, last_number)
+        SELECT %(day)s::date, 1 FROM new_report
+        ON CONFLICT (day) DO UPDATE SET last_number = case_number_counter.last_number + 1
+        RETURNING last_number::text AS n
+    ), new_case AS (
+        INSERT INTO event_case (id, number, status, category_id, urgency, description, address,
+                                geom, cell_id, reported_by)
+        SELECT new_report.case_id,
+               to_char(%(day)s::date, 'YYYYMMDD') || '-'
+                   || lpad(counter.n, greatest(6, length(counter.n)), '0'),
+               %(status)s, %(category_id)s, %(urgency)s, %(description)s, %(address)s,
+               ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+               (SELECT id FROM grid_cell WHERE code = %(cell_code)s), %(reporter_id)s
+        FROM new_report, counter
+        RETURNING id, number, status
+    ), history AS (
+        INSERT INTO case_transition (case_id, action, from_status, to_status, actor_id, actor_role)
+        SELECT id, 'report', NULL, status, %(reporter_id)s, %(actor_role)s FROM new_case
+    ), new_photos AS (
+        INSERT INTO case_photo (case_id, report_id, storage_key, content_type, size_bytes, sha256)
+        SELECT new_report.case_id, new_report.id, p.storage_key, p.content_type, p.size_bytes,
+               p.sha256
+        FROM new_report, unnest(%(photo_keys)s::uuid[], %(photo_types)s::text[],
+                                %(photo_sizes)s::int[], %(photo_hashes)s::text[])
+             AS p(storage_key, content_type, size_bytes, sha256)
+        RETURNING id
+    )
+    SELECT new_case.id AS case_id, new_case.number, new_case.status, new_report.id AS report_id,
+           ARRAY(SELECT id FROM new_photos ORDER BY id) AS photo_ids
+    FROM new_case, new_report
+"""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A parsed request: the report's fields and its photo uploads (none for JSON)."""
+
+    report: ReportCreate
+    uploads: list[UploadFile]
+
+
+@dataclass(frozen=True)
+class Point:
+    lon: float
+    lat: float
+    crs: str
+
+
+# --- reading the request -------------------------------------------------------------------
+
+
+def validated_report(fields: Any) -> ReportCreate:
+    """The fields as a ReportCreate; InvalidInput naming the first bad field."""
+    if not isinstance(fields, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    try:
+        return ReportCreate.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(f"{field}: {first['msg']}", field=field) from error
+
+
+async def read_form(request: Request, settings: Settings) -> FormData:
+    try:
+        return await request.form(
+            max_files=settings.photos_per_report_max, max_fields=FORM_FIELDS_MAX
+        )
+    except HTTPException as error:  # Starlette's answer to a form past its limits
+        if "Too many files" in str(error.detail):
+            raise InvalidInput(
+                f"at most {settings.photos_per_report_max} photos per report", field="photos"
+            ) from error
+        raise InvalidInput(f"the form could not be read: {error.detail}", field="body") from error
+
+
+def submission_of_form(form: FormData) -> Submission:
+    fields = {
+        name: value for name, value in form.multi_items() if isinstance(value, str) and value != ""
+    }
+    fields.pop("photos", None)
+    uploads = form.getlist("photos")
+    if not all(isinstance(upload, UploadFile) for upload in uploads):
+        raise InvalidInput("photos must be files", field="photos")
+    files = [upload for upload in uploads if isinstance(upload, UploadFile)]
+    return Submission(validated_report(fields), files)
+
+
+async def read_submission(request: Request, settings: SettingsDep) -> AsyncIterator[Submission]:
+    """The report from a multipart/url-encoded form or a JSON body; form files closed after."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await read_form(request, settings)
+        try:
+            yield submission_of_form(form)
+        finally:
+            await form.close()
+        return
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise InvalidInput("the body is not valid JSON", field="body") from error
+    yield Submission(validated_report(body), [])
+
+
+# --- who may report ------------------------------------------------------------------------
+
+
+class SlidingWindowLimiter:
+    """At most `limit` hits per key in any window of `window_s` seconds (in-process)."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S, keys_max: int = 100_000) -> None:
+        self.window_s = window_s
+        self.keys_max = keys_max
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after_s(self, key: str, *, limit: int, now: float) -> float | None:
+        """None when the hit is admitted (and counted); else seconds until one would be."""
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window_s:
+                hits.popleft()
+            if len(hits) >= limit:
+                return hits[0] + self.window_s - now
+            hits.append(now)
+            if len(self._hits) > self.keys_max:
+                self._forget_idle(now)
+            return None
+
+    def _forget_idle(self, now: float) -> None:
+        idle = [key for key, hits in self._hits.items() if hits[-1] <= now - self.window_s]
+        for key in idle:
+            del self._hits[key]
+
+
+REPORTERS = AllowOrAnonymous(
+    Role.INSPECTOR,
+    Role.CITIZEN,
+    Role.DISPATCHER,  # staff may report on a caller's behalf (a hotline call)
+    Role.ADMIN,
+    anonymous_allowed=lambda settings: settings.anonymous_reports,
+)
+
+
+def limiter_of(request: Request) -> SlidingWindowLimiter:
+    """The app's limiter, made on first use (one per app: tests do not share counts)."""
+    limiter: SlidingWindowLimiter | None = getattr(request.app.state, "anonymous_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.anonymous_limiter = SlidingWindowLimiter()
+    return limiter
+
+
+async def reporter(
+    request: Request,
+    principal: Annotated[Principal | None, Depends(REPORTERS)],
+    settings: SettingsDep,
+) -> Principal | None:
+    """The signed-in reporter, or None for an anonymous citizen within the rate limit."""
+    if principal is not None:
+        return principal
+    # Behind a reverse proxy the client is the proxy unless uvicorn trusts its forwarded headers.
+    client = request.client.host if request.client else "unknown"
+    limit = settings.anonymous_reports_per_minute
+    wait_s = limiter_of(request).retry_after_s(client, limit=limit, now=time.monotonic())
+    if wait_s is not None:
+        # HTTPException rather than a domain error: 429 and Retry-After are HTTP's own business.
+        raise HTTPException(
+            status_code=429,
+            detail=f"at most {limit} anonymous reports per minute from one address",
+            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+        )
+    return None
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+def existing_report(session: Session, report_uuid: UUID) -> ReportAccepted | None:
+    """The case of an earlier report with this UUID (a retry), if any."""
+    row = (
+        session.connection()
+        .exec_driver_sql(EXISTING_REPORT, {"report_uuid": report_uuid})
+        .one_or_none()
+    )
+    if row is None:
+        return None
+    return ReportAccepted(
+        case_id=row.case_id,
+        number=row.number,
+        status=row.status,
+        cell=CellOfReport(code=row.cell_code, name=row.cell_name),
+        report_id=row.report_id,
+        replayed=True,
+        snapped_m=row.snapped_m,
+        photo_ids=list(row.photo_ids),
+    )
+
+
+def reported_category(session: Session, report: ReportCreate) -> Category:
+    """The category by id or by code (+ kind, + standard); InvalidInput unless exactly one
+    current category matches."""
+    if report.category_id is not None:
+        field = "category_id"
+        query = select(Category).where(Category.id == report.category_id)
+    elif report.category_code is not None:
+        field = "category_code"
+        query = select(Category).where(Category.code == report.category_code)
+        if report.kind is not None:
+            query = query.where(Category.kind == report.kind)
+        if report.standard is not None:
+            query = query.where(Category.standard == report.standard)
+    else:
+        raise InvalidInput(
+            f"give category_id or category_code; {CATEGORIES_HINT}", field="category_id"
+        )
+    found = session.scalars(query.limit(2)).all()
+    if not found:
+        raise InvalidInput(f"unknown category; {CATEGORIES_HINT}", field=field)
+    if len(found) > 1:
+        raise InvalidInput(
+            f"category code {report.category_code} exists in several kinds or standards: "
+            "give kind and standard too",
+            field=field,
+        )
+    return _current(found[0], field=field)
+
+
+def _current(category: Category, *, field: str) -> Category:
+    if category.retired_at is not None:
+        raise InvalidInput(
+            f"category {category.code} ({category.name_en}) was retired on "
+            f"{category.retired_at:%Y-%m-%d} and takes no new reports; {CATEGORIES_HINT}",
+            field=field,
+        )
+    return category
+
+
+def reported_point(report: ReportCreate, first_photo: photos.Photo | None) -> Point:
+    """Where the report is: lon/lat in its datum, else the first photo's GPS (WGS-84)."""
+    if report.lon is None and report.lat is None:
+        if first_photo is None or first_photo.gps is None:
+            raise InvalidInput(
+                "give lon and lat, or a first photo with a GPS position in its EXIF",
+                field="lon/lat",
+            )
+        return Point(*first_photo.gps, crs=WGS84)
+    crs = normalise_crs_name(report.datum)
+    if crs not in DATUMS:
+        raise InvalidInput(f"datum must be one of {', '.join(DATUMS.values())}", field="datum")
+    return Point(_coordinate(report.lon, "lon", 180), _coordinate(report.lat, "lat", 90), crs)
+
+
+def _coordinate(value: float | None, name: str, bound: float) -> float:
+    if value is None:
+        raise InvalidInput(f"{name} is missing: give both lon and lat", field=name)
+    if not (math.isfinite(value) and -bound <= value <= bound):
+        raise InvalidInput(f"{name} {value} is outside -{bound}..{bound}", field=name)
+    return value
+
+
+def located(session: Session, point: Point, *, snap_m: float) -> Located:
+    """The cell by the grid's locate rule (snapping included), via its one locate statement."""
+    wgs84 = grid_service.checked_wgs84(
+        np.array([[point.lon, point.lat]], dtype=float), point.crs, field="lon/lat"
+    )
+    lon, lat = float(wgs84[0, 0]), float(wgs84[0, 1])
+    params = {"lons": [lon], "lats": [lat]}
+    row = session.connection().exec_driver_sql(grid_service.LOCATE_POINTS, params).one()
+    outcome = grid_service._outcome(row, lon, lat, snap_m)
+    if isinstance(outcome, NotLocated):
+        raise OutsideGrid(outcome.error, distance_m=outcome.nearest_cell_distance_m)
+    return outcome
+
+
+def duplicate_candidates(
+    session: Session, category: Category, place: Located, settings: Settings
+) -> list[DuplicateCandidate]:
+    """Open cases of the category within its radius and the window, nearest first."""
+    radius_m = category.duplicate_radius_m
+    if radius_m is None:
+        radius_m = settings.duplicate_radius_m
+    # Degrees of longitude shrink with latitude; the box only has to contain the circle.
+    box_deg = radius_m / (111_320.0 * max(math.cos(math.radians(place.lat)), 0.01)) + 1e-6
+    params = {
+        "lon": place.lon,
+        "lat": place.lat,
+        "category_id": category.id,
+        "open_statuses": OPEN_STATUS_VALUES,
+        "window_s": settings.duplicate_window_hours * 3600.0,
+        "box_deg": box_deg,
+        "radius_m": radius_m,
+        "limit": DUPLICATES_SHOWN,
+    }
+    rows = session.connection().exec_driver_sql(DUPLICATES, params).all()
+    return [
+        DuplicateCandidate(
+            id=row.id,
+            number=row.number,
+            status=row.status,
+            distance_m=round(row.distance_m, 1),
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+
+
+def city_today() -> date:
+    return datetime.now(CITY_TIME_ZONE).date()
+
+
+def file_report(
+    session: Session,
+    report: ReportCreate,
+    *,
+    category: Category,
+    place: Located,
+    point: Point,
+    reporter: Principal | None,
+    stored: list[photos.StoredPhoto],
+) -> ReportAccepted | None:
+    """Insert report, case, history and photos; None when the UUID was filed meanwhile."""
+    params = {
+        "report_uuid": report.report_uuid,
+        "reporter_id": reporter.user_id if reporter else None,
+        "actor_role": reporter.role.value if reporter else None,
+        "channel": "app" if reporter else "anonymous",
+        "lon": place.lon,
+        "lat": place.lat,
+        "input_crs": point.crs,
+        "snapped_m": place.distance_m,
+        "description": report.description,
+        "address": report.address,
+        "urgency": report.urgency,
+        "status": CaseStatus.REPORTED.value,
+        "category_id": category.id,
+        "cell_code": place.cell.code,
+        "day": city_today(),
+        "photo_keys": [photo.storage_key for photo in stored],
+        "photo_types": [photo.content_type for photo in stored],
+        "photo_sizes": [photo.size_bytes for photo in stored],
+        "photo_hashes": [photo.sha256 for photo in stored],
+    }
+    row = session.connection().exec_driver_sql(FILE_REPORT, params).one_or_none()
+    if row is None:
+        return None
+    return ReportAccepted(
+        case_id=row.case_id,
+        number=row.number,
+        status=row.status,
+        cell=CellOfReport(code=place.cell.code, name=place.cell.name),
+        report_id=row.report_id,
+        replayed=False,
+        snapped_m=place.distance_m,
+        photo_ids=list(row.photo_ids),
+    )
+
+
+def checked_photos(uploads: list[UploadFile], settings: Settings) -> list[photos.Photo]:
+    if len(uploads) > settings.photos_per_report_max:
+        raise InvalidInput(
+            f"at most {settings.photos_per_report_max} photos per report, got {len(uploads)}",
+            field="photos",
+        )
+    checked = []
+    for position, upload in enumerate(uploads):
+        label = f"photo {position + 1} ({upload.filename or 'unnamed'})"
+        content = photos.read_limited(upload.file, label=label, max_bytes=settings.photo_max_bytes)
+        checked.append(photos.checked_photo(content, label=label))
+    return checked
+
+
+def checked_description(report: ReportCreate, settings: Settings) -> None:
+    limit = settings.description_max_chars
+    if len(report.description) > limit:
+        raise InvalidInput(
+            f"description has {len(report.description)} characters; at most {limit} are accepted",
+            field="description",
+        )
+
+
+def submit_report(
+    session: Session, submission: Submission, *, reporter: Principal | None, settings: Settings
+) -> tuple[ReportAccepted, list[photos.StoredPhoto]]:
+    """The case of the report, new or (for a retried UUID) the original; and the files written."""
+    report = submission.report
+    earlier = existing_report(session, report.report_uuid)
+    if earlier is not None:
+        return earlier, []
+    checked_description(report, settings)
+    category = reported_category(session, report)
+    checked = checked_photos(submission.uploads, settings)
+    point = reported_point(report, checked[0] if checked else None)
+    place = located(session, point, snap_m=settings.locate_snap_m)
+    candidates = duplicate_candidates(session, category, place, settings)
+    stored = [photos.store(photo, settings.media_dir) for photo in checked]
+    try:
+        accepted = file_report(
+            session,
+            report,
+            category=category,
+            place=place,
+            point=point,
+            reporter=reporter,
+            stored=stored,
+        )
+    except BaseException:
+        photos.discard(stored)
+        raise
+    if accepted is None:  # lost the race to the same UUID: answer with the winner's case
+        photos.discard(stored)
+        winner = existing_report(session, report.report_uuid)
+        assert winner is not None, "ON CONFLICT saw a report that is now gone"
+        return winner, []
+    return accepted.model_copy(update={"duplicate_candidates": candidates}), stored
+
+
+# --- routes --------------------------------------------------------------------------------
+
+FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["report_uuid", "description"],
+    "properties": {
+        **ReportCreate.model_json_schema()["properties"],
+        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+    },
+}
+REPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ReportCreate.model_json_schema()},
+            "multipart/form-data": {"schema": FORM_SCHEMA},
+        },
+    },
+    "x-anonymous": "citizens without a token when CITYGRID_ANONYMOUS_REPORTS=true",
+}
+ReporterDep = Annotated[Principal | None, Depends(reporter)]
+SubmissionDep = Annotated[Submission, Depends(read_submission)]
+
+
+@router.post(
+    "/api/reports",
+    status_code=201,
+    responses={200: {"description": "a retry: the case of the earlier report with this UUID"}},
+    openapi_extra=REPORT_BODY,
+)
+def create_report(
+    principal: ReporterDep,  # first: the role check runs before the body is read
+    submission: SubmissionDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> ReportAccepted:
+    """File a report as a case located in its cell (201), or return the case of a retry (200)."""
+    accepted, stored = submit_report(session, submission, reporter=principal, settings=settings)
+    try:
+        session.commit()
+    except BaseException:
+        photos.discard(stored)
+        raise
+    if accepted.replayed:
+        response.status_code = 200
+    return accepted
+
+
+def photo_file(session: Session, photo_id: int, media_dir: Path, *, original: bool) -> FileResponse:
+    """The stored file of a photo, with its content type; NotFound when either is missing."""
+    photo = session.get(CasePhoto, photo_id)
+    if photo is None:
+        raise NotFound(f"no photo {photo_id}", field="photo_id")
+    path = photos.photo_path(media_dir, photo.storage_key, photo.content_type, original=original)
+    if not path.is_file():
+        raise NotFound(f"the file of photo {photo_id} is missing from storage", field="photo_id")
+    return FileResponse(path, media_type=photo.content_type)
+
+
+# Every signed-in role for now: who may see which case's photos (the reporting citizen, staff of
+# the case's department) is an object-level check that comes with case access in a later issue.
+@router.get("/api/photos/{photo_id}", dependencies=[Depends(Allow(*Role))])
+def get_photo(photo_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """The public copy of a photo (re-encoded, no EXIF)."""
+    return photo_file(session, photo_id, settings.media_dir, original=False)
+
+
+@router.get("/api/photos/{photo_id}/original", dependencies=[Depends(Allow(*STAFF_ROLES))])
+def get_photo_original(photo_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """The photo as uploaded, EXIF included (staff only)."""
+    return photo_file(session, photo_id, settings.media_dir, original=True)
