@@ -237,9 +237,13 @@ def set_retired(session: Session, category_id: int, *, retired: bool) -> Categor
     return category
 
 
-def load_taxonomy(session: Session, taxonomy: Taxonomy) -> LoadCounts:
-    """Upsert the taxonomy's categories on (kind, code, standard): majors, then minors."""
-    majors = upsert(session, taxonomy.of_level(Level.MAJOR), parent_ids={})
+def load_taxonomy(session: Session, taxonomy: Taxonomy, *, update: bool = False) -> LoadCounts:
+    """Add the taxonomy's missing categories on (kind, code, standard), majors then minors.
+
+    Existing rows are left as they are, so an admin's renames and limits survive every
+    `./dev` run; `update=True` (`citygrid taxonomy load --update`) refreshes them from the file.
+    """
+    majors = upsert(session, taxonomy.of_level(Level.MAJOR), parent_ids={}, update=update)
     parent_ids: dict[CategoryKey, int] = {
         (kind, code, standard): category_id
         for category_id, kind, code, standard in session.execute(
@@ -248,16 +252,29 @@ def load_taxonomy(session: Session, taxonomy: Taxonomy) -> LoadCounts:
             )
         )
     }
-    return majors + upsert(session, taxonomy.of_level(Level.MINOR), parent_ids=parent_ids)
+    minors = taxonomy.of_level(Level.MINOR)
+    return majors + upsert(session, minors, parent_ids=parent_ids, update=update)
 
 
 def upsert(
-    session: Session, seeds: Sequence[CategorySeed], *, parent_ids: dict[CategoryKey, int]
+    session: Session,
+    seeds: Sequence[CategorySeed],
+    *,
+    parent_ids: dict[CategoryKey, int],
+    update: bool,
 ) -> LoadCounts:
-    """One INSERT … ON CONFLICT DO UPDATE; a row already equal to the file is not touched."""
+    """One INSERT … ON CONFLICT; with `update`, rows that differ from the file are refreshed."""
     if not seeds:
         return LoadCounts(0, 0, 0)
     statement = insert(Category).values([row_of(seed, parent_ids) for seed in seeds])
+    if not update:
+        keys = [Category.kind, Category.code, Category.standard]
+        inserted_count = len(
+            session.scalars(
+                statement.on_conflict_do_nothing(index_elements=keys).returning(Category.id)
+            ).all()
+        )
+        return LoadCounts(inserted_count, 0, len(seeds) - inserted_count)
     changed = [
         getattr(Category, column).is_distinct_from(statement.excluded[column])
         for column in RELOADED_COLUMNS

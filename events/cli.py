@@ -26,12 +26,15 @@ def load(
     file: Annotated[
         Path, typer.Argument(help="Taxonomy YAML (default: the one shipped with citygrid).")
     ] = DEFAULT_TAXONOMY,
+    update: Annotated[
+        bool, typer.Option(help="Also refresh existing categories' names and limits from FILE.")
+    ] = False,
 ) -> None:
-    """Add or update categories from FILE; a second run changes nothing, retired stay retired."""
+    """Add the categories of FILE that are missing; retired ones stay retired."""
     with reported_errors():
         taxonomy = read_taxonomy(file)
     with open_session() as session, reported_errors():
-        counts = load_taxonomy(session, taxonomy)
+        counts = load_taxonomy(session, taxonomy, update=update)
         session.commit()
     table = Table(title=f"categories in {file.name}")
     for column in ("kind", "level", "count"):

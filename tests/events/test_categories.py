@@ -383,7 +383,9 @@ def test_the_loader_inserts_then_leaves_equal_rows_alone(session: Session) -> No
     assert session.get(Category, category_id(session, "event", "05"))
 
 
-def test_a_reload_updates_names_but_never_unretires(client: TestClient, session: Session) -> None:
+def test_a_reload_keeps_edits_an_update_renames_and_none_unretires(
+    client: TestClient, session: Session
+) -> None:
     load_taxonomy(session, parse_taxonomy(SMALL_TAXONOMY))
     cover = session.get(Category, category_id(session, "component", "3101"))
     assert cover is not None
@@ -391,7 +393,12 @@ def test_a_reload_updates_names_but_never_unretires(client: TestClient, session:
     cover.department_type = "asset_owner"  # an admin's choice the file does not override
     session.flush()
     renamed = parse_taxonomy(SMALL_TAXONOMY.replace("测试井盖", "测试井盖（改）"))
-    assert load_taxonomy(session, renamed) == LoadCounts(inserted=0, updated=1, unchanged=3)
+    assert load_taxonomy(session, renamed) == LoadCounts(inserted=0, updated=0, unchanged=4)
+    session.refresh(cover)
+    assert cover.name_zh == "测试井盖"  # a plain reload keeps what the database has
+    assert load_taxonomy(session, renamed, update=True) == LoadCounts(
+        inserted=0, updated=1, unchanged=3
+    )
     session.refresh(cover)
     assert (cover.name_zh, cover.department_type) == ("测试井盖（改）", "asset_owner")
     assert cover.retired_at is not None
