@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citygrid.auth import STAFF_ROLES, Allow, AllowOrAnonymous, Principal, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
@@ -159,7 +160,7 @@ async def read_form(request: Request, settings: Settings) -> FormData:
         return await request.form(
             max_files=settings.photos_per_report_max, max_fields=FORM_FIELDS_MAX
         )
-    except HTTPException as error:  # Starlette's answer to a form past its limits
+    except StarletteHTTPException as error:  # Starlette's answer to a form past its limits
         if "Too many files" in str(error.detail):
             raise InvalidInput(
                 f"at most {settings.photos_per_report_max} photos per report", field="photos"

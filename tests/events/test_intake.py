@@ -7,10 +7,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from pyproj import Geod
@@ -76,25 +78,24 @@ def report_body(
     return {**body, **extra}
 
 
-@pytest.fixture
-def configure(client: TestClient, tmp_path: Any) -> Configure:
-    """Settings for the app under test (media under tmp_path); call again to change them."""
+def configure_app(app: FastAPI, media_dir: Path) -> Configure:
+    """A function setting the app's settings (media in `media_dir`) with some changes."""
 
     def apply(**changes: Any) -> Settings:
-        settings = get_settings().model_copy(update={"media_dir": tmp_path / "media", **changes})
+        settings = get_settings().model_copy(update={"media_dir": media_dir, **changes})
 
         async def override() -> Settings:
             return settings
 
-        client.app.dependency_overrides[settings_dependency] = override  # type: ignore[attr-defined]
+        app.dependency_overrides[settings_dependency] = override
         return settings
 
     apply()
     return apply
 
 
-@pytest.fixture
-def category(session: Session) -> Category:
+def seed_intake(session: Session) -> Category:
+    """The test block, a cell south of it, and a test category."""
     seed_block(session)
     add_cell(
         session,
@@ -103,6 +104,17 @@ def category(session: Session) -> Category:
         community=COMMUNITY,
     )
     return add_category(session, standard=TEST_STANDARD)
+
+
+@pytest.fixture
+def configure(client: TestClient, tmp_path: Path) -> Configure:
+    """Settings for the app under test (media under tmp_path); call again to change them."""
+    return configure_app(client.app, tmp_path / "media")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def category(session: Session) -> Category:
+    return seed_intake(session)
 
 
 @pytest.fixture
@@ -421,7 +433,7 @@ def committed_url(server_url: str) -> Iterator[str]:
 
 
 def test_a_report_racing_its_retry_files_one_case(
-    committed_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    committed_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = create_engine(committed_url)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
