@@ -17,6 +17,7 @@ from citygrid.settings import get_settings
 from citygrid.users import User, UserCreate, create_user
 from dispatch.models import Department
 from events import categories, taxonomy
+from events.demo_history import DemoActors, load_demo_history
 from grid import service as grid_service
 from grid.codes import GridLevel
 from grid.generate import GridLayout, generate_grid
@@ -26,7 +27,19 @@ DEMO_DATA = Path(__file__).parent / "data" / "demo"
 DEMO_DISTRICT_CODE = "110101"
 DEMO_DISTRICT_NAME = "东城区"
 DEMO_LAYOUT = GridLayout(cell_size_m=100.0, community_size=5, street_size=4)
-DEMO_DEPARTMENT = Department(code="110101-HW", name="东城区环境卫生服务中心", kind="sanitation")
+# (code, name, type from the taxonomy's department_types); the demo department user works in
+# the first. Categories route by type; street offices take what no specialist covers.
+DEMO_DEPARTMENTS = (
+    ("110101-HW", "东城区环境卫生服务中心", "sanitation"),
+    ("110101-YL", "东城区园林绿化局", "landscaping"),
+    ("110101-SZ", "东城区市政设施管理处", "municipal_facilities"),
+    ("110101-CG", "东城区城市管理综合执法局", "urban_mgmt_enforcement"),
+    ("110101-GS", "北京自来水集团东城分公司", "water_supply_enterprise"),
+    ("110101-PS", "北京排水集团东城分公司", "drainage_authority"),
+    ("110101-LD", "东城区路灯管理所", "street_lighting_office"),
+    ("110101-JD", "东城区街道办事处（属地）", "street_office"),
+)
+DEMO_DEPARTMENT_CODE = DEMO_DEPARTMENTS[0][0]
 
 
 @dataclass(frozen=True)
@@ -72,20 +85,18 @@ def load_demo_grid(session: Session) -> int:
 
 
 def load_demo_users(session: Session) -> int:
-    """Create the demo department and one user per role, skipping those that exist; users added."""
-    if session.scalar(select(Department.id).where(Department.code == DEMO_DEPARTMENT.code)) is None:
-        session.add(
-            Department(
-                code=DEMO_DEPARTMENT.code, name=DEMO_DEPARTMENT.name, kind=DEMO_DEPARTMENT.kind
-            )
-        )
-        session.flush()
+    """Create the demo departments and one user per role, skipping those that exist; users added."""
+    known = set(session.scalars(select(Department.code)))
+    for code, name, kind in DEMO_DEPARTMENTS:
+        if code not in known:
+            session.add(Department(code=code, name=name, kind=kind))
+    session.flush()
     existing = set(session.scalars(select(User.username)))
     added = 0
     for login in DEMO_LOGINS:
         if login.username in existing:
             continue
-        department = DEMO_DEPARTMENT.code if login.role is Role.DEPARTMENT else None
+        department = DEMO_DEPARTMENT_CODE if login.role is Role.DEPARTMENT else None
         create_user(
             session,
             UserCreate(
@@ -100,6 +111,19 @@ def load_demo_users(session: Session) -> int:
     return added
 
 
+def demo_actors(session: Session) -> DemoActors:
+    """The demo users who report, dispatch, handle and verify the demo history."""
+    ids = {
+        username: user_id for username, user_id in session.execute(select(User.username, User.id))
+    }
+    return DemoActors(
+        inspector_id=ids["inspector"],
+        citizen_id=ids["citizen"],
+        dispatcher_id=ids["dispatcher"],
+        department_user_id=ids["department"],
+    )
+
+
 @demo_app.command("load")
 def load() -> None:
     """Load the demo city and demo users (a second run changes nothing), then print the logins."""
@@ -107,6 +131,7 @@ def load() -> None:
         categories.load_taxonomy(session, taxonomy.read_taxonomy())  # the reports need categories
         cells = load_demo_grid(session)
         users = load_demo_users(session)
+        cases = load_demo_history(session, demo_actors(session))
         session.commit()
     console.print(
         f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), {cells} cells added"
@@ -114,6 +139,11 @@ def load() -> None:
         else "demo city already loaded"
     )
     console.print(f"demo users: {users} added" if users else "demo users already there")
+    console.print(
+        f"demo history: {cases} cases over the last 90 days"
+        if cases
+        else "demo history already loaded"
+    )
     table = Table(title="Demo logins (POST /api/auth/token, or the Authorize button at /docs)")
     for column in ("role", "username", "password"):
         table.add_column(column)

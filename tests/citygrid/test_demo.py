@@ -9,7 +9,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-COUNTED_TABLES = ("grid_region", "grid_cell", "app_user", "department")
+COUNTED_TABLES = (
+    "grid_region",
+    "grid_cell",
+    "app_user",
+    "department",
+    "event_case",
+    "report",
+    "case_transition",
+)
 
 
 def row_counts(session: Session) -> dict[str, int]:
@@ -30,10 +38,39 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
     counts = row_counts(session)
     assert 3_800 < counts["grid_cell"] < 4_800  # Dongcheng is ~42 km²
     assert counts["app_user"] == 6
+    assert counts["department"] == 8
+    assert counts["event_case"] == counts["report"] == 20_000
+    statuses = dict(
+        session.execute(text("SELECT status, count(*) FROM event_case GROUP BY 1")).all()
+    )
+    assert set(statuses) == {
+        "reported",
+        "filed",
+        "not_filed",
+        "dispatched",
+        "returned",
+        "accepted",
+        "handled",
+        "rework",
+        "suspended",
+        "closed",
+        "cancelled",
+    }
+    assert statuses["closed"] > 10_000  # most of 90 days' cases are done
+    # Concentrated, not uniform: the busiest 5 % of cells hold far more than 5 % of the cases.
+    busiest_share = session.scalar(
+        text(
+            "WITH per_cell AS (SELECT count(*) AS n FROM event_case GROUP BY cell_id), "
+            "ranked AS (SELECT n, ntile(20) OVER (ORDER BY n DESC) AS twentieth FROM per_cell) "
+            "SELECT sum(n) FILTER (WHERE twentieth = 1)::float / sum(n) FROM ranked"
+        )
+    )
+    assert busiest_share is not None and busiest_share > 0.3
 
     second = run_cli("demo", "load")
     assert second.exit_code == 0, second.output
-    assert "already loaded" in second.output
+    assert "demo city already loaded" in second.output
+    assert "demo history already loaded" in second.output
     assert row_counts(session) == counts
 
     credentials = {"username": "inspector", "password": "inspector-demo"}
