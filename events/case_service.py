@@ -192,7 +192,9 @@ def check_may_act(
             status=status,
             allowed=[],
         )
-    if not owns(principal, case):
+    # A case with no department (returned, or not yet dispatched) is a 409 below, not a 403:
+    # nobody else owns it, the state is what is wrong.
+    if not owns(principal, case) and case.department_id is not None:
         raise PermissionDenied(f"case {case.id} belongs to another department")
     allowed = actions_for(case, principal, situation)
     if action in allowed:

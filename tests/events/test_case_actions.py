@@ -262,6 +262,8 @@ def test_return_goes_back_to_the_dispatchers_and_is_counted(
     assert returned["status"] == "returned"
     assert returned["return_count"] == 1
     assert returned["department_id"] is None
+    too_late = act(client, case_id, "accept", world.worker)  # not another's: 409, not 403
+    assert too_late.status_code == 409 and too_late.json()["status"] == "returned"
     redispatched = ok(act(client, case_id, "dispatch", world.dispatcher, department_code="LD-01"))
     assert redispatched["department_id"] == world.roads.id
     assert ok(act(client, case_id, "accept", world.road_worker))["status"] == "accepted"

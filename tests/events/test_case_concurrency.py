@@ -111,22 +111,22 @@ def headers(principal: Principal) -> dict[str, str]:
 def race(client: TestClient, posts: list[tuple[str, dict[str, Any], Principal]]) -> list[int]:
     """POST every (url, body, caller) at once; their status codes, sorted."""
     barrier = threading.Barrier(len(posts))
-    codes: list[int] = []
+    responses: list[Response] = []
 
     def post(url: str, body: dict[str, Any], principal: Principal) -> None:
         barrier.wait()
-        response: Response = client.post(url, json=body, headers=headers(principal))
-        assert response.status_code in (200, 409), response.text
-        if response.status_code == 409:
-            assert response.json()["status"] in {s.value for s in CaseStatus}
-        codes.append(response.status_code)
+        responses.append(client.post(url, json=body, headers=headers(principal)))
 
     threads = [threading.Thread(target=post, args=p) for p in posts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sorted(codes)
+    for response in responses:
+        assert response.status_code in (200, 409), response.text
+        if response.status_code == 409:
+            assert response.json()["status"] in {s.value for s in CaseStatus}
+    return sorted(response.status_code for response in responses)
 
 
 def test_two_dispatchers_dispatching_at_once(
