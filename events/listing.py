@@ -7,6 +7,11 @@ Counting: the page is one statement (joins for the display columns); the total i
 `count(*)` over `event_case` alone, since every filter is a condition on the case table itself
 (IN sub-selects on category, cell, department and report use their indexes). When the page is
 short it already shows the total, and the count is skipped.
+
+Export: a server-side cursor fetches EXPORT_CHUNK_ROWS at a time and each fetch becomes one
+chunk, so memory stays flat (measured: a ~3 MB CSV / ~4.6 MB GeoJSON peak for 5,000 or 20,000
+rows alike). StreamingResponse pulls the sync generator one chunk at a time in the threadpool,
+never concurrently, and the request's session stays open until the response has finished.
 """
 
 from __future__ import annotations
