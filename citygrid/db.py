@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from psycopg.rows import namedtuple_row
@@ -126,3 +127,106 @@ async def get_row_fetcher(request: Request) -> RowFetcher:
 
 
 FetchDep = Annotated[RowFetcher, Depends(get_row_fetcher)]
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Statements of one write transaction on the hot path.
+
+    `run` executes inside the transaction; `run_aside` executes at once in its own tiny
+    autocommit transaction, for short row locks (a day's case-number counter) that must not be
+    held until the main transaction's commit has reached the disk.
+    """
+
+    run: RowFetcher
+    run_aside: RowFetcher
+
+
+class Writer(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Writes]: ...
+
+
+class AsyncWriter:
+    """Write transactions through psycopg's async pool, committed when the block ends.
+
+    The side connections commit asynchronously (synchronous_commit off): what they write only
+    matters for cases whose own transaction commits later, synchronously, and that flush covers
+    the earlier WAL too. A crash can at most lose counter values no stored case carries.
+    """
+
+    def __init__(self, sqlalchemy_url: str, *, max_size: int) -> None:
+        conninfo = make_url(sqlalchemy_url).set(drivername="postgresql")
+        dsn = conninfo.render_as_string(hide_password=False)
+        self._pool = _async_pool(dsn, max_size=max_size, autocommit=False)
+        self._aside = _async_pool(
+            dsn,
+            max_size=max(2, max_size // 4),
+            autocommit=True,
+            options="-c synchronous_commit=off",
+        )
+        self._opening = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Writes]:
+        await self._open()
+        async with self._pool.connection() as connection:  # commits on success, else rolls back
+
+            async def run(sql: str, params: dict[str, Any]) -> Sequence[Any]:
+                cursor = await connection.execute(sql.encode(), params)
+                return await cursor.fetchall() if cursor.description else []
+
+            yield Writes(run=run, run_aside=self._run_aside)
+
+    async def _run_aside(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+        async with self._aside.connection() as connection:
+            cursor = await connection.execute(sql.encode(), params)
+            return await cursor.fetchall() if cursor.description else []
+
+    async def _open(self) -> None:
+        if self._pool.closed:
+            async with self._opening:
+                if self._pool.closed:
+                    await self._pool.open()
+                    await self._aside.open()
+
+    async def close(self) -> None:
+        if not self._pool.closed:
+            await self._pool.close()
+            await self._aside.close()
+
+
+def _async_pool(
+    dsn: str, *, max_size: int, autocommit: bool, options: str | None = None
+) -> AsyncConnectionPool:
+    kwargs: dict[str, Any] = {"autocommit": autocommit, "row_factory": namedtuple_row}
+    if options:
+        kwargs["options"] = options
+    return AsyncConnectionPool(
+        dsn, min_size=1, max_size=max_size, timeout=READ_POOL_TIMEOUT_S, open=False, kwargs=kwargs
+    )
+
+
+class SessionWriter:
+    """The same transactions through a Session: tests run them inside their own transaction,
+    where the route's commit only releases a savepoint."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Writes]:
+        fetch = session_fetcher(self.session)
+        try:
+            yield Writes(run=fetch, run_aside=fetch)
+        except BaseException:
+            self.session.rollback()
+            raise
+        self.session.commit()
+
+
+async def get_writer(request: Request) -> Writer:
+    writer: Writer = request.app.state.writer
+    return writer
+
+
+WriterDep = Annotated[Writer, Depends(get_writer)]

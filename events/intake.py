@@ -25,18 +25,18 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citygrid.auth import STAFF_ROLES, Allow, AllowOrAnonymous, Principal, Role, RoleCheckedRoute
-from citygrid.db import SessionDep
+from citygrid.db import RowFetcher, SessionDep, WriterDep, Writes
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
 from citygrid.settings import Settings, SettingsDep
 from events import photos
 from events.lifecycle import OPEN_STATUSES, CaseStatus
-from events.models import CasePhoto, Category
+from events.models import CasePhoto
 from events.schemas import CellOfReport, DuplicateCandidate, ReportAccepted, ReportCreate
 from grid import service as grid_service
 from grid.geometry import BD09, GCJ02, WGS84, normalise_crs_name
@@ -52,6 +52,15 @@ DUPLICATES_SHOWN = 10
 RATE_WINDOW_S = 60.0
 FORM_FIELDS_MAX = 50
 CATEGORIES_HINT = "list the valid ones with GET /api/categories"
+CATEGORY_OF_REPORT = """
+    SELECT id, code, name_en, retired_at, duplicate_radius_m FROM category
+    WHERE level = 'minor'
+      AND (%(id)s::int IS NULL OR id = %(id)s::int)
+      AND (%(code)s::text IS NULL OR code = %(code)s::text)
+      AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)
+      AND (%(standard)s::text IS NULL OR standard = %(standard)s::text)
+    LIMIT 2
+"""
 OPEN_STATUS_VALUES = sorted(status.value for status in OPEN_STATUSES)
 
 EXISTING_REPORT = """
@@ -76,11 +85,19 @@ DUPLICATES = """
     ORDER BY distance_m, c.id
     LIMIT %(limit)s
 """
+# The day's next case number, taken in a side transaction of its own: the counter row's lock
+# lasts for this statement only, instead of serialising every intake until its commit reaches
+# the disk. A number drawn by an intake that then fails (or loses a retry race) stays unused:
+# numbers are unique per day and increasing, with rare gaps.
+NEXT_CASE_NUMBER = """
+    INSERT INTO case_number_counter (day, last_number) VALUES (%(day)s::date, 1)
+    ON CONFLICT (day) DO UPDATE SET last_number = case_number_counter.last_number + 1
+    RETURNING last_number
+"""
 # One statement files the report. The report row goes first, with the case id drawn from the
 # sequence: when its UUID already exists (a retry racing the original) ON CONFLICT leaves it
-# out, and every later step reads from it, so nothing at all is written and no number used.
-# Foreign keys are checked at the end of the statement, after the case row exists. The case
-# number counter comes last: its row lock serialises intake until commit.
+# out, and every later step reads from it, so nothing at all is written. Foreign keys are
+# checked at the end of the statement, after the case row exists.
 FILE_REPORT = """
     WITH new_report AS (
         INSERT INTO report (report_uuid, case_id, original_case_id, reporter_id, channel, geom,
@@ -91,21 +108,15 @@ FILE_REPORT = """
         FROM (SELECT nextval(pg_get_serial_sequence('event_case', 'id')) AS case_id) ids
         ON CONFLICT (report_uuid) DO NOTHING
         RETURNING id, case_id
-    ), counter AS (
-        INSERT INTO case_number_counter (day, last_number)
-        SELECT %(day)s::date, 1 FROM new_report
-        ON CONFLICT (day) DO UPDATE SET last_number = case_number_counter.last_number + 1
-        RETURNING last_number::text AS n
     ), new_case AS (
         INSERT INTO event_case (id, number, status, category_id, urgency, description, address,
                                 geom, cell_id, reported_by)
         SELECT new_report.case_id,
-               to_char(%(day)s::date, 'YYYYMMDD') || '-'
-                   || lpad(counter.n, greatest(6, length(counter.n)), '0'),
+               %(number)s,
                %(status)s, %(category_id)s, %(urgency)s, %(description)s, %(address)s,
                ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
                (SELECT id FROM grid_cell WHERE code = %(cell_code)s), %(reporter_id)s
-        FROM new_report, counter
+        FROM new_report
         RETURNING id, number, status
     ), history AS (
         INSERT INTO case_transition (case_id, action, from_status, to_status, actor_id, actor_role)
@@ -270,15 +281,12 @@ async def reporter(
 # --- the service ---------------------------------------------------------------------------
 
 
-def existing_report(session: Session, report_uuid: UUID) -> ReportAccepted | None:
+async def existing_report(run: RowFetcher, report_uuid: UUID) -> ReportAccepted | None:
     """The case of an earlier report with this UUID (a retry), if any."""
-    row = (
-        session.connection()
-        .exec_driver_sql(EXISTING_REPORT, {"report_uuid": report_uuid})
-        .one_or_none()
-    )
-    if row is None:
+    rows = await run(EXISTING_REPORT, {"report_uuid": report_uuid})
+    if not rows:
         return None
+    row = rows[0]
     return ReportAccepted(
         case_id=row.case_id,
         number=row.number,
@@ -291,24 +299,24 @@ def existing_report(session: Session, report_uuid: UUID) -> ReportAccepted | Non
     )
 
 
-def reported_category(session: Session, report: ReportCreate) -> Category:
-    """The category by id or by code (+ kind, + standard); InvalidInput unless exactly one
+async def reported_category(run: RowFetcher, report: ReportCreate) -> Any:
+    """The category row by id or by code (+ kind, + standard); InvalidInput unless exactly one
     current category matches."""
     if report.category_id is not None:
         field = "category_id"
-        query = select(Category).where(Category.id == report.category_id)
     elif report.category_code is not None:
         field = "category_code"
-        query = select(Category).where(Category.code == report.category_code)
-        if report.kind is not None:
-            query = query.where(Category.kind == report.kind)
-        if report.standard is not None:
-            query = query.where(Category.standard == report.standard)
     else:
         raise InvalidInput(
             f"give category_id or category_code; {CATEGORIES_HINT}", field="category_id"
         )
-    found = session.scalars(query.limit(2)).all()
+    params = {
+        "id": report.category_id,
+        "code": report.category_code,
+        "kind": report.kind,
+        "standard": report.standard,
+    }
+    found = await run(CATEGORY_OF_REPORT, params)
     if not found:
         raise InvalidInput(f"unknown category; {CATEGORIES_HINT}", field=field)
     if len(found) > 1:
@@ -320,7 +328,7 @@ def reported_category(session: Session, report: ReportCreate) -> Category:
     return _current(found[0], field=field)
 
 
-def _current(category: Category, *, field: str) -> Category:
+def _current(category: Any, *, field: str) -> Any:
     if category.retired_at is not None:
         raise InvalidInput(
             f"category {category.code} ({category.name_en}) was retired on "
@@ -353,22 +361,21 @@ def _coordinate(value: float | None, name: str, bound: float) -> float:
     return value
 
 
-def located(session: Session, point: Point, *, snap_m: float) -> Located:
+async def located(run: RowFetcher, point: Point, *, snap_m: float) -> Located:
     """The cell by the grid's locate rule (snapping included), via its one locate statement."""
     wgs84 = grid_service.checked_wgs84(
         np.array([[point.lon, point.lat]], dtype=float), point.crs, field="lon/lat"
     )
     lon, lat = float(wgs84[0, 0]), float(wgs84[0, 1])
-    params = {"lons": [lon], "lats": [lat]}
-    row = session.connection().exec_driver_sql(grid_service.LOCATE_POINTS, params).one()
-    outcome = grid_service._outcome(row, lon, lat, snap_m)
+    rows = await run(grid_service.LOCATE_POINTS, {"lons": [lon], "lats": [lat]})
+    outcome = grid_service.outcome_of_row(rows[0], lon, lat, snap_m)
     if isinstance(outcome, NotLocated):
         raise OutsideGrid(outcome.error, distance_m=outcome.nearest_cell_distance_m)
     return outcome
 
 
-def duplicate_candidates(
-    session: Session, category: Category, place: Located, settings: Settings
+async def duplicate_candidates(
+    run: RowFetcher, category: Any, place: Located, settings: Settings
 ) -> list[DuplicateCandidate]:
     """Open cases of the category within its radius and the window, nearest first."""
     radius_m = category.duplicate_radius_m
@@ -386,7 +393,7 @@ def duplicate_candidates(
         "radius_m": radius_m,
         "limit": DUPLICATES_SHOWN,
     }
-    rows = session.connection().exec_driver_sql(DUPLICATES, params).all()
+    rows = await run(DUPLICATES, params)
     return [
         DuplicateCandidate(
             id=row.id,
@@ -403,11 +410,18 @@ def city_today() -> date:
     return datetime.now(CITY_TIME_ZONE).date()
 
 
-def file_report(
-    session: Session,
+async def next_case_number(writes: Writes) -> str:
+    """The next case number of the day in the city, e.g. 20261126-000123."""
+    day = city_today()
+    rows = await writes.run_aside(NEXT_CASE_NUMBER, {"day": day})
+    return f"{day:%Y%m%d}-{rows[0].last_number:06d}"
+
+
+async def file_report(
+    writes: Writes,
     report: ReportCreate,
     *,
-    category: Category,
+    category: Any,
     place: Located,
     point: Point,
     reporter: Principal | None,
@@ -429,15 +443,16 @@ def file_report(
         "status": CaseStatus.REPORTED.value,
         "category_id": category.id,
         "cell_code": place.cell.code,
-        "day": city_today(),
+        "number": await next_case_number(writes),
         "photo_keys": [photo.storage_key for photo in stored],
         "photo_types": [photo.content_type for photo in stored],
         "photo_sizes": [photo.size_bytes for photo in stored],
         "photo_hashes": [photo.sha256 for photo in stored],
     }
-    row = session.connection().exec_driver_sql(FILE_REPORT, params).one_or_none()
-    if row is None:
+    rows = await writes.run(FILE_REPORT, params)
+    if not rows:
         return None
+    row = rows[0]
     return ReportAccepted(
         case_id=row.case_id,
         number=row.number,
@@ -473,24 +488,32 @@ def checked_description(report: ReportCreate, settings: Settings) -> None:
         )
 
 
-def submit_report(
-    session: Session, submission: Submission, *, reporter: Principal | None, settings: Settings
+async def submit_report(
+    writes: Writes, submission: Submission, *, reporter: Principal | None, settings: Settings
 ) -> tuple[ReportAccepted, list[photos.StoredPhoto]]:
-    """The case of the report, new or (for a retried UUID) the original; and the files written."""
+    """The case of the report, new or (for a retried UUID) the original; and the files written.
+
+    Async: intake is the busiest write path, so it awaits PostgreSQL on the event loop; photo
+    decoding and file writes (blocking) go to the threadpool, and only when there are photos.
+    """
     report = submission.report
-    earlier = existing_report(session, report.report_uuid)
+    earlier = await existing_report(writes.run, report.report_uuid)
     if earlier is not None:
         return earlier, []
     checked_description(report, settings)
-    category = reported_category(session, report)
-    checked = checked_photos(submission.uploads, settings)
+    category = await reported_category(writes.run, report)
+    checked = (
+        await run_in_threadpool(checked_photos, submission.uploads, settings)
+        if submission.uploads
+        else []
+    )
     point = reported_point(report, checked[0] if checked else None)
-    place = located(session, point, snap_m=settings.locate_snap_m)
-    candidates = duplicate_candidates(session, category, place, settings)
-    stored = [photos.store(photo, settings.media_dir) for photo in checked]
+    place = await located(writes.run, point, snap_m=settings.locate_snap_m)
+    candidates = await duplicate_candidates(writes.run, category, place, settings)
+    stored = await run_in_threadpool(store_all, checked, settings.media_dir) if checked else []
     try:
-        accepted = file_report(
-            session,
+        accepted = await file_report(
+            writes,
             report,
             category=category,
             place=place,
@@ -503,10 +526,14 @@ def submit_report(
         raise
     if accepted is None:  # lost the race to the same UUID: answer with the winner's case
         photos.discard(stored)
-        winner = existing_report(session, report.report_uuid)
+        winner = await existing_report(writes.run, report.report_uuid)
         assert winner is not None, "ON CONFLICT saw a report that is now gone"
         return winner, []
     return accepted.model_copy(update={"duplicate_candidates": candidates}), stored
+
+
+def store_all(checked: list[photos.Photo], media_dir: Path) -> list[photos.StoredPhoto]:
+    return [photos.store(photo, media_dir) for photo in checked]
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -539,17 +566,20 @@ SubmissionDep = Annotated[Submission, Depends(read_submission)]
     responses={200: {"description": "a retry: the case of the earlier report with this UUID"}},
     openapi_extra=REPORT_BODY,
 )
-def create_report(
+async def create_report(
     principal: ReporterDep,  # first: the role check runs before the body is read
     submission: SubmissionDep,
-    session: SessionDep,
+    writer: WriterDep,
     settings: SettingsDep,
     response: Response,
 ) -> ReportAccepted:
     """File a report as a case located in its cell (201), or return the case of a retry (200)."""
-    accepted, stored = submit_report(session, submission, reporter=principal, settings=settings)
+    stored: list[photos.StoredPhoto] = []
     try:
-        session.commit()
+        async with writer.transaction() as writes:  # one commit, when the block ends
+            accepted, stored = await submit_report(
+                writes, submission, reporter=principal, settings=settings
+            )
     except BaseException:
         photos.discard(stored)
         raise

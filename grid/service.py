@@ -90,7 +90,7 @@ def _located(row: Any, lon: float, lat: float, distance_m: float) -> Located:
     )
 
 
-def _outcome(row: Any, lon: float, lat: float, snap_m: float) -> Located | NotLocated:
+def outcome_of_row(row: Any, lon: float, lat: float, snap_m: float) -> Located | NotLocated:
     """Apply the snap tolerance to one row of LOCATE_POINTS."""
     if row.distance_m is None:
         return NotLocated(
@@ -138,7 +138,7 @@ async def locate(fetch: RowFetcher, lon: float, lat: float, *, crs: str, snap_m:
     wgs84 = checked_wgs84(np.array([[lon, lat]], dtype=float), crs, field="lon/lat")
     wgs_lon, wgs_lat = float(wgs84[0, 0]), float(wgs84[0, 1])
     rows = await fetch(LOCATE_POINTS, {"lons": [wgs_lon], "lats": [wgs_lat]})
-    outcome = _outcome(rows[0], wgs_lon, wgs_lat, snap_m)
+    outcome = outcome_of_row(rows[0], wgs_lon, wgs_lat, snap_m)
     if isinstance(outcome, NotLocated):
         raise OutsideGrid(outcome.error, distance_m=outcome.nearest_cell_distance_m)
     return outcome
@@ -161,7 +161,7 @@ def locate_many(
         rows = _locate_rows_sync(session, wgs84[misses])
         for position, row in zip(misses.tolist(), rows, strict=True):
             lon, lat = wgs84[position].tolist()
-            results[position] = _outcome(row, lon, lat, snap_m)
+            results[position] = outcome_of_row(row, lon, lat, snap_m)
     return [result for result in results if result is not None]
 
 

@@ -91,6 +91,7 @@ def client(session: Session) -> Iterator[TestClient]:
     app = create_app()
     app.dependency_overrides[db.get_session] = lambda: session
     app.dependency_overrides[db.get_row_fetcher] = lambda: db.session_fetcher(session)
+    app.dependency_overrides[db.get_writer] = lambda: db.SessionWriter(session)
     with TestClient(app) as test_client:
         yield test_client
 

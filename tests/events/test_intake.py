@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import uuid
@@ -442,16 +443,17 @@ def test_a_report_racing_its_retry_files_one_case(
         category = add_category(seeding, standard=TEST_STANDARD)
         user = add_user(seeding, Role.CITIZEN)
         seeding.commit()
-    # Both requests pass the look for an earlier report before either inserts: the race.
-    barrier = threading.Barrier(2, timeout=10)
+    # Both requests pass the look for an earlier report before either inserts: the race. The
+    # two requests share TestClient's event loop, so they meet at an asyncio barrier.
+    barrier = asyncio.Barrier(2)
     looked_up = events.intake.existing_report
     lookups: list[bool] = []  # found anything?
 
-    def look_then_wait(session: Session, report_uuid: uuid.UUID) -> Any:
-        found = looked_up(session, report_uuid)
+    async def look_then_wait(run: db.RowFetcher, report_uuid: uuid.UUID) -> Any:
+        found = await looked_up(run, report_uuid)
         lookups.append(found is not None)
-        if found is None and not barrier.broken:
-            barrier.wait()
+        if found is None:
+            await asyncio.wait_for(barrier.wait(), timeout=10)
         return found
 
     monkeypatch.setattr(events.intake, "existing_report", look_then_wait)
@@ -462,6 +464,7 @@ def test_a_report_racing_its_retry_files_one_case(
 
     settings = get_settings().model_copy(update={"media_dir": tmp_path / "media"})
     app = create_app()
+    app.state.writer = db.AsyncWriter(committed_url, max_size=4)  # real connections: a real race
     app.dependency_overrides[db.get_session] = own_session
     app.dependency_overrides[settings_dependency] = lambda: settings
     body = report_body(category, centre_of(CELL_NW))
