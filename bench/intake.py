@@ -126,12 +126,25 @@ def count_cases(url: str) -> int:
     return count
 
 
+def settled_count(url: str) -> int:
+    """The case count once requests still in flight at the server have finished."""
+    import time
+
+    count = count_cases(url)
+    while True:
+        time.sleep(0.5)
+        again = count_cases(url)
+        if again == count:
+            return count
+        count = again
+
+
 def run(
     port: int, url: str, script: str, seconds: int, connections: int, auth: str
 ) -> dict[str, object]:
-    before = count_cases(url)
+    before = settled_count(url)
     output = run_wrk(port, script, seconds, connections, auth)
-    after = count_cases(url)
+    after = settled_count(url)
     statuses = {int(code): int(n) for code, n in re.findall(r"status (\d+): (\d+)", output)}
     figures: dict[str, object] = dict(parse_wrk(output))
     figures.update(
@@ -180,7 +193,7 @@ def correctness(
         with lock:
             answers[report_uuid].add(response.json()["case_id"])
 
-    before = count_cases(url)
+    before = settled_count(url)
     sends = [u for u in uuids for _ in range(2)]
     random.shuffle(sends)  # a UUID's two sends are often in flight together
     with ThreadPoolExecutor(max_workers=16) as pool:

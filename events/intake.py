@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -70,20 +71,36 @@ EXISTING_REPORT = """
     FROM report r JOIN event_case c ON c.id = r.case_id JOIN grid_cell g ON g.id = c.cell_id
     WHERE r.report_uuid = %(report_uuid)s
 """
-# Open cases of the category reported within the window and radius of the point. The planar
-# box (`&&`, on the GiST index) is a loose pre-filter; the geodesic distance decides.
-DUPLICATES = """
-    WITH point AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS geom)
-    SELECT c.id, c.number, c.status, c.created_at,
-           ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
-    FROM event_case c, point
-    WHERE c.category_id = %(category_id)s
-      AND c.status = ANY(%(open_statuses)s) AND c.merged_into_id IS NULL
-      AND c.created_at >= now() - make_interval(secs => %(window_s)s)
-      AND c.geom && ST_Expand(point.geom, %(box_deg)s)
-      AND ST_DWithin(c.geom::geography, point.geom::geography, %(radius_m)s)
-    ORDER BY distance_m, c.id
-    LIMIT %(limit)s
+# Everything intake reads, in one round trip: an earlier report with this UUID, the category
+# candidates, the cell by the grid's locate rule, and open cases of the category nearby (the
+# duplicate candidates; the radius is the category's, else the default). JSON columns keep the
+# four differently shaped answers in one row.
+INTAKE_CONTEXT = f"""
+    WITH earlier AS ({EXISTING_REPORT}),
+    categories AS ({CATEGORY_OF_REPORT}),
+    place AS ({grid_service.LOCATE_POINTS}),
+    point AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS geom),
+    duplicates AS (
+        SELECT c.id, c.number, c.status, c.created_at,
+               ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
+        FROM categories category, point, event_case c
+        WHERE (SELECT count(*) FROM categories) = 1
+          AND c.category_id = category.id
+          AND c.status = ANY(%(open_statuses)s) AND c.merged_into_id IS NULL
+          AND c.created_at >= now() - make_interval(secs => %(window_s)s)
+          AND c.geom && ST_Expand(point.geom,
+                coalesce(category.duplicate_radius_m, %(default_radius_m)s)
+                / (111320.0 * greatest(cos(radians(%(lat)s)), 0.01)) + 1e-6)
+          AND ST_DWithin(c.geom::geography, point.geom::geography,
+                         coalesce(category.duplicate_radius_m, %(default_radius_m)s))
+        ORDER BY distance_m, c.id
+        LIMIT %(limit)s
+    )
+    SELECT (SELECT to_jsonb(earlier) FROM earlier) AS earlier,
+           (SELECT coalesce(jsonb_agg(to_jsonb(categories)), '[]') FROM categories) AS categories,
+           (SELECT to_jsonb(place) FROM place) AS place,
+           (SELECT coalesce(jsonb_agg(to_jsonb(duplicates) ORDER BY distance_m, id), '[]')
+            FROM duplicates) AS duplicates
 """
 # The day's next case number, taken in a side transaction of its own: the counter row's lock
 # lasts for this statement only, instead of serialising every intake until its commit reaches
@@ -284,9 +301,10 @@ async def reporter(
 async def existing_report(run: RowFetcher, report_uuid: UUID) -> ReportAccepted | None:
     """The case of an earlier report with this UUID (a retry), if any."""
     rows = await run(EXISTING_REPORT, {"report_uuid": report_uuid})
-    if not rows:
-        return None
-    row = rows[0]
+    return _replayed(rows[0]) if rows else None
+
+
+def _replayed(row: Any) -> ReportAccepted:
     return ReportAccepted(
         case_id=row.case_id,
         number=row.number,
@@ -299,9 +317,52 @@ async def existing_report(run: RowFetcher, report_uuid: UUID) -> ReportAccepted 
     )
 
 
-async def reported_category(run: RowFetcher, report: ReportCreate) -> Any:
-    """The category row by id or by code (+ kind, + standard); InvalidInput unless exactly one
-    current category matches."""
+@dataclass(frozen=True)
+class IntakeContext:
+    """What INTAKE_CONTEXT read for one report."""
+
+    earlier: ReportAccepted | None
+    categories: list[SimpleNamespace]
+    place: SimpleNamespace | None
+    duplicates: list[DuplicateCandidate]
+
+
+async def intake_context(
+    run: RowFetcher, report: ReportCreate, lon: float, lat: float, settings: Settings
+) -> IntakeContext:
+    params = {
+        "report_uuid": report.report_uuid,
+        "id": report.category_id,
+        "code": report.category_code,
+        "kind": report.kind,
+        "standard": report.standard,
+        "lons": [lon],
+        "lats": [lat],
+        "lon": lon,
+        "lat": lat,
+        "open_statuses": OPEN_STATUS_VALUES,
+        "window_s": settings.duplicate_window_hours * 3600.0,
+        "default_radius_m": settings.duplicate_radius_m,
+        "limit": DUPLICATES_SHOWN,
+    }
+    row = (await run(INTAKE_CONTEXT, params))[0]
+    return IntakeContext(
+        earlier=_replayed(SimpleNamespace(**row.earlier)) if row.earlier else None,
+        categories=[_category(found) for found in row.categories],
+        place=SimpleNamespace(**row.place) if row.place else None,
+        duplicates=[DuplicateCandidate.model_validate(found) for found in row.duplicates],
+    )
+
+
+def _category(found: dict[str, Any]) -> SimpleNamespace:
+    retired_at = found["retired_at"]
+    return SimpleNamespace(
+        **{**found, "retired_at": datetime.fromisoformat(retired_at) if retired_at else None}
+    )
+
+
+def reported_category(categories: list[SimpleNamespace], report: ReportCreate) -> SimpleNamespace:
+    """The one current category the report names; InvalidInput otherwise."""
     if report.category_id is not None:
         field = "category_id"
     elif report.category_code is not None:
@@ -310,25 +371,18 @@ async def reported_category(run: RowFetcher, report: ReportCreate) -> Any:
         raise InvalidInput(
             f"give category_id or category_code; {CATEGORIES_HINT}", field="category_id"
         )
-    params = {
-        "id": report.category_id,
-        "code": report.category_code,
-        "kind": report.kind,
-        "standard": report.standard,
-    }
-    found = await run(CATEGORY_OF_REPORT, params)
-    if not found:
+    if not categories:
         raise InvalidInput(f"unknown category; {CATEGORIES_HINT}", field=field)
-    if len(found) > 1:
+    if len(categories) > 1:
         raise InvalidInput(
             f"category code {report.category_code} exists in several kinds or standards: "
             "give kind and standard too",
             field=field,
         )
-    return _current(found[0], field=field)
+    return _current(categories[0], field=field)
 
 
-def _current(category: Any, *, field: str) -> Any:
+def _current(category: SimpleNamespace, *, field: str) -> SimpleNamespace:
     if category.retired_at is not None:
         raise InvalidInput(
             f"category {category.code} ({category.name_en}) was retired on "
@@ -361,49 +415,21 @@ def _coordinate(value: float | None, name: str, bound: float) -> float:
     return value
 
 
-async def located(run: RowFetcher, point: Point, *, snap_m: float) -> Located:
-    """The cell by the grid's locate rule (snapping included), via its one locate statement."""
-    wgs84 = grid_service.checked_wgs84(
-        np.array([[point.lon, point.lat]], dtype=float), point.crs, field="lon/lat"
-    )
-    lon, lat = float(wgs84[0, 0]), float(wgs84[0, 1])
-    rows = await run(grid_service.LOCATE_POINTS, {"lons": [lon], "lats": [lat]})
-    outcome = grid_service.outcome_of_row(rows[0], lon, lat, snap_m)
+def located(place: SimpleNamespace | None, lon: float, lat: float, *, snap_m: float) -> Located:
+    """The cell by the grid's locate rule (snapping included) from INTAKE_CONTEXT's place."""
+    if place is None:  # LOCATE_POINTS answers every point; None means no row came back
+        raise OutsideGrid("outside the managed area: the grid has no cells yet", distance_m=None)
+    outcome = grid_service.outcome_of_row(place, lon, lat, snap_m)
     if isinstance(outcome, NotLocated):
         raise OutsideGrid(outcome.error, distance_m=outcome.nearest_cell_distance_m)
     return outcome
 
 
-async def duplicate_candidates(
-    run: RowFetcher, category: Any, place: Located, settings: Settings
-) -> list[DuplicateCandidate]:
-    """Open cases of the category within its radius and the window, nearest first."""
-    radius_m = category.duplicate_radius_m
-    if radius_m is None:
-        radius_m = settings.duplicate_radius_m
-    # Degrees of longitude shrink with latitude; the box only has to contain the circle.
-    box_deg = radius_m / (111_320.0 * max(math.cos(math.radians(place.lat)), 0.01)) + 1e-6
-    params = {
-        "lon": place.lon,
-        "lat": place.lat,
-        "category_id": category.id,
-        "open_statuses": OPEN_STATUS_VALUES,
-        "window_s": settings.duplicate_window_hours * 3600.0,
-        "box_deg": box_deg,
-        "radius_m": radius_m,
-        "limit": DUPLICATES_SHOWN,
-    }
-    rows = await run(DUPLICATES, params)
-    return [
-        DuplicateCandidate(
-            id=row.id,
-            number=row.number,
-            status=row.status,
-            distance_m=round(row.distance_m, 1),
-            created_at=row.created_at,
-        )
-        for row in rows
-    ]
+def wgs84_of(point: Point) -> tuple[float, float]:
+    wgs84 = grid_service.checked_wgs84(
+        np.array([[point.lon, point.lat]], dtype=float), point.crs, field="lon/lat"
+    )
+    return float(wgs84[0, 0]), float(wgs84[0, 1])
 
 
 def city_today() -> date:
@@ -493,23 +519,24 @@ async def submit_report(
 ) -> tuple[ReportAccepted, list[photos.StoredPhoto]]:
     """The case of the report, new or (for a retried UUID) the original; and the files written.
 
-    Async: intake is the busiest write path, so it awaits PostgreSQL on the event loop; photo
-    decoding and file writes (blocking) go to the threadpool, and only when there are photos.
+    Async: intake is the busiest write path, so it awaits PostgreSQL on the event loop in three
+    statements (what it needs to know, the case number, the filing); photo decoding and file
+    writes (blocking) go to the threadpool, and only when there are photos.
     """
     report = submission.report
-    earlier = await existing_report(writes.run, report.report_uuid)
-    if earlier is not None:
-        return earlier, []
     checked_description(report, settings)
-    category = await reported_category(writes.run, report)
     checked = (
         await run_in_threadpool(checked_photos, submission.uploads, settings)
         if submission.uploads
         else []
     )
     point = reported_point(report, checked[0] if checked else None)
-    place = await located(writes.run, point, snap_m=settings.locate_snap_m)
-    candidates = await duplicate_candidates(writes.run, category, place, settings)
+    lon, lat = wgs84_of(point)
+    context = await intake_context(writes.run, report, lon, lat, settings)
+    if context.earlier is not None:
+        return context.earlier, []
+    category = reported_category(context.categories, report)
+    place = located(context.place, lon, lat, snap_m=settings.locate_snap_m)
     stored = await run_in_threadpool(store_all, checked, settings.media_dir) if checked else []
     try:
         accepted = await file_report(
@@ -529,7 +556,8 @@ async def submit_report(
         winner = await existing_report(writes.run, report.report_uuid)
         assert winner is not None, "ON CONFLICT saw a report that is now gone"
         return winner, []
-    return accepted.model_copy(update={"duplicate_candidates": candidates}), stored
+    update = {"duplicate_candidates": context.duplicates}
+    return accepted.model_copy(update=update), stored
 
 
 def store_all(checked: list[photos.Photo], media_dir: Path) -> list[photos.StoredPhoto]:

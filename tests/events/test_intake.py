@@ -446,17 +446,24 @@ def test_a_report_racing_its_retry_files_one_case(
     # Both requests pass the look for an earlier report before either inserts: the race. The
     # two requests share TestClient's event loop, so they meet at an asyncio barrier.
     barrier = asyncio.Barrier(2)
+    read_context = events.intake.intake_context
     looked_up = events.intake.existing_report
-    lookups: list[bool] = []  # found anything?
+    lookups: list[bool] = []  # found an earlier report?
 
-    async def look_then_wait(run: db.RowFetcher, report_uuid: uuid.UUID) -> Any:
+    async def read_then_wait(run: db.RowFetcher, *args: Any) -> Any:
+        context = await read_context(run, *args)
+        lookups.append(context.earlier is not None)
+        if context.earlier is None:
+            await asyncio.wait_for(barrier.wait(), timeout=10)
+        return context
+
+    async def look_again(run: db.RowFetcher, report_uuid: uuid.UUID) -> Any:
         found = await looked_up(run, report_uuid)
         lookups.append(found is not None)
-        if found is None:
-            await asyncio.wait_for(barrier.wait(), timeout=10)
         return found
 
-    monkeypatch.setattr(events.intake, "existing_report", look_then_wait)
+    monkeypatch.setattr(events.intake, "intake_context", read_then_wait)
+    monkeypatch.setattr(events.intake, "existing_report", look_again)
 
     def own_session() -> Iterator[Session]:
         with factory() as session:
