@@ -87,14 +87,8 @@ class AsyncReader:
     def __init__(
         self, sqlalchemy_url: str, *, max_size: int, timeout_s: float = READ_POOL_TIMEOUT_S
     ) -> None:
-        conninfo = make_url(sqlalchemy_url).set(drivername="postgresql")
-        self._pool = AsyncConnectionPool(
-            conninfo.render_as_string(hide_password=False),
-            min_size=1,
-            max_size=max_size,
-            timeout=timeout_s,
-            open=False,
-            kwargs={"autocommit": True, "row_factory": namedtuple_row},
+        self._pool = _async_pool(
+            libpq_url(sqlalchemy_url), max_size=max_size, autocommit=True, timeout_s=timeout_s
         )
         self._opening = asyncio.Lock()
 
@@ -155,14 +149,13 @@ class AsyncWriter:
     """
 
     def __init__(self, sqlalchemy_url: str, *, max_size: int) -> None:
-        conninfo = make_url(sqlalchemy_url).set(drivername="postgresql")
-        dsn = conninfo.render_as_string(hide_password=False)
+        dsn = libpq_url(sqlalchemy_url)
         self._pool = _async_pool(dsn, max_size=max_size, autocommit=False)
         self._aside = _async_pool(
             dsn,
             max_size=max(2, max_size // 4),
             autocommit=True,
-            options="-c synchronous_commit=off",
+            options="-c synchronous_commit=off ",
         )
         self._opening = asyncio.Lock()
 
@@ -195,14 +188,30 @@ class AsyncWriter:
             await self._aside.close()
 
 
+def libpq_url(sqlalchemy_url: str) -> str:
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
 def _async_pool(
-    dsn: str, *, max_size: int, autocommit: bool, options: str | None = None
+    dsn: str,
+    *,
+    max_size: int,
+    autocommit: bool,
+    options: str = "",
+    timeout_s: float = READ_POOL_TIMEOUT_S,
 ) -> AsyncConnectionPool:
-    kwargs: dict[str, Any] = {"autocommit": autocommit, "row_factory": namedtuple_row}
-    if options:
-        kwargs["options"] = options
+    """A pool for the hot paths. Their statements are prepared (psycopg does it after a few
+    runs) and take the generic plan: PostgreSQL would otherwise keep re-planning the bigger
+    ones (locate, intake) on every run, which measured as half of the database's CPU."""
+    kwargs: dict[str, Any] = {
+        "autocommit": autocommit,
+        "row_factory": namedtuple_row,
+        "options": options + "-c plan_cache_mode=force_generic_plan",
+    }
     return AsyncConnectionPool(
-        dsn, min_size=1, max_size=max_size, timeout=READ_POOL_TIMEOUT_S, open=False, kwargs=kwargs
+        dsn, min_size=1, max_size=max_size, timeout=timeout_s, open=False, kwargs=kwargs
     )
 
 
