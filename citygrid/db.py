@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Annotated, Any, Protocol
 
@@ -123,69 +122,34 @@ async def get_row_fetcher(request: Request) -> RowFetcher:
 FetchDep = Annotated[RowFetcher, Depends(get_row_fetcher)]
 
 
-@dataclass(frozen=True)
-class Writes:
-    """Statements of one write transaction on the hot path.
-
-    `run` executes inside the transaction; `run_aside` executes at once in its own tiny
-    autocommit transaction, for short row locks (a day's case-number counter) that must not be
-    held until the main transaction's commit has reached the disk.
-    """
-
-    run: RowFetcher
-    run_aside: RowFetcher
-
-
 class Writer(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Writes]: ...
+    async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]: ...
 
 
 class AsyncWriter:
-    """Write transactions through psycopg's async pool, committed when the block ends.
+    """Single-statement writes through psycopg's async pool, each its own transaction.
 
-    The side connections commit asynchronously (synchronous_commit off): what they write only
-    matters for cases whose own transaction commits later, synchronously, and that flush covers
-    the earlier WAL too. A crash can at most lose counter values no stored case carries.
+    A statement is atomic by itself: run in autocommit it costs one round trip, where BEGIN,
+    statement, COMMIT would cost three. The commit is synchronous: when this returns, the
+    write is on disk.
     """
 
     def __init__(self, sqlalchemy_url: str, *, max_size: int) -> None:
-        dsn = libpq_url(sqlalchemy_url)
-        self._pool = _async_pool(dsn, max_size=max_size, autocommit=False)
-        self._aside = _async_pool(
-            dsn,
-            max_size=max(2, max_size // 4),
-            autocommit=True,
-            options="-c synchronous_commit=off ",
-        )
+        self._pool = _async_pool(libpq_url(sqlalchemy_url), max_size=max_size, autocommit=True)
         self._opening = asyncio.Lock()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Writes]:
-        await self._open()
-        async with self._pool.connection() as connection:  # commits on success, else rolls back
-
-            async def run(sql: str, params: dict[str, Any]) -> Sequence[Any]:
-                cursor = await connection.execute(sql.encode(), params)
-                return await cursor.fetchall() if cursor.description else []
-
-            yield Writes(run=run, run_aside=self._run_aside)
-
-    async def _run_aside(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
-        async with self._aside.connection() as connection:
-            cursor = await connection.execute(sql.encode(), params)
-            return await cursor.fetchall() if cursor.description else []
-
-    async def _open(self) -> None:
+    async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         if self._pool.closed:
             async with self._opening:
                 if self._pool.closed:
                     await self._pool.open()
-                    await self._aside.open()
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(sql.encode(), params)
+            return await cursor.fetchall() if cursor.description else []
 
     async def close(self) -> None:
         if not self._pool.closed:
             await self._pool.close()
-            await self._aside.close()
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -199,7 +163,6 @@ def _async_pool(
     *,
     max_size: int,
     autocommit: bool,
-    options: str = "",
     timeout_s: float = READ_POOL_TIMEOUT_S,
 ) -> AsyncConnectionPool:
     """A pool for the hot paths. Their statements are prepared (psycopg does it after a few
@@ -208,7 +171,7 @@ def _async_pool(
     kwargs: dict[str, Any] = {
         "autocommit": autocommit,
         "row_factory": namedtuple_row,
-        "options": options + "-c plan_cache_mode=force_generic_plan",
+        "options": "-c plan_cache_mode=force_generic_plan",
     }
     return AsyncConnectionPool(
         dsn, min_size=1, max_size=max_size, timeout=timeout_s, open=False, kwargs=kwargs
@@ -216,21 +179,20 @@ def _async_pool(
 
 
 class SessionWriter:
-    """The same transactions through a Session: tests run them inside their own transaction,
-    where the route's commit only releases a savepoint."""
+    """The same statements through a Session: tests run them inside their own transaction,
+    where the commit after each statement only releases a savepoint."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Writes]:
-        fetch = session_fetcher(self.session)
+    async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         try:
-            yield Writes(run=fetch, run_aside=fetch)
+            rows = self.session.connection().exec_driver_sql(sql, params).all()
         except BaseException:
             self.session.rollback()
             raise
         self.session.commit()
+        return rows
 
 
 async def get_writer(request: Request) -> Writer:

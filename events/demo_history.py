@@ -277,22 +277,26 @@ def _write(
 
 
 def _case_numbers(session: Session, created_at: list[datetime]) -> list[str]:
-    """Numbers per day in the city's time zone, continuing each day's counter."""
+    """Numbers per day in the city's time zone, drawn from each day's case-number sequence."""
     days = [moment.astimezone(CITY_TIME).date() for moment in created_at]
-    counters = session.execute(text("SELECT day, last_number FROM case_number_counter")).all()
-    last: dict[date, int] = {row.day: row.last_number for row in counters}
+    per_day: dict[date, int] = {}
+    for day in days:
+        per_day[day] = per_day.get(day, 0) + 1
+    first: dict[date, int] = {}
+    for day, count in per_day.items():
+        # Reserve `count` numbers at once: setval moves the sequence past them.
+        last = session.scalar(
+            text(
+                "SELECT setval(case_number_sequence(:day), "
+                "nextval(case_number_sequence(:day)) + :count - 1)"
+            ),
+            {"day": day, "count": count},
+        )
+        first[day] = int(last or 0) - count + 1
     numbers = []
     for day in days:
-        last[day] = last.get(day, 0) + 1
-        numbers.append(f"{day:%Y%m%d}-{last[day]:06d}")
-    for day, number in last.items():
-        session.execute(
-            text(
-                "INSERT INTO case_number_counter (day, last_number) VALUES (:d, :n) "
-                "ON CONFLICT (day) DO UPDATE SET last_number = excluded.last_number"
-            ),
-            {"d": day, "n": number},
-        )
+        numbers.append(f"{day:%Y%m%d}-{first[day]:06d}")
+        first[day] += 1
     return numbers
 
 

@@ -32,7 +32,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citygrid.auth import STAFF_ROLES, Allow, AllowOrAnonymous, Principal, Role, RoleCheckedRoute
-from citygrid.db import RowFetcher, SessionDep, WriterDep, Writes
+from citygrid.db import RowFetcher, SessionDep, Writer, WriterDep
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
 from citygrid.settings import Settings, SettingsDep
 from events import photos
@@ -71,11 +71,17 @@ EXISTING_REPORT = """
     FROM report r JOIN event_case c ON c.id = r.case_id JOIN grid_cell g ON g.id = c.cell_id
     WHERE r.report_uuid = %(report_uuid)s
 """
-# Everything intake reads, in one round trip: an earlier report with this UUID, the category
-# candidates, the cell by the grid's locate rule, and open cases of the category nearby (the
-# duplicate candidates; the radius is the category's, else the default). JSON columns keep the
-# four differently shaped answers in one row.
-INTAKE_CONTEXT = f"""
+# Intake is one statement, a transaction by itself: one round trip, no lock held across round
+# trips. It reads what intake needs to know (an earlier report with this UUID, the category
+# candidates, the cell by the grid's locate rule, the duplicate candidates: open cases of the
+# category nearby, within the category's radius, else the default) and files the report only
+# when all is well: no earlier report, exactly one current category, a cell within the snap
+# distance. Otherwise it writes nothing, and the answer says why (JSON columns carry the
+# differently shaped parts). The report row goes in first, with the case id from the sequence:
+# when its UUID arrived meanwhile (a retry racing the original) ON CONFLICT leaves it out and
+# every later insert reads from it, so nothing at all is written. Foreign keys are checked at
+# the end of the statement, after the case row exists.
+INTAKE = f"""
     WITH earlier AS ({EXISTING_REPORT}),
     categories AS ({CATEGORY_OF_REPORT}),
     place AS ({grid_service.LOCATE_POINTS}),
@@ -95,50 +101,38 @@ INTAKE_CONTEXT = f"""
                          coalesce(category.duplicate_radius_m, %(default_radius_m)s))
         ORDER BY distance_m, c.id
         LIMIT %(limit)s
-    )
-    SELECT (SELECT to_jsonb(earlier) FROM earlier) AS earlier,
-           (SELECT coalesce(jsonb_agg(to_jsonb(categories)), '[]') FROM categories) AS categories,
-           (SELECT to_jsonb(place) FROM place) AS place,
-           (SELECT coalesce(jsonb_agg(to_jsonb(duplicates) ORDER BY distance_m, id), '[]')
-            FROM duplicates) AS duplicates
-"""
-# The day's next case number, taken in a side transaction of its own: the counter row's lock
-# lasts for this statement only, instead of serialising every intake until its commit reaches
-# the disk. A number drawn by an intake that then fails (or loses a retry race) stays unused:
-# numbers are unique per day and increasing, with rare gaps.
-NEXT_CASE_NUMBER = """
-    INSERT INTO case_number_counter (day, last_number) VALUES (%(day)s::date, 1)
-    ON CONFLICT (day) DO UPDATE SET last_number = case_number_counter.last_number + 1
-    RETURNING last_number
-"""
-# One statement files the report. The report row goes first, with the case id drawn from the
-# sequence: when its UUID already exists (a retry racing the original) ON CONFLICT leaves it
-# out, and every later step reads from it, so nothing at all is written. Foreign keys are
-# checked at the end of the statement, after the case row exists.
-FILE_REPORT = """
-    WITH new_report AS (
+    ),
+    accepted AS (
+        SELECT category.id AS category_id, place.cell_code, place.distance_m
+        FROM categories category, place
+        WHERE NOT EXISTS (SELECT 1 FROM earlier)
+          AND (SELECT count(*) FROM categories) = 1 AND category.retired_at IS NULL
+          AND place.distance_m <= %(snap_m)s
+    ),
+    new_report AS (
         INSERT INTO report (report_uuid, case_id, original_case_id, reporter_id, channel, geom,
                             input_crs, snapped_m, description)
         SELECT %(report_uuid)s, ids.case_id, ids.case_id, %(reporter_id)s, %(channel)s,
-               ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(input_crs)s, %(snapped_m)s,
-               %(description)s
-        FROM (SELECT nextval(pg_get_serial_sequence('event_case', 'id')) AS case_id) ids
+               point.geom, %(input_crs)s, accepted.distance_m, %(description)s
+        FROM accepted, point,
+             (SELECT nextval(pg_get_serial_sequence('event_case', 'id')) AS case_id) ids
         ON CONFLICT (report_uuid) DO NOTHING
         RETURNING id, case_id
-    ), new_case AS (
+    ),
+    new_case AS (
         INSERT INTO event_case (id, number, status, category_id, urgency, description, address,
                                 geom, cell_id, reported_by)
-        SELECT new_report.case_id,
-               %(number)s,
-               %(status)s, %(category_id)s, %(urgency)s, %(description)s, %(address)s,
-               ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
-               (SELECT id FROM grid_cell WHERE code = %(cell_code)s), %(reporter_id)s
-        FROM new_report
+        SELECT new_report.case_id, next_case_number(%(day)s::date), %(status)s,
+               accepted.category_id, %(urgency)s, %(description)s, %(address)s, point.geom,
+               (SELECT id FROM grid_cell WHERE code = accepted.cell_code), %(reporter_id)s
+        FROM new_report, accepted, point
         RETURNING id, number, status
-    ), history AS (
+    ),
+    history AS (
         INSERT INTO case_transition (case_id, action, from_status, to_status, actor_id, actor_role)
         SELECT id, 'report', NULL, status, %(reporter_id)s, %(actor_role)s FROM new_case
-    ), new_photos AS (
+    ),
+    new_photos AS (
         INSERT INTO case_photo (case_id, report_id, storage_key, content_type, size_bytes, sha256)
         SELECT new_report.case_id, new_report.id, p.storage_key, p.content_type, p.size_bytes,
                p.sha256
@@ -147,9 +141,16 @@ FILE_REPORT = """
              AS p(storage_key, content_type, size_bytes, sha256)
         RETURNING id
     )
-    SELECT new_case.id AS case_id, new_case.number, new_case.status, new_report.id AS report_id,
-           ARRAY(SELECT id FROM new_photos ORDER BY id) AS photo_ids
-    FROM new_case, new_report
+    SELECT (SELECT to_jsonb(earlier) FROM earlier) AS earlier,
+           (SELECT coalesce(jsonb_agg(to_jsonb(categories)), '[]') FROM categories) AS categories,
+           (SELECT to_jsonb(place) FROM place) AS place,
+           (SELECT coalesce(jsonb_agg(to_jsonb(duplicates) ORDER BY distance_m, id), '[]')
+            FROM duplicates) AS duplicates,
+           (SELECT jsonb_build_object(
+                'case_id', new_case.id, 'number', new_case.number, 'status', new_case.status,
+                'report_id', new_report.id,
+                'photo_ids', ARRAY(SELECT id FROM new_photos ORDER BY id))
+            FROM new_case, new_report) AS filed
 """
 
 
@@ -318,18 +319,26 @@ def _replayed(row: Any) -> ReportAccepted:
 
 
 @dataclass(frozen=True)
-class IntakeContext:
-    """What INTAKE_CONTEXT read for one report."""
+class IntakeAnswer:
+    """What the INTAKE statement read and, when all was well, filed."""
 
     earlier: ReportAccepted | None
     categories: list[SimpleNamespace]
     place: SimpleNamespace | None
     duplicates: list[DuplicateCandidate]
+    filed: dict[str, Any] | None
 
 
-async def intake_context(
-    run: RowFetcher, report: ReportCreate, lon: float, lat: float, settings: Settings
-) -> IntakeContext:
+async def run_intake(
+    writer: Writer,
+    report: ReportCreate,
+    point: Point,
+    *,
+    reporter: Principal | None,
+    stored: list[photos.StoredPhoto],
+    settings: Settings,
+) -> IntakeAnswer:
+    lon, lat = wgs84_of(point)
     params = {
         "report_uuid": report.report_uuid,
         "id": report.category_id,
@@ -344,13 +353,28 @@ async def intake_context(
         "window_s": settings.duplicate_window_hours * 3600.0,
         "default_radius_m": settings.duplicate_radius_m,
         "limit": DUPLICATES_SHOWN,
+        "snap_m": settings.locate_snap_m,
+        "reporter_id": reporter.user_id if reporter else None,
+        "actor_role": reporter.role.value if reporter else None,
+        "channel": "app" if reporter else "anonymous",
+        "input_crs": point.crs,
+        "description": report.description,
+        "address": report.address,
+        "urgency": report.urgency,
+        "status": CaseStatus.REPORTED.value,
+        "day": city_today(),
+        "photo_keys": [photo.storage_key for photo in stored],
+        "photo_types": [photo.content_type for photo in stored],
+        "photo_sizes": [photo.size_bytes for photo in stored],
+        "photo_hashes": [photo.sha256 for photo in stored],
     }
-    row = (await run(INTAKE_CONTEXT, params))[0]
-    return IntakeContext(
+    row = (await writer.execute(INTAKE, params))[0]
+    return IntakeAnswer(
         earlier=_replayed(SimpleNamespace(**row.earlier)) if row.earlier else None,
         categories=[_category(found) for found in row.categories],
         place=SimpleNamespace(**row.place) if row.place else None,
         duplicates=[DuplicateCandidate.model_validate(found) for found in row.duplicates],
+        filed=row.filed,
     )
 
 
@@ -416,7 +440,7 @@ def _coordinate(value: float | None, name: str, bound: float) -> float:
 
 
 def located(place: SimpleNamespace | None, lon: float, lat: float, *, snap_m: float) -> Located:
-    """The cell by the grid's locate rule (snapping included) from INTAKE_CONTEXT's place."""
+    """The cell by the grid's locate rule (snapping included) from the INTAKE statement's place."""
     if place is None:  # LOCATE_POINTS answers every point; None means no row came back
         raise OutsideGrid("outside the managed area: the grid has no cells yet", distance_m=None)
     outcome = grid_service.outcome_of_row(place, lon, lat, snap_m)
@@ -434,61 +458,6 @@ def wgs84_of(point: Point) -> tuple[float, float]:
 
 def city_today() -> date:
     return datetime.now(CITY_TIME_ZONE).date()
-
-
-async def next_case_number(writes: Writes) -> str:
-    """The next case number of the day in the city, e.g. 20261126-000123."""
-    day = city_today()
-    rows = await writes.run_aside(NEXT_CASE_NUMBER, {"day": day})
-    return f"{day:%Y%m%d}-{rows[0].last_number:06d}"
-
-
-async def file_report(
-    writes: Writes,
-    report: ReportCreate,
-    *,
-    category: Any,
-    place: Located,
-    point: Point,
-    reporter: Principal | None,
-    stored: list[photos.StoredPhoto],
-) -> ReportAccepted | None:
-    """Insert report, case, history and photos; None when the UUID was filed meanwhile."""
-    params = {
-        "report_uuid": report.report_uuid,
-        "reporter_id": reporter.user_id if reporter else None,
-        "actor_role": reporter.role.value if reporter else None,
-        "channel": "app" if reporter else "anonymous",
-        "lon": place.lon,
-        "lat": place.lat,
-        "input_crs": point.crs,
-        "snapped_m": place.distance_m,
-        "description": report.description,
-        "address": report.address,
-        "urgency": report.urgency,
-        "status": CaseStatus.REPORTED.value,
-        "category_id": category.id,
-        "cell_code": place.cell.code,
-        "number": await next_case_number(writes),
-        "photo_keys": [photo.storage_key for photo in stored],
-        "photo_types": [photo.content_type for photo in stored],
-        "photo_sizes": [photo.size_bytes for photo in stored],
-        "photo_hashes": [photo.sha256 for photo in stored],
-    }
-    rows = await writes.run(FILE_REPORT, params)
-    if not rows:
-        return None
-    row = rows[0]
-    return ReportAccepted(
-        case_id=row.case_id,
-        number=row.number,
-        status=row.status,
-        cell=CellOfReport(code=place.cell.code, name=place.cell.name),
-        report_id=row.report_id,
-        replayed=False,
-        snapped_m=place.distance_m,
-        photo_ids=list(row.photo_ids),
-    )
 
 
 def checked_photos(uploads: list[UploadFile], settings: Settings) -> list[photos.Photo]:
@@ -515,13 +484,13 @@ def checked_description(report: ReportCreate, settings: Settings) -> None:
 
 
 async def submit_report(
-    writes: Writes, submission: Submission, *, reporter: Principal | None, settings: Settings
+    writer: Writer, submission: Submission, *, reporter: Principal | None, settings: Settings
 ) -> tuple[ReportAccepted, list[photos.StoredPhoto]]:
     """The case of the report, new or (for a retried UUID) the original; and the files written.
 
-    Async: intake is the busiest write path, so it awaits PostgreSQL on the event loop in three
-    statements (what it needs to know, the case number, the filing); photo decoding and file
-    writes (blocking) go to the threadpool, and only when there are photos.
+    Async: intake is the busiest write path, so it awaits PostgreSQL on the event loop, in one
+    statement; photo decoding and file writes (blocking) go to the threadpool, and only when
+    there are photos. Files of a report that is refused or was already filed are removed.
     """
     report = submission.report
     checked_description(report, settings)
@@ -531,33 +500,47 @@ async def submit_report(
         else []
     )
     point = reported_point(report, checked[0] if checked else None)
-    lon, lat = wgs84_of(point)
-    context = await intake_context(writes.run, report, lon, lat, settings)
-    if context.earlier is not None:
-        return context.earlier, []
-    category = reported_category(context.categories, report)
-    place = located(context.place, lon, lat, snap_m=settings.locate_snap_m)
     stored = await run_in_threadpool(store_all, checked, settings.media_dir) if checked else []
     try:
-        accepted = await file_report(
-            writes,
-            report,
-            category=category,
-            place=place,
-            point=point,
-            reporter=reporter,
-            stored=stored,
+        answer = await run_intake(
+            writer, report, point, reporter=reporter, stored=stored, settings=settings
         )
+        accepted = _accepted(answer, report, point, settings)
     except BaseException:
         photos.discard(stored)
         raise
-    if accepted is None:  # lost the race to the same UUID: answer with the winner's case
+    if accepted is None:  # filed earlier, or a racing retry filed it first
         photos.discard(stored)
-        winner = await existing_report(writes.run, report.report_uuid)
-        assert winner is not None, "ON CONFLICT saw a report that is now gone"
-        return winner, []
-    update = {"duplicate_candidates": context.duplicates}
-    return accepted.model_copy(update=update), stored
+        earlier = answer.earlier or await existing_report(writer.execute, report.report_uuid)
+        assert earlier is not None, "ON CONFLICT saw a report that is now gone"
+        return earlier, []
+    return accepted, stored
+
+
+def _accepted(
+    answer: IntakeAnswer, report: ReportCreate, point: Point, settings: Settings
+) -> ReportAccepted | None:
+    """The filed case; None when the UUID was filed before; InvalidInput/OutsideGrid when the
+    statement refused to file."""
+    if answer.earlier is not None:
+        return None
+    reported_category(answer.categories, report)
+    lon, lat = wgs84_of(point)
+    place = located(answer.place, lon, lat, snap_m=settings.locate_snap_m)
+    if answer.filed is None:
+        return None
+    filed = answer.filed
+    return ReportAccepted(
+        case_id=filed["case_id"],
+        number=filed["number"],
+        status=filed["status"],
+        cell=CellOfReport(code=place.cell.code, name=place.cell.name),
+        report_id=filed["report_id"],
+        replayed=False,
+        snapped_m=place.distance_m,
+        photo_ids=list(filed["photo_ids"]),
+        duplicate_candidates=answer.duplicates,
+    )
 
 
 def store_all(checked: list[photos.Photo], media_dir: Path) -> list[photos.StoredPhoto]:
@@ -602,15 +585,7 @@ async def create_report(
     response: Response,
 ) -> ReportAccepted:
     """File a report as a case located in its cell (201), or return the case of a retry (200)."""
-    stored: list[photos.StoredPhoto] = []
-    try:
-        async with writer.transaction() as writes:  # one commit, when the block ends
-            accepted, stored = await submit_report(
-                writes, submission, reporter=principal, settings=settings
-            )
-    except BaseException:
-        photos.discard(stored)
-        raise
+    accepted, _ = await submit_report(writer, submission, reporter=principal, settings=settings)
     if accepted.replayed:
         response.status_code = 200
     return accepted

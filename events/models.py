@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -150,12 +149,3 @@ class CaseTransition(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class CaseNumberCounter(Base):
-    """The last case number given out per day (numbers are unique per day)."""
-
-    __tablename__ = "case_number_counter"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    last_number: Mapped[int] = mapped_column(Integer)

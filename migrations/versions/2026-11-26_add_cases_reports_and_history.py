@@ -26,6 +26,40 @@ CREATE TRIGGER case_transition_no_truncate BEFORE TRUNCATE ON case_transition
     FOR EACH STATEMENT EXECUTE FUNCTION case_transition_append_only();
 """
 
+# Case numbers run per day (20261126-000123) from one sequence per day, made on first use: a
+# sequence hands out numbers without a row lock held until commit, so intake does not queue on
+# it. A number drawn by an intake that then fails stays unused (rare gaps).
+CASE_NUMBERS = """
+CREATE FUNCTION case_number_sequence(day date) RETURNS regclass LANGUAGE plpgsql AS $$
+DECLARE
+    name text := 'case_number_' || to_char(day, 'YYYYMMDD');
+BEGIN
+    IF to_regclass(name) IS NULL THEN
+        BEGIN
+            EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %I', name);
+        EXCEPTION WHEN unique_violation OR duplicate_table THEN
+            NULL;  -- another transaction made it meanwhile
+        END;
+    END IF;
+    RETURN name::regclass;
+END $$;
+CREATE FUNCTION next_case_number(day date) RETURNS text LANGUAGE sql AS $$
+    SELECT to_char(day, 'YYYYMMDD') || '-' || lpad(nextval(case_number_sequence(day))::text, 6, '0')
+$$;
+"""
+DROP_CASE_NUMBERS = """
+DO $$
+DECLARE sequence_name text;
+BEGIN
+    FOR sequence_name IN SELECT relname FROM pg_class
+                         WHERE relkind = 'S' AND relname ~ '^case_number_[0-9]{8}$' LOOP
+        EXECUTE format('DROP SEQUENCE %I', sequence_name);
+    END LOOP;
+END $$;
+DROP FUNCTION next_case_number(date);
+DROP FUNCTION case_number_sequence(date);
+"""
+
 revision: str = "1d239487be59"
 down_revision: str | None = "87f0c39f1a12"
 branch_labels: str | Sequence[str] | None = None
@@ -33,12 +67,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "case_number_counter",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("last_number", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("day", name=op.f("pk_case_number_counter")),
-    )
     op.create_table(
         "category",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -282,9 +310,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_case_photo_case_id"), "case_photo", ["case_id"], unique=False)
 
     op.execute(APPEND_ONLY)
+    op.execute(CASE_NUMBERS)
 
 
 def downgrade() -> None:
+    op.execute(DROP_CASE_NUMBERS)
     op.execute("DROP TRIGGER case_transition_no_truncate ON case_transition")
     op.execute("DROP TRIGGER case_transition_no_update_delete ON case_transition")
     op.execute("DROP FUNCTION case_transition_append_only()")
@@ -307,4 +337,3 @@ def downgrade() -> None:
     )
     op.drop_geospatial_table("event_case")
     op.drop_table("category")
-    op.drop_table("case_number_counter")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from pyproj import Geod
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Connection, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import events.intake
@@ -433,9 +433,24 @@ def committed_url(server_url: str) -> Iterator[str]:
         yield url
 
 
-def test_a_report_racing_its_retry_files_one_case(
-    committed_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def wait_for_blocked_inserts(connection: Connection, count: int) -> None:
+    """Until `count` other sessions wait on a lock (the held report table)."""
+    for _ in range(200):
+        # Activity is snapshotted once per transaction, and the lock holder stays in one.
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        ).scalar()
+        if waiting == count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} requests never reached the locked table")
+
+
+def test_a_report_racing_its_retry_files_one_case(committed_url: str, tmp_path: Path) -> None:
     engine = create_engine(committed_url)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     with factory() as seeding:
@@ -443,27 +458,11 @@ def test_a_report_racing_its_retry_files_one_case(
         category = add_category(seeding, standard=TEST_STANDARD)
         user = add_user(seeding, Role.CITIZEN)
         seeding.commit()
-    # Both requests pass the look for an earlier report before either inserts: the race. The
-    # two requests share TestClient's event loop, so they meet at an asyncio barrier.
-    barrier = asyncio.Barrier(2)
-    read_context = events.intake.intake_context
-    looked_up = events.intake.existing_report
-    lookups: list[bool] = []  # found an earlier report?
-
-    async def read_then_wait(run: db.RowFetcher, *args: Any) -> Any:
-        context = await read_context(run, *args)
-        lookups.append(context.earlier is not None)
-        if context.earlier is None:
-            await asyncio.wait_for(barrier.wait(), timeout=10)
-        return context
-
-    async def look_again(run: db.RowFetcher, report_uuid: uuid.UUID) -> Any:
-        found = await looked_up(run, report_uuid)
-        lookups.append(found is not None)
-        return found
-
-    monkeypatch.setattr(events.intake, "intake_context", read_then_wait)
-    monkeypatch.setattr(events.intake, "existing_report", look_again)
+    # Hold the report table locked until both requests wait on it, then let them go at once.
+    # The loser either sees the winner's report or meets it at the unique index (ON CONFLICT
+    # files nothing); either way it must answer 200 with the winner's case.
+    locker = engine.connect()
+    locker.execute(text("LOCK TABLE report IN SHARE ROW EXCLUSIVE MODE"))
 
     def own_session() -> Iterator[Session]:
         with factory() as session:
@@ -471,7 +470,7 @@ def test_a_report_racing_its_retry_files_one_case(
 
     settings = get_settings().model_copy(update={"media_dir": tmp_path / "media"})
     app = create_app()
-    app.state.writer = db.AsyncWriter(committed_url, max_size=4)  # real connections: a real race
+    app.state.writer = db.AsyncWriter(committed_url, max_size=4)  # real connections
     app.dependency_overrides[db.get_session] = own_session
     app.dependency_overrides[settings_dependency] = lambda: settings
     body = report_body(category, centre_of(CELL_NW))
@@ -484,14 +483,17 @@ def test_a_report_racing_its_retry_files_one_case(
         threads = [threading.Thread(target=send) for _ in range(2)]
         for thread in threads:
             thread.start()
+        try:
+            wait_for_blocked_inserts(locker, 2)
+        finally:
+            locker.rollback()  # releases the lock, also when the wait failed
+            locker.close()
         for thread in threads:
             thread.join(timeout=30)
     assert sorted(response.status_code for response in responses) == [200, 201], [
         response.text for response in responses
     ]
     assert responses[0].json()["case_id"] == responses[1].json()["case_id"]
-    # Both missed the first look; the loser's insert did nothing and it then found the winner.
-    assert sorted(lookups) == [False, False, True]
     with factory() as check:
         assert check.scalar(select(func.count()).select_from(Case)) == 1
         assert check.scalar(select(func.count()).select_from(Report)) == 1
