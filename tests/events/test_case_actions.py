@@ -17,7 +17,7 @@ from citygrid.auth import Role
 from citygrid.settings import get_settings
 from citygrid.users import User
 from dispatch.models import Department
-from events.lifecycle import CaseAction, CaseStatus, allowed_actions
+from events.lifecycle import RULES, CaseAction, CaseStatus, allowed_actions
 from events.models import Case, CasePhoto, Category
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user
@@ -169,7 +169,24 @@ NEEDS_A_REQUEST = {
     A.REFUSE_SUSPENSION,
     A.REOPEN,
 }
+ACTING_ROLES = (Role.DISPATCHER, Role.DEPARTMENT, Role.INSPECTOR, Role.MANAGER)
+
+
+def role_allowed_elsewhere(action: CaseAction) -> Role:
+    """A role that may take the action in some state (so only the state makes it illegal)."""
+    return next(role for role in ACTING_ROLES if role in RULES[action].roles)
+
+
+# Every action from every state it is not allowed from, by a role that may take it elsewhere…
+WRONG_STATE = [
+    (status, action, role_allowed_elsewhere(action))
+    for status in CaseStatus
+    for action, rule in RULES.items()
+    if status not in rule.sources
+]
+# …and a few by a role that may never take it.
 ILLEGAL = [
+    *WRONG_STATE,
     (S.REPORTED, A.DISPATCH, Role.DISPATCHER),
     (S.FILED, A.ACCEPT, Role.DEPARTMENT),
     (S.DISPATCHED, A.HANDLE, Role.DEPARTMENT),
