@@ -22,7 +22,7 @@ import events.intake
 import events.listing
 import grid.router
 from citygrid.auth import PUBLIC, RoleCheckedRoute
-from citygrid.db import AsyncReader, AsyncWriter, get_session
+from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
 from citygrid.settings import get_settings
 
@@ -72,8 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # moved out of the collector's view, full collections stop pausing requests for them.
     gc.freeze()
     yield
-    await app.state.reader.close()
-    await app.state.writer.close()
+    await app.state.statements.close()
 
 
 def create_app() -> FastAPI:
@@ -85,8 +84,9 @@ def create_app() -> FastAPI:
     )
     # Opened on first use: the pool is bound to the serving event loop.
     settings = get_settings()
-    app.state.reader = AsyncReader(settings.resolved_database_url(), max_size=settings.pool_size)
-    app.state.writer = AsyncWriter(settings.resolved_database_url(), max_size=settings.pool_size)
+    app.state.statements = AsyncStatements(
+        settings.resolved_database_url(), max_size=settings.pool_size
+    )
     app.add_exception_handler(CitygridError, handle_domain_error)
     for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(database_down, handle_database_down)

@@ -75,12 +75,14 @@ def open_session() -> Iterator[Session]:
 RowFetcher = Callable[[str, dict[str, Any]], Awaitable[Sequence[Any]]]
 
 
-class AsyncReader:
-    """Read-only queries on hot paths (single-point locate) through psycopg's async pool.
+class AsyncStatements:
+    """Single statements on the hot paths (locate, intake) through psycopg's async pool.
 
     A sync route pays a threadpool hop and GIL hand-offs per request; awaiting the database on
-    the event loop serves several times more requests per core. SQL uses psycopg's %(name)s
-    placeholders, so the same statement also runs through a Session (`session_fetcher`).
+    the event loop serves several times more requests per core. Each statement runs in
+    autocommit, a transaction by itself: atomic, one round trip where BEGIN, statement, COMMIT
+    would cost three, and committed (synchronously, on disk) when this returns. SQL uses
+    psycopg's %(name)s placeholders, so the same statements also run through a Session.
     """
 
     def __init__(
@@ -91,14 +93,14 @@ class AsyncReader:
         )
         self._opening = asyncio.Lock()
 
-    async def fetch(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+    async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         if self._pool.closed:
             async with self._opening:
                 if self._pool.closed:
                     await self._pool.open()
         async with self._pool.connection() as connection:
             cursor = await connection.execute(sql.encode(), params)
-            return await cursor.fetchall()
+            return await cursor.fetchall() if cursor.description else []
 
     async def close(self) -> None:
         if not self._pool.closed:
@@ -114,9 +116,13 @@ def session_fetcher(session: Session) -> RowFetcher:
     return fetch
 
 
+def statements_of(request: Request) -> AsyncStatements:
+    statements: AsyncStatements = request.app.state.statements
+    return statements
+
+
 async def get_row_fetcher(request: Request) -> RowFetcher:
-    reader: AsyncReader = request.app.state.reader
-    return reader.fetch
+    return statements_of(request).execute
 
 
 FetchDep = Annotated[RowFetcher, Depends(get_row_fetcher)]
@@ -124,32 +130,6 @@ FetchDep = Annotated[RowFetcher, Depends(get_row_fetcher)]
 
 class Writer(Protocol):
     async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]: ...
-
-
-class AsyncWriter:
-    """Single-statement writes through psycopg's async pool, each its own transaction.
-
-    A statement is atomic by itself: run in autocommit it costs one round trip, where BEGIN,
-    statement, COMMIT would cost three. The commit is synchronous: when this returns, the
-    write is on disk.
-    """
-
-    def __init__(self, sqlalchemy_url: str, *, max_size: int) -> None:
-        self._pool = _async_pool(libpq_url(sqlalchemy_url), max_size=max_size, autocommit=True)
-        self._opening = asyncio.Lock()
-
-    async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
-        if self._pool.closed:
-            async with self._opening:
-                if self._pool.closed:
-                    await self._pool.open()
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(sql.encode(), params)
-            return await cursor.fetchall() if cursor.description else []
-
-    async def close(self) -> None:
-        if not self._pool.closed:
-            await self._pool.close()
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -196,8 +176,7 @@ class SessionWriter:
 
 
 async def get_writer(request: Request) -> Writer:
-    writer: Writer = request.app.state.writer
-    return writer
+    return statements_of(request)
 
 
 WriterDep = Annotated[Writer, Depends(get_writer)]

@@ -36,7 +36,7 @@ async def locate_point(
     ] = "EPSG:4326",
 ) -> Located:
     """The unit cell containing a point, with its community, street and district."""
-    # async: the hot path of intake, it awaits PostGIS on the event loop (see db.AsyncReader).
+    # async: the hot path of intake, it awaits PostGIS on the event loop (see db.AsyncStatements).
     if not (np.isfinite(lon) and np.isfinite(lat)):
         raise InvalidInput("lon and lat must be finite numbers", field="lon/lat")
     return await service.locate(fetch, lon, lat, crs=crs, snap_m=settings.locate_snap_m)

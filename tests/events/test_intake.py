@@ -470,7 +470,7 @@ def test_a_report_racing_its_retry_files_one_case(committed_url: str, tmp_path: 
 
     settings = get_settings().model_copy(update={"media_dir": tmp_path / "media"})
     app = create_app()
-    app.state.writer = db.AsyncWriter(committed_url, max_size=4)  # real connections
+    app.state.statements = db.AsyncStatements(committed_url, max_size=4)  # real connections
     app.dependency_overrides[db.get_session] = own_session
     app.dependency_overrides[settings_dependency] = lambda: settings
     body = report_body(category, centre_of(CELL_NW))

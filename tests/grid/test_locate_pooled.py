@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from citygrid.app import create_app
 from citygrid.auth import Role
 from citygrid.cli import migrate
-from citygrid.db import AsyncReader
+from citygrid.db import AsyncStatements
 from tests.conftest import throwaway_database, token_for
 from tests.grid.places import CELL_NE, CELL_SW, centre_of, east_of_block, seed_block
 
@@ -37,7 +37,7 @@ def committed_grid_url(server_url: str) -> Iterator[str]:
 
 def client_reading(url: str, *, timeout_s: float = 5.0) -> TestClient:
     app = create_app()
-    app.state.reader = AsyncReader(url, max_size=2, timeout_s=timeout_s)
+    app.state.statements = AsyncStatements(url, max_size=2, timeout_s=timeout_s)
     return TestClient(app)
 
 
