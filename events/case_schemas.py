@@ -97,3 +97,7 @@ class HistoryRow(BaseModel):
     reason: str | None
     details: dict[str, Any]
     at: datetime
+
+
+class PhotosUploaded(BaseModel):
+    photo_ids: list[int]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from citygrid.auth import Principal, Role
 from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from dispatch.models import Department
+from events import photos
 from events.case_schemas import (
     CaseActionBody,
     CaseDetail,
@@ -398,6 +399,23 @@ EFFECTS: dict[CaseAction, EffectFn] = {
     A.RESUME: resume,
     A.REOPEN: reopen,
 }
+
+
+def add_photos(session: Session, case: Case, stored: list[photos.StoredPhoto]) -> list[int]:
+    """Rows for stored photos of the case, attached to nothing yet."""
+    rows = [
+        CasePhoto(
+            case_id=case.id,
+            storage_key=photo.storage_key,
+            content_type=photo.content_type,
+            size_bytes=photo.size_bytes,
+            sha256=photo.sha256,
+        )
+        for photo in stored
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [row.id for row in rows]
 
 
 def attachable_photos(session: Session, case: Case, photo_ids: list[int]) -> list[int]:

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, File, UploadFile
 
 from citygrid.auth import ALL_ROLES, Allow, Principal, RoleCheckedRoute
 from citygrid.db import SessionDep
+from citygrid.errors import PermissionDenied
 from citygrid.settings import SettingsDep
 from events import case_service
-from events.case_schemas import CaseActionBody, CaseDetail, HistoryRow, MergeBody, SplitBody
+from events import photos as photo_store
+from events.case_schemas import (
+    CaseActionBody,
+    CaseDetail,
+    HistoryRow,
+    MergeBody,
+    PhotosUploaded,
+    SplitBody,
+)
 from events.lifecycle import DISPATCHERS, RULES, CaseAction
 
 router = APIRouter(prefix="/api/cases", tags=["cases"], route_class=RoleCheckedRoute)
@@ -91,3 +100,30 @@ def split(
     detail = case_service.case_detail(session, case_id, principal, now, window)
     session.commit()
     return detail
+
+
+@router.post("/{case_id}/photos", status_code=201)
+def upload_photos(
+    case_id: int,
+    photos: Annotated[list[UploadFile], File(description="JPEG, PNG or WebP; at most 6")],
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Actor,
+) -> PhotosUploaded:
+    """Photos for the caller's next action on the case (handling feedback, a verification):
+    stored unattached; the action names them in `photo_ids`."""
+    case = case_service.get_case(session, case_id)
+    window = timedelta(days=settings.reopen_window_days)
+    situation = case_service.situation_of(session, case, datetime.now(UTC), window)
+    if not case_service.actions_for(case, principal, situation):
+        raise PermissionDenied(f"you have no action to take on case {case_id}, so no photos")
+    stored = photo_store.store_all(
+        photo_store.checked_uploads(photos, settings), settings.media_dir
+    )
+    try:
+        photo_ids = case_service.add_photos(session, case, stored)
+        session.commit()
+    except BaseException:
+        photo_store.discard(stored)
+        raise
+    return PhotosUploaded(photo_ids=photo_ids)

@@ -460,20 +460,6 @@ def city_today() -> date:
     return datetime.now(CITY_TIME_ZONE).date()
 
 
-def checked_photos(uploads: list[UploadFile], settings: Settings) -> list[photos.Photo]:
-    if len(uploads) > settings.photos_per_report_max:
-        raise InvalidInput(
-            f"at most {settings.photos_per_report_max} photos per report, got {len(uploads)}",
-            field="photos",
-        )
-    checked = []
-    for position, upload in enumerate(uploads):
-        label = f"photo {position + 1} ({upload.filename or 'unnamed'})"
-        content = photos.read_limited(upload.file, label=label, max_bytes=settings.photo_max_bytes)
-        checked.append(photos.checked_photo(content, label=label))
-    return checked
-
-
 def checked_description(report: ReportCreate, settings: Settings) -> None:
     limit = settings.description_max_chars
     if len(report.description) > limit:
@@ -495,12 +481,14 @@ async def submit_report(
     report = submission.report
     checked_description(report, settings)
     checked = (
-        await run_in_threadpool(checked_photos, submission.uploads, settings)
+        await run_in_threadpool(photos.checked_uploads, submission.uploads, settings)
         if submission.uploads
         else []
     )
     point = reported_point(report, checked[0] if checked else None)
-    stored = await run_in_threadpool(store_all, checked, settings.media_dir) if checked else []
+    stored = (
+        await run_in_threadpool(photos.store_all, checked, settings.media_dir) if checked else []
+    )
     try:
         answer = await run_intake(
             writer, report, point, reporter=reporter, stored=stored, settings=settings
@@ -541,10 +529,6 @@ def _accepted(
         photo_ids=list(filed["photo_ids"]),
         duplicate_candidates=answer.duplicates,
     )
-
-
-def store_all(checked: list[photos.Photo], media_dir: Path) -> list[photos.StoredPhoto]:
-    return [photos.store(photo, media_dir) for photo in checked]
 
 
 # --- routes --------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ LIST_COLUMNS: tuple[Column, ...] = (
     func.ST_Y(Case.geom).label("lat"),
     Case.merged_into_id,
 )
-EXPORT_FIELDS = tuple(column.key for column in LIST_COLUMNS)
+EXPORT_FIELDS: tuple[str, ...] = tuple(str(column.key) for column in LIST_COLUMNS)
 
 
 # Parsing the query string ---------------------------------------------------------------------

@@ -12,13 +12,16 @@ import hashlib
 import io
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps
+from starlette.datastructures import UploadFile
 
 from citygrid.errors import InvalidInput
+from citygrid.settings import Settings
 
 # Pillow format → (content type, file extension). Only these parsers are ever tried.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -153,3 +156,22 @@ def discard(stored: list[StoredPhoto]) -> None:
     for photo in stored:
         for path in photo.paths:
             path.unlink(missing_ok=True)
+
+
+def checked_uploads(uploads: Sequence[UploadFile], settings: Settings) -> list[Photo]:
+    """The uploads read (within the size limit) and checked to be images."""
+    if len(uploads) > settings.photos_per_report_max:
+        raise InvalidInput(
+            f"at most {settings.photos_per_report_max} photos per report, got {len(uploads)}",
+            field="photos",
+        )
+    checked = []
+    for position, upload in enumerate(uploads):
+        label = f"photo {position + 1} ({upload.filename or 'unnamed'})"
+        content = read_limited(upload.file, label=label, max_bytes=settings.photo_max_bytes)
+        checked.append(checked_photo(content, label=label))
+    return checked
+
+
+def store_all(checked: list[Photo], media_dir: Path) -> list[StoredPhoto]:
+    return [store(photo, media_dir) for photo in checked]

@@ -40,8 +40,9 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
     assert counts["app_user"] == 6
     assert counts["department"] == 8
     assert counts["event_case"] == counts["report"] == 20_000
-    statuses = dict(
-        session.execute(text("SELECT status, count(*) FROM event_case GROUP BY 1")).all()
+    statuses: dict[str, int] = dict(
+        (row[0], row[1])
+        for row in session.execute(text("SELECT status, count(*) FROM event_case GROUP BY 1"))
     )
     assert set(statuses) == {
         "reported",
