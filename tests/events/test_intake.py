@@ -7,13 +7,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from pyproj import Geod
@@ -23,104 +21,38 @@ from sqlalchemy.orm import Session, sessionmaker
 import events.intake
 from citygrid import db
 from citygrid.app import create_app
-from citygrid.auth import Role, issue_token
+from citygrid.auth import Role
 from citygrid.cli import migrate
-from citygrid.settings import Settings, get_settings, settings_dependency
+from citygrid.settings import get_settings, settings_dependency
 from citygrid.users import User
 from events.models import Case, CaseTransition, Category, Report
 from grid.geometry import gcj02_to_bd09, wgs84_to_gcj02
 from tests.conftest import throwaway_database
+from tests.events.intake_support import (
+    CELL_SOUTH,
+    TEST_STANDARD,
+    Configure,
+    headers_for,
+    report_body,
+)
 from tests.events.seed import add_category, add_user
 from tests.grid.places import (
     CELL_NE,
     CELL_NW,
     CELL_SE,
     CELL_SW,
-    COMMUNITY,
-    Place,
-    add_cell,
     centre_of,
     east_of_block,
-    rectangle_wkt,
     seed_block,
 )
 
 NUMBER_FORMAT = re.compile(r"^\d{8}-\d{6}$")
 GEOD = Geod(ellps="WGS84")
-CELL_SOUTH = Place("110101001001005", "南边网格")  # below the block, for points 200 m south
-# The test database holds the real taxonomy: test categories live in a standard of their own.
-TEST_STANDARD = "citygrid-test-standard"
-
-Configure = Callable[..., Settings]
-
-
-def headers_for(user: User) -> dict[str, str]:
-    token = issue_token(
-        user.principal(), secret=get_settings().secret_key, ttl=timedelta(minutes=5)
-    )
-    return {"Authorization": f"Bearer {token}"}
 
 
 def moved(point: tuple[float, float], *, azimuth: float, distance_m: float) -> tuple[float, float]:
     lon, lat, _ = GEOD.fwd(point[0], point[1], azimuth, distance_m)
     return float(lon), float(lat)
-
-
-def report_body(
-    category: Category, point: tuple[float, float] | None, **extra: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "report_uuid": str(uuid.uuid4()),
-        "category_id": category.id,
-        "description": "垃圾堆在路边 garbage by the road",
-    }
-    if point is not None:
-        body["lon"], body["lat"] = point
-    return {**body, **extra}
-
-
-def configure_app(app: FastAPI, media_dir: Path) -> Configure:
-    """A function setting the app's settings (media in `media_dir`) with some changes."""
-
-    def apply(**changes: Any) -> Settings:
-        settings = get_settings().model_copy(update={"media_dir": media_dir, **changes})
-
-        async def override() -> Settings:
-            return settings
-
-        app.dependency_overrides[settings_dependency] = override
-        return settings
-
-    apply()
-    return apply
-
-
-def seed_intake(session: Session) -> Category:
-    """The test block, a cell south of it, and a test category."""
-    seed_block(session)
-    add_cell(
-        session,
-        place=CELL_SOUTH,
-        wkt=rectangle_wkt(116.399, 39.896, 116.401, 39.899),
-        community=COMMUNITY,
-    )
-    return add_category(session, standard=TEST_STANDARD)
-
-
-@pytest.fixture
-def configure(client: TestClient, tmp_path: Path) -> Configure:
-    """Settings for the app under test (media under tmp_path); call again to change them."""
-    return configure_app(client.app, tmp_path / "media")  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def category(session: Session) -> Category:
-    return seed_intake(session)
-
-
-@pytest.fixture
-def inspector(session: Session) -> User:
-    return add_user(session, Role.INSPECTOR)
 
 
 @pytest.fixture

@@ -18,14 +18,12 @@ from citygrid.users import User
 from events import photos
 from events.models import Category
 from tests.events.images import CAMERA, EXIF_GPS_IFD, EXIF_MAKE, image_bytes, jpeg_with_gps, opened
-from tests.events.seed import add_user
-from tests.events.test_intake import (
+from tests.events.intake_support import (
     Configure,
-    configure_app,
     headers_for,
     report_body,
-    seed_intake,
 )
+from tests.events.seed import add_user
 from tests.grid.places import CELL_NW, CELL_SW, centre_of, east_of_block
 
 PhotoFile = tuple[str, tuple[str, bytes, str]]
@@ -35,21 +33,6 @@ def photo_file(
     content: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"
 ) -> PhotoFile:
     return ("photos", (name, content, content_type))
-
-
-@pytest.fixture
-def configure(client: TestClient, tmp_path: Path) -> Configure:
-    return configure_app(client.app, tmp_path / "media")  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def category(session: Session) -> Category:
-    return seed_intake(session)
-
-
-@pytest.fixture
-def inspector(session: Session) -> User:
-    return add_user(session, Role.INSPECTOR)
 
 
 @pytest.fixture
