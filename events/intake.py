@@ -334,11 +334,12 @@ async def run_intake(
     report: ReportCreate,
     point: Point,
     *,
+    wgs84: tuple[float, float],
     reporter: Principal | None,
     stored: list[photos.StoredPhoto],
     settings: Settings,
 ) -> IntakeAnswer:
-    lon, lat = wgs84_of(point)
+    lon, lat = wgs84
     params = {
         "report_uuid": report.report_uuid,
         "id": report.category_id,
@@ -486,14 +487,21 @@ async def submit_report(
         else []
     )
     point = reported_point(report, checked[0] if checked else None)
+    wgs84 = wgs84_of(point)  # refuses bad coordinates before any photo file is written
     stored = (
         await run_in_threadpool(photos.store_all, checked, settings.media_dir) if checked else []
     )
     try:
         answer = await run_intake(
-            writer, report, point, reporter=reporter, stored=stored, settings=settings
+            writer,
+            report,
+            point,
+            wgs84=wgs84,
+            reporter=reporter,
+            stored=stored,
+            settings=settings,
         )
-        accepted = _accepted(answer, report, point, settings)
+        accepted = _accepted(answer, report, wgs84, settings)
     except BaseException:
         photos.discard(stored)
         raise
@@ -506,15 +514,14 @@ async def submit_report(
 
 
 def _accepted(
-    answer: IntakeAnswer, report: ReportCreate, point: Point, settings: Settings
+    answer: IntakeAnswer, report: ReportCreate, wgs84: tuple[float, float], settings: Settings
 ) -> ReportAccepted | None:
     """The filed case; None when the UUID was filed before; InvalidInput/OutsideGrid when the
     statement refused to file."""
     if answer.earlier is not None:
         return None
     reported_category(answer.categories, report)
-    lon, lat = wgs84_of(point)
-    place = located(answer.place, lon, lat, snap_m=settings.locate_snap_m)
+    place = located(answer.place, *wgs84, snap_m=settings.locate_snap_m)
     if answer.filed is None:
         return None
     filed = answer.filed
