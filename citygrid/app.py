@@ -16,6 +16,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 import citygrid.users
+import dispatch.departments
+import dispatch.evaluation_router
+import dispatch.inbox
+import dispatch.queue
+import dispatch.rules_router
+import dispatch.webhook_router
 import events.cases
 import events.categories
 import events.intake
@@ -25,6 +31,7 @@ from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
 from citygrid.settings import get_settings
+from dispatch.scheduler import running_scheduler
 
 DATABASE_RETRY_AFTER_S = 5
 
@@ -71,7 +78,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The start-up objects (modules, tables, the OpenAPI schema) live as long as the process:
     # moved out of the collector's view, full collections stop pausing requests for them.
     gc.freeze()
-    yield
+    async with running_scheduler(get_settings()):
+        yield
     await app.state.statements.close()
 
 
@@ -98,4 +106,13 @@ def create_app() -> FastAPI:
     # Before the case routes: /api/cases/export must not be taken for /api/cases/{case_id}.
     app.include_router(events.listing.router)
     app.include_router(events.cases.router)
+    for dispatch_module in (
+        dispatch.departments,
+        dispatch.queue,
+        dispatch.rules_router,
+        dispatch.inbox,
+        dispatch.webhook_router,
+        dispatch.evaluation_router,
+    ):
+        app.include_router(dispatch_module.router)
     return app

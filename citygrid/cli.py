@@ -205,11 +205,17 @@ def serve(
 def register_domain_commands() -> None:
     """Domain packages add their own sub-commands (grid import/generate, demo), once."""
     from citygrid.demo import demo_app
+    from dispatch.cli import dispatch_app
     from events.cli import taxonomy_app
     from grid.cli import grid_app
 
     registered = {group.name for group in app.registered_groups}
-    for name, sub_app in (("grid", grid_app), ("demo", demo_app), ("taxonomy", taxonomy_app)):
+    for name, sub_app in (
+        ("grid", grid_app),
+        ("demo", demo_app),
+        ("taxonomy", taxonomy_app),
+        ("dispatch", dispatch_app),
+    ):
         if name not in registered:
             app.add_typer(sub_app, name=name)
 

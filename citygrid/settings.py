@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     # Lifecycle
     reopen_window_days: float = Field(default=30.0, ge=0)
     public_listing: bool = False  # an anonymous list of cases at cell resolution
+    # Dispatch
+    default_calendar_code: str = "default"  # for departments without a calendar of their own
+    queue_page_max: int = Field(default=500, gt=0)
+    bulk_assign_max: int = Field(default=1_000, gt=0)
+    verification_limit_hours: float = Field(default=4.0, gt=0)  # working hours after handling
+    # Scheduler (escalations, webhook deliveries), in-process
+    scheduler_enabled: bool = True
+    scheduler_interval_s: float = Field(default=30.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, gt=0)
+    webhook_backoff_s: float = Field(default=30.0, gt=0)  # doubled after each failed attempt
 
     @model_validator(mode="after")
     def refuse_demo_secret_in_production(self) -> Settings:

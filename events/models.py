@@ -9,6 +9,7 @@ from typing import Any
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -96,7 +97,14 @@ class Case(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # The rule set version and the rule the case was routed with ("why this department")
+    rule_set_id: Mapped[int | None] = mapped_column(ForeignKey("rule_set.id"))
+    routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rule.id"))
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # 80 % of the limit
+    due_provisional: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Report(Base):

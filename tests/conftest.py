@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 os.environ.setdefault("CITYGRID_ENV", "test")
+# Tests run escalations and deliveries themselves, with a clock they control.
+os.environ.setdefault("CITYGRID_SCHEDULER_ENABLED", "false")
 
 from citygrid import cli as citygrid_cli
 from citygrid import db
@@ -117,7 +119,16 @@ def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     def test_session() -> Iterator[Session]:
         yield session
 
-    for module_name in ("citygrid.cli", "grid.cli", "citygrid.demo", "events.cli"):
+    cli_modules = (
+        "citygrid.cli",
+        "grid.cli",
+        "citygrid.demo",
+        "events.cli",
+        "dispatch.cli",
+        "dispatch.rules_cli",
+        "dispatch.escalation_cli",
+    )
+    for module_name in cli_modules:
         monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)
     citygrid_cli.register_domain_commands()
     runner = CliRunner()

@@ -1,0 +1,15 @@
+"""`citygrid dispatch …`: routing rules, escalations and webhook deliveries."""
+
+from __future__ import annotations
+
+import typer
+
+from dispatch.escalation_cli import escalations_app, webhooks_app
+from dispatch.rules_cli import rules_app
+
+dispatch_app = typer.Typer(
+    help="Dispatch: routing rules, escalations, webhooks.", no_args_is_help=True
+)
+dispatch_app.add_typer(rules_app, name="rules")
+dispatch_app.add_typer(escalations_app, name="escalations")
+dispatch_app.add_typer(webhooks_app, name="webhooks")
