@@ -8,8 +8,13 @@ at 100 %, dispatchers and managers 4 working hours after that.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from dispatch.deadlines import WorkCalendar, add_working_hours
 
 # Escalation starts where the traffic light turns yellow: the scheduler looks only at cases past
 # their warning time (an indexed column), so no step may come earlier.
@@ -68,3 +73,60 @@ def parse_chain(raw: list[dict[str, object]] | None) -> EscalationChain:
     if not raw:
         return DEFAULT_CHAIN
     return EscalationChain(steps=STEPS_ADAPTER.validate_python(raw))
+
+
+def step_threshold(
+    step: EscalationStep,
+    *,
+    dispatched_at: datetime,
+    allowed_hours: float,
+    suspended_hours: float,
+    calendar: WorkCalendar,
+) -> datetime:
+    """The moment the working time used reaches the step's point: `at_fraction` of the time
+    allowed plus `delay_hours`, counted from the dispatch; time spent suspended does not count,
+    so it is added on top."""
+    hours = step.at_fraction * allowed_hours + step.delay_hours + suspended_hours
+    return add_working_hours(dispatched_at, hours, calendar).at
+
+
+def step_thresholds(
+    chain: EscalationChain,
+    *,
+    dispatched_at: datetime,
+    allowed_hours: float,
+    suspended_hours: float,
+    calendar: WorkCalendar,
+) -> dict[str, datetime]:
+    """Each step's threshold by step name (see `step_threshold`)."""
+    return {
+        step.step: step_threshold(
+            step,
+            dispatched_at=dispatched_at,
+            allowed_hours=allowed_hours,
+            suspended_hours=suspended_hours,
+            calendar=calendar,
+        )
+        for step in chain.steps
+    }
+
+
+def due_steps(
+    chain: EscalationChain,
+    fired: AbstractSet[str],
+    thresholds: Mapping[str, datetime],
+    now: datetime,
+) -> list[EscalationStep]:
+    """The steps not fired yet whose threshold has passed by `now`, in chain order."""
+    return [step for step in chain.steps if step.step not in fired and thresholds[step.step] <= now]
+
+
+def describe_step(step: EscalationStep) -> str:
+    """What reaching the step means, in words, for a notice's title."""
+    delay = f"{step.delay_hours:g} working hours"
+    if step.at_fraction == 1.0:
+        reached = f"overdue by {delay}" if step.delay_hours else "overdue"
+    else:
+        reached = f"{step.at_fraction * 100:g} % of the time limit used"
+        reached += f", then {delay}" if step.delay_hours else ""
+    return f"{reached} [{step.step}]"

@@ -1,14 +1,100 @@
-"""The in-process scheduler: escalations and webhook deliveries, run periodically."""
+"""The in-process scheduler: escalations and webhook deliveries, run periodically.
+
+Every app process runs it; a PostgreSQL transaction-level advisory lock per job makes sure only
+one process runs a job at a time (the others skip that round). Each job runs in a worker thread
+in its own session and transaction; an error is logged and the next round tries again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from citygrid import db
 from citygrid.settings import Settings
+from dispatch import webhooks
+from dispatch.escalation_service import EscalationReport, run_escalations
+from dispatch.webhooks import DeliveryReport
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock keys, one per job (any bigint agreed by every process; these spell "cgesc"
+# and "cgwhk" in ASCII).
+ESCALATION_LOCK_KEY = 0x6367657363
+DELIVERY_LOCK_KEY = 0x6367776B68
+DELIVERY_BATCHES_PER_RUN = 20  # then the next round, so one slow receiver cannot hog a run
+
+
+def holds_job_lock(session: Session, key: int) -> bool:
+    """Takes the job's advisory lock for the session's transaction; False when another
+    transaction holds it (the lock is released by commit or rollback)."""
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+def escalate_once(
+    session: Session, now: datetime, *, settings: Settings
+) -> EscalationReport | None:
+    """Runs escalations under the job lock and commits; None when another process runs them."""
+    if not holds_job_lock(session, ESCALATION_LOCK_KEY):
+        return None
+    report = run_escalations(session, now, settings=settings)
+    session.commit()
+    return report
+
+
+def deliver_batch(session: Session, now: datetime, *, settings: Settings) -> DeliveryReport | None:
+    """Delivers one batch of due webhook events under the job lock and commits; None when
+    another process is delivering."""
+    if not holds_job_lock(session, DELIVERY_LOCK_KEY):
+        return None
+    report = webhooks.deliver_due(session, now, settings=settings)
+    session.commit()
+    return report
+
+
+def run_jobs(settings: Settings) -> None:
+    """One round: escalations, then deliveries batch by batch; errors are logged, not raised."""
+    try:
+        with db.open_session() as session:
+            escalate_once(session, datetime.now(UTC), settings=settings)
+    except Exception:
+        logger.exception("scheduler: escalation run failed; the next round tries again")
+    try:
+        for _ in range(DELIVERY_BATCHES_PER_RUN):
+            with db.open_session() as session:
+                report = deliver_batch(session, datetime.now(UTC), settings=settings)
+            if report is None or report.attempted < webhooks.DELIVERY_BATCH:
+                break
+    except Exception:
+        logger.exception("scheduler: webhook delivery failed; the next round tries again")
+
+
+async def run_periodically(settings: Settings) -> None:
+    """Runs a round every `scheduler_interval_s` until cancelled."""
+    while True:
+        await asyncio.to_thread(run_jobs, settings)
+        await asyncio.sleep(settings.scheduler_interval_s)
 
 
 @asynccontextmanager
 async def running_scheduler(settings: Settings) -> AsyncIterator[None]:
-    """Runs the scheduler's jobs in the background while the app serves."""
-    yield
+    """Runs the scheduler's jobs in the background while the app serves (when enabled)."""
+    if not settings.scheduler_enabled:
+        yield
+        return
+    task = asyncio.create_task(run_periodically(settings), name="citygrid-scheduler")
+    try:
+        yield
+    finally:
+        # A round already in its worker thread finishes (its transaction commits or rolls
+        # back whole); no new round starts.
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
