@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
 from citygrid.db import open_session
 from citygrid.settings import get_settings
 from citygrid.users import User, UserCreate, create_user
+from dispatch import assignments, demo_rules, queue_service
 from dispatch.models import Department
 from events import categories, taxonomy
 from events.demo_history import DemoActors, load_demo_history
@@ -111,6 +113,20 @@ def load_demo_users(session: Session) -> int:
     return added
 
 
+def make_manager_supervise(session: Session) -> None:
+    """The demo manager answers for every demo department (escalations reach someone)."""
+    session.flush()
+    session.execute(
+        text(
+            "INSERT INTO department_supervisor (department_id, user_id)"
+            " SELECT d.id, u.id FROM department d, app_user u"
+            " WHERE u.username = 'manager' AND d.code LIKE :prefix"
+            " ON CONFLICT DO NOTHING"
+        ),
+        {"prefix": f"{DEMO_DISTRICT_CODE}-%"},
+    )
+
+
 def demo_actors(session: Session) -> DemoActors:
     """The demo users who report, dispatch, handle and verify the demo history."""
     ids = {
@@ -131,7 +147,15 @@ def load() -> None:
         categories.load_taxonomy(session, taxonomy.read_taxonomy())  # the reports need categories
         cells = load_demo_grid(session)
         users = load_demo_users(session)
+        rule_set = demo_rules.load_demo_rules(session, now=datetime.now(UTC))
+        make_manager_supervise(session)
         cases = load_demo_history(session, demo_actors(session))
+        if cases:
+            settings = get_settings()
+            assignments.backfill_assignments(
+                session, default_calendar_code=settings.default_calendar_code
+            )
+            queue_service.reroute_waiting(session, None, now=datetime.now(UTC))
         session.commit()
     console.print(
         f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), {cells} cells added"
@@ -139,6 +163,11 @@ def load() -> None:
         else "demo city already loaded"
     )
     console.print(f"demo users: {users} added" if users else "demo users already there")
+    console.print(
+        f"demo routing rules: version {rule_set.version}"
+        if rule_set
+        else "routing rules already there"
+    )
     console.print(
         f"demo history: {cases} cases over the last 90 days"
         if cases

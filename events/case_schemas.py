@@ -55,6 +55,34 @@ class MergedIntoSummary(BaseModel):
     status: CaseStatus
 
 
+class DeadlineView(BaseModel):
+    """The current assignment's time limit in working hours, and how much of it is used."""
+
+    department_code: str
+    dispatched_at: datetime
+    limit_hours: float | None
+    postponed_hours: float
+    suspended_hours: float
+    allowed_hours: float
+    used_hours: float
+    due_at: datetime | None
+    warn_at: datetime | None
+    provisional: bool  # counted over a year whose public holidays are not announced yet
+    light: str  # green below 80 % of the allowed time, yellow 80–100 %, red overdue
+    overdue: bool
+    suspended: bool
+
+
+class RoutingView(BaseModel):
+    """The last routing decision: the department the rules suggest, and why."""
+
+    department_code: str | None
+    rule_set_version: int | None
+    rule_id: int | None
+    auto_dispatch: bool
+    reason: str
+
+
 class CaseDetail(BaseModel):
     id: int
     number: str
@@ -76,8 +104,16 @@ class CaseDetail(BaseModel):
     updated_at: datetime
     dispatched_at: datetime | None
     due_at: datetime | None
+    warn_at: datetime | None
+    due_provisional: bool
     handled_at: datetime | None
     closed_at: datetime | None
+    filed_at: datetime | None
+    suspended_at: datetime | None
+    rule_set_id: int | None  # the rule set version's id the case was dispatched by
+    routing_rule_id: int | None
+    deadline: DeadlineView | None  # while a department holds the case
+    routing: RoutingView | None
     allowed_actions: list[CaseAction]  # for the caller
     reports: list[ReportSummary]  # including those merged in from other cases
     photo_ids: list[int]  # of this case and of the cases merged into it

@@ -38,7 +38,9 @@ def read_case(
 ) -> CaseDetail:
     """The case, its reports and photos (merged cases' included) and the caller's actions."""
     window = timedelta(days=settings.reopen_window_days)
-    return case_service.case_detail(session, case_id, principal, datetime.now(UTC), window)
+    return case_service.case_detail(
+        session, case_id, principal, datetime.now(UTC), window, settings.default_calendar_code
+    )
 
 
 @router.get("/{case_id}/history")
@@ -62,8 +64,19 @@ def act(
     """Take an action; 409 with the status and the allowed actions when it is not possible."""
     now, window = datetime.now(UTC), timedelta(days=settings.reopen_window_days)
     body = body or CaseActionBody()
-    case_service.act_on_case(session, case_id, action, principal, body, now, reopen_window=window)
-    detail = case_service.case_detail(session, case_id, principal, now, window)
+    case_service.act_on_case(
+        session,
+        case_id,
+        action,
+        principal,
+        body,
+        now,
+        reopen_window=window,
+        default_calendar_code=settings.default_calendar_code,
+    )
+    detail = case_service.case_detail(
+        session, case_id, principal, now, window, settings.default_calendar_code
+    )
     session.commit()
     return detail
 
@@ -81,7 +94,9 @@ def merge(
     survivor = case_service.merge_case(
         session, case_id, body.into_case_id, principal, body.reason, now
     )
-    detail = case_service.case_detail(session, survivor.id, principal, now, window)
+    detail = case_service.case_detail(
+        session, survivor.id, principal, now, window, settings.default_calendar_code
+    )
     session.commit()
     return detail
 
@@ -97,7 +112,9 @@ def split(
     """Split a merged case out again; answers with the split-out case."""
     now, window = datetime.now(UTC), timedelta(days=settings.reopen_window_days)
     case_service.split_case(session, case_id, principal, body.reason, now)
-    detail = case_service.case_detail(session, case_id, principal, now, window)
+    detail = case_service.case_detail(
+        session, case_id, principal, now, window, settings.default_calendar_code
+    )
     session.commit()
     return detail
 

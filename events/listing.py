@@ -47,7 +47,7 @@ from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
 from dispatch.models import Department
-from events.lifecycle import OPEN_STATUSES, CaseStatus
+from events.lifecycle import WORKING_STATUSES, CaseStatus
 from events.listing_schemas import (
     BBox,
     CaseFilters,
@@ -96,7 +96,21 @@ ORDER_BY: dict[CaseSort, tuple[ColumnElement[Any], ...]] = {
     CaseSort.NUMBER: (Case.number.asc(), Case.id.asc()),
     CaseSort.STATUS: (STATUS_RANK.asc(), Case.created_at.desc(), Case.id.desc()),
 }
+
+
 # The listing's columns, in CaseListItem's order (the export writes them in this order too).
+def light_column() -> ColumnElement[str | None]:
+    """green / yellow / red while a department holds the case (80 % of the time is warn_at)."""
+    running = [status.value for status in (*WORKING_STATUSES, CaseStatus.SUSPENDED)]
+    clock = func.coalesce(Case.suspended_at, func.now())
+    return case(
+        (~Case.status.in_(running) | Case.due_at.is_(None), None),
+        (Case.due_at < clock, "red"),
+        (Case.warn_at <= clock, "yellow"),
+        else_="green",
+    )
+
+
 LIST_COLUMNS: tuple[Column, ...] = (
     Case.id,
     Case.number,
@@ -112,6 +126,7 @@ LIST_COLUMNS: tuple[Column, ...] = (
     Department.code.label("department_code"),
     Case.created_at,
     Case.due_at,
+    light_column().label("light"),
     Case.closed_at,
     func.ST_X(Case.geom).label("lon"),
     func.ST_Y(Case.geom).label("lat"),
@@ -258,9 +273,16 @@ def scope_condition(principal: Principal) -> ColumnElement[bool]:
 
 
 def overdue_condition() -> ColumnElement[bool]:
-    open_values = [status.value for status in OPEN_STATUSES]
+    """With a department and past the deadline; a suspended case counts at its suspension
+    (its clock stands still), a handled one no longer runs late."""
+    running = [status.value for status in (*WORKING_STATUSES, CaseStatus.SUSPENDED)]
     # IS NOT NULL keeps the condition two-valued, so its negation includes cases without a due date.
-    return and_(Case.due_at.is_not(None), Case.due_at < func.now(), Case.status.in_(open_values))
+    return and_(
+        Case.due_at.is_not(None),
+        Case.due_at < func.coalesce(Case.suspended_at, func.now()),
+        Case.status.in_(running),
+        Case.merged_into_id.is_(None),
+    )
 
 
 def _code_prefix(column: Any, code: str) -> ColumnElement[bool]:

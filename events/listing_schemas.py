@@ -60,6 +60,7 @@ class CaseListItem(BaseModel):
     department_code: str | None
     created_at: datetime
     due_at: datetime | None
+    light: str | None  # green, yellow, red while a department holds the case
     closed_at: datetime | None
     lon: float
     lat: float

@@ -38,7 +38,28 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
     counts = row_counts(session)
     assert 3_800 < counts["grid_cell"] < 4_800  # Dongcheng is ~42 km²
     assert counts["app_user"] == 6
-    assert counts["department"] == 8
+    streets = session.scalar(text("SELECT count(*) FROM grid_region WHERE level = 'street'"))
+    assert counts["department"] == 8 + streets  # a street office per street
+    # Every dispatched case has its assignment; every waiting one its routing decision.
+    assert (
+        session.scalar(
+            text(
+                "SELECT count(*) FROM event_case c WHERE c.department_id IS NOT NULL AND NOT EXISTS"
+                " (SELECT 1 FROM case_assignment a WHERE a.case_id = c.id)"
+            )
+        )
+        == 0
+    )
+    assert (
+        session.scalar(
+            text(
+                "SELECT count(*) FROM event_case c WHERE c.status IN ('filed', 'returned') AND NOT"
+                " EXISTS (SELECT 1 FROM routing_decision d WHERE d.case_id = c.id)"
+            )
+        )
+        == 0
+    )
+    assert session.scalar(text("SELECT count(*) FROM rule_set")) == 1
     assert counts["event_case"] == counts["report"] == 20_000
     statuses: dict[str, int] = dict(
         (row[0], row[1])

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from citygrid.auth import Role
 from citygrid.settings import get_settings
 from citygrid.users import User
+from dispatch.calendars import calendar_for_department
+from dispatch.deadlines import WorkCalendar, working_hours_between
 from dispatch.models import Department
 from events.lifecycle import RULES, CaseAction, CaseStatus, allowed_actions
 from events.models import Case, CasePhoto, Category
@@ -55,6 +57,10 @@ def world(session: Session) -> World:
         manager=add_user(session, Role.MANAGER),
         citizen=add_user(session, Role.CITIZEN),
     )
+
+
+def default_calendar(session: Session) -> WorkCalendar:
+    return calendar_for_department(session, None, default_code="default")
 
 
 def headers_of(user: User) -> dict[str, str]:
@@ -126,7 +132,10 @@ def test_the_whole_loop_from_reported_to_closed(
     assert dispatched["department_id"] == world.sanitation.id
     due_at = datetime.fromisoformat(dispatched["due_at"])
     dispatched_at = datetime.fromisoformat(dispatched["dispatched_at"])
-    assert due_at - dispatched_at == timedelta(hours=4)  # the category's normal limit
+    # the category's normal limit, in working hours on the default calendar
+    assert working_hours_between(dispatched_at, due_at, default_calendar(session)) == (
+        pytest.approx(4.0)
+    )
     ok(act(client, case.id, "accept", world.worker))
     handled = ok(act(client, case.id, "handle", world.worker, reason="swept", photo_ids=[photo_id]))
     assert handled["status"] == "handled" and handled["handled_at"] is not None
@@ -158,7 +167,11 @@ def test_urgent_cases_get_the_urgent_limit(
     session.execute(update(Case).where(Case.id == case.id).values(urgency="urgent"))
     body = ok(act(client, case.id, "dispatch", world.dispatcher, department_code="HW-01"))
     due_at, dispatched_at = (datetime.fromisoformat(body[k]) for k in ("due_at", "dispatched_at"))
-    assert due_at - dispatched_at == timedelta(hours=2)
+    # 2 working hours on the default calendar (the normal limit is 4)
+    assert working_hours_between(dispatched_at, due_at, default_calendar(session)) == (
+        pytest.approx(2.0)
+    )
+    assert body["deadline"]["limit_hours"] == 2.0
 
 
 # Offered only once a request is pending (or, for reopen, while the window is open).
@@ -306,7 +319,12 @@ def test_an_approved_postponement_moves_the_deadline(
     too_many = act(client, case_id, "approve_postponement", world.dispatcher, hours=72)
     assert too_many.status_code == 422
     approved = ok(act(client, case_id, "approve_postponement", world.dispatcher, hours=24))
-    assert datetime.fromisoformat(approved["due_at"]) - due_before == timedelta(hours=24)
+    # 24 more working hours on the default calendar
+    added = working_hours_between(
+        due_before, datetime.fromisoformat(approved["due_at"]), default_calendar(session)
+    )
+    assert added == pytest.approx(24.0)
+    assert approved["deadline"]["postponed_hours"] == 24
     assert approved["postponed_hours"] == 24
     assert approved["postponement_hours_requested"] is None
     assert approved["status"] == "accepted"

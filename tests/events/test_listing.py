@@ -125,8 +125,8 @@ def world(session: Session) -> World:
 
 def seed_world(session: Session) -> World:
     """Six cases: c1 reported (citizen1, NW); c2 dispatched to A, urgent and overdue (citizen2,
-    NE, holding citizen1's merged report from c5); c3 handled by B, overdue (citizen2, SW); c4
-    closed by A (citizen1, SE); c5 merged into c2; c6 filed (inspector, the east street)."""
+    NE, holding citizen1's merged report from c5); c3 handled by B after its deadline (citizen2,
+    SW); c4 closed by A (citizen1, SE); c5 merged into c2; c6 filed (inspector, the east street)."""
     seed_block(session)
     east_cell_id = add_east_street(session)
     users, departments = seed_people(session)
@@ -260,9 +260,9 @@ FILTERS: list[tuple[dict[str, str], set[str]]] = [
     ({"created_to": "2026-02-01T16:00:00+08:00"}, {"c1"}),  # 08:00 UTC: exclusive
     ({"closed_from": "2026-04-03", "closed_to": "2026-04-04"}, {"c4"}),
     ({"closed_to": "2026-04-03"}, set()),
-    # Past due and open: handled is open (it waits for verification); closed c4 is not overdue.
-    ({"overdue": "true"}, {"c2", "c3"}),
-    ({"overdue": "false"}, {"c1", "c4", "c5", "c6"}),
+    # Past due while a department holds it: handled c3 no longer runs late, closed c4 neither.
+    ({"overdue": "true"}, {"c2"}),
+    ({"overdue": "false"}, {"c1", "c3", "c4", "c5", "c6"}),
     ({"bbox": f"{NE_OF_ORIGIN},{ORIGIN_LON + 0.01},{ORIGIN_LAT + 0.01}"}, {"c2", "c5", "c6"}),
     ({"bbox": f"{ORIGIN_LON - 0.01},{ORIGIN_LAT - 0.01},{ORIGIN_LON},{ORIGIN_LAT}"}, {"c3"}),
 ]
@@ -290,7 +290,7 @@ def test_filter_by_reporter_counts_merged_reports(client: TestClient, world: Wor
     [
         ({"status": "dispatched,closed", "department_code": "HW-A"}, {"c2", "c4"}),
         ({"status": "dispatched,closed", "department_code": "HW-A", "urgency": "urgent"}, {"c2"}),
-        ({"category_code": "02", "area_code": "110101001", "overdue": "false"}, {"c4"}),
+        ({"category_code": "02", "area_code": "110101001", "overdue": "false"}, {"c3", "c4"}),
         ({"category_code": "01", "created_from": "2026-02-01", "status": "reported"}, set()),
     ],
     ids=str,
