@@ -7,8 +7,9 @@ In one transaction that is rolled back at the end (the bench database keeps only
    district, street, community, cell, cell-set and polygon areas × minor, major and any
    category, some for one urgency) on bench departments;
 2. inserts `--cases` cases into event_case (set-based: random cells, categories, urgency);
-3. routes all of them with `routing.decide_routes`, the app's function and SQL (decisions
-   stored in routing_decision), and reports cases/s; EXPLAIN ANALYZE of the lookup alone;
+3. routes all of them: first the lookup alone (the app's `routing.winner_cte`, the winning rule
+   of every case), then `routing.decide_routes`, the app's function (decisions with their
+   reasons stored in routing_decision and returned), and reports cases/s for each;
 4. checks `--sample` cases against a naive formulation (every rule's predicates, no keys,
    lowest ordinal): the same rule and department for every case.
 """
@@ -168,6 +169,19 @@ WHERE c.id = ANY(CAST(:case_ids AS bigint[]))
 """)
 
 
+# The app's lookup (routing.winner_cte over the same batch as decide_routes), without storing.
+LOOKUP_ONLY = text(f"""
+WITH batch AS (
+    SELECT {routing.CASE_FACTS_COLUMNS}, CAST(:rule_set_id AS integer) AS rule_set_id
+    FROM unnest(CAST(:case_ids AS bigint[])) AS ids(id)
+    JOIN event_case c ON c.id = ids.id
+    {routing.CASE_FACTS_JOINS}
+),
+{routing.winner_cte("winner", "batch")}
+SELECT count(*) AS cases, count(ordinal) AS routed FROM winner
+""")
+
+
 def timed(label: str, started: float) -> float:
     elapsed = time.perf_counter() - started
     print(f"{label}: {elapsed:.2f} s")
@@ -231,11 +245,17 @@ def run(session: Session, args: argparse.Namespace) -> None:
     if args.explain:
         explain_lookup(session, rule_set.id, case_ids)
 
+    session.execute(text("ANALYZE routing_lookup"))
+    started = time.perf_counter()
+    matched = session.execute(LOOKUP_ONLY, {"case_ids": case_ids, "rule_set_id": rule_set.id}).one()
+    elapsed = timed(f"routing lookup for {matched.cases} cases (the winning rule of each)", started)
+    print(f"routing (lookup): {matched.cases / elapsed:,.0f} cases/s; {matched.routed} routed")
+
     started = time.perf_counter()
     decisions = routing.decide_routes(session, case_ids, at=NOW)
     elapsed = timed(f"decide_routes for {len(decisions)} cases (stored, returned)", started)
     routed = sum(1 for decision in decisions.values() if decision.department_id is not None)
-    print(f"routing: {len(decisions) / elapsed:,.0f} cases/s; {routed} routed")
+    print(f"routing + storing decisions: {len(decisions) / elapsed:,.0f} cases/s; {routed} routed")
     verify(session, rule_set.id, case_ids, decisions, args.sample)
 
 
@@ -259,6 +279,15 @@ def verify(
     ]
     assert len(naive) == len(sample)
     print(f"verified: {len(sample) - len(differing)}/{len(sample)} cases agree")
+    for case_id in differing:
+        row = session.execute(
+            text(
+                "SELECT c.id, ST_Covers(gc.geom, c.geom) AS in_its_cell, c.urgency, c.category_id"
+                " FROM event_case c JOIN grid_cell gc ON gc.id = c.cell_id WHERE c.id = :id"
+            ),
+            {"id": case_id},
+        ).one()
+        print(f"differs: {row}; decided rule {decisions[case_id].rule_id}")
     assert not differing, differing[:10]
 
 

@@ -59,7 +59,8 @@ def ensure_grid(url: str, cells: int) -> None:
         if have >= cells * 0.95:
             print(f"grid: {have} cells already in citygrid_bench")
             return
-        session.execute(text("TRUNCATE grid_cell, grid_region, app_user CASCADE"))
+        if have:  # a smaller grid from an earlier run (an empty database has nothing to clear)
+            session.execute(text("TRUNCATE grid_cell, grid_region, app_user CASCADE"))
         started = time.perf_counter()
         layout = GridLayout(cell_size_m=100, community_size=5, street_size=4)
         generated = generate_grid(

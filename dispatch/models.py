@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from citygrid.db import Base
@@ -168,6 +168,26 @@ class RoutingRuleKey(Base):
     category_key: Mapped[int] = mapped_column(Integer)
     urgency: Mapped[str | None] = mapped_column(String(8))
     partial: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class RoutingLookup(Base):
+    """The rule keys of a set folded into one row per (area, category) pair: the winning
+    ordinal for normal and for urgent cases, and the polygon rules that need a point check.
+
+    lookup_key = area_key << 20 | category_key, so routing probes one unique key per pair
+    (15 per case: cell, community, street, district, citywide × minor, major, any), each a
+    hash join on the primary key.
+    """
+
+    __tablename__ = "routing_lookup"
+
+    rule_set_id: Mapped[int] = mapped_column(
+        ForeignKey("rule_set.id", ondelete="CASCADE"), primary_key=True
+    )
+    lookup_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    normal_ordinal: Mapped[int | None] = mapped_column(Integer)
+    urgent_ordinal: Mapped[int | None] = mapped_column(Integer)
+    partial_ordinals: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
 
 
 class RoutingDecision(Base):

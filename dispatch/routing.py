@@ -1,9 +1,10 @@
 """Routing service: save rule-set versions, route batches of cases in the database, simulate.
 
 A saved rule is expanded into `routing_rule_key` rows, the keys a case is looked up by
-(area_key = level << 32 | id, category_key = category id or 0). Routing a batch of cases is one
-statement: each case probes its 5 area keys (cell, community, street, district, citywide) × 3
-category keys (minor, major, any), the lowest matching ordinal wins (see dispatch.rules).
+(area_key = level << 32 | id, category_key = category id or 0), folded into `routing_lookup`
+(one row per key pair: the winning ordinal for normal and urgent cases). Routing a batch of cases
+is one statement: each case probes its 5 area keys (cell, community, street, district, citywide)
+× 3 category keys (minor, major, any), the lowest matching ordinal wins (see dispatch.rules).
 """
 
 from __future__ import annotations
@@ -237,6 +238,7 @@ def expand_keys(session: Session, rule_set_id: int) -> None:
     """The lookup keys of a stored set's rules: one INSERT … SELECT per kind of area."""
     session.execute(EXPAND_LISTED_KEYS, {"rule_set_id": rule_set_id})
     session.execute(EXPAND_POLYGON_KEYS, {"rule_set_id": rule_set_id})
+    session.execute(FOLD_LOOKUP, {"rule_set_id": rule_set_id})
 
 
 # What a batch of cases is routed by: place (cell and its regions) and category (and its major).
@@ -252,35 +254,60 @@ CASE_FACTS_JOINS = """JOIN grid_cell gc ON gc.id = c.cell_id
     LEFT JOIN category major ON major.id = cat.parent_id"""
 
 
+CATEGORY_KEY_BITS = 20  # lookup_key = area_key << 20 | category_key: category ids < 2^20
+FOLD_LOOKUP = text(f"""
+INSERT INTO routing_lookup (rule_set_id, lookup_key, normal_ordinal, urgent_ordinal,
+    partial_ordinals)
+SELECT rule_set_id, (area_key << {CATEGORY_KEY_BITS}) | category_key,
+    min(ordinal) FILTER (WHERE NOT partial AND coalesce(urgency, 'normal') = 'normal'),
+    min(ordinal) FILTER (WHERE NOT partial AND coalesce(urgency, 'urgent') = 'urgent'),
+    array_agg(DISTINCT ordinal) FILTER (WHERE partial)
+FROM routing_rule_key
+WHERE rule_set_id = :rule_set_id
+GROUP BY 1, 2
+""")
+
+
 def winner_cte(name: str, batch: str) -> str:
     """A CTE `name(case_id, ordinal)`: the lowest matching ordinal of each case of the CTE
-    `batch` (CASE_FACTS_COLUMNS + rule_set_id) in its rule set; unmatched cases are absent.
+    `batch` (CASE_FACTS_COLUMNS + rule_set_id) in its rule set, NULL when no rule matches.
 
-    The 15 probes are one VALUES list of (area_key, category_key) pairs, so the planner hashes
-    on both: probing by area alone would meet every citywide rule of every category."""
+    Each case probes 15 (area, category) pairs of `routing_lookup`, one LEFT JOIN per pair on
+    its primary key: 15 hash joins of the batch against a small table, no row multiplication
+    and no sort (measured 5-6x faster than one join over 15 generated probe rows per case).
+    Polygon rules that only partly cover the case's cell are checked against its point, only
+    for the cases whose cell has such rules."""
     level = AREA_KEY_LEVEL
+    shift = CATEGORY_KEY_BITS
     areas = [
-        f"(({level[AreaKind.CELL]}::bigint << 32) | b.cell_id)",
-        f"(({level[AreaKind.COMMUNITY]}::bigint << 32) | b.community_id)",
-        f"(({level[AreaKind.STREET]}::bigint << 32) | b.street_id)",
-        f"(({level[AreaKind.DISTRICT]}::bigint << 32) | b.district_id)",
-        f"({level[AreaKind.CITYWIDE]}::bigint << 32)",
+        f"((({level[AreaKind.CELL]}::bigint << 32) | b.cell_id) << {shift})",
+        f"((({level[AreaKind.COMMUNITY]}::bigint << 32) | b.community_id) << {shift})",
+        f"((({level[AreaKind.STREET]}::bigint << 32) | b.street_id) << {shift})",
+        f"((({level[AreaKind.DISTRICT]}::bigint << 32) | b.district_id) << {shift})",
+        f"(({level[AreaKind.CITYWIDE]}::bigint << 32) << {shift})",
     ]
-    categories = ["b.category_id", "b.major_id", "0"]
-    probes = ",\n        ".join(
-        f"({area}, {category})" for area in areas for category in categories
+    categories = ["b.category_id", "coalesce(b.major_id, 0)", "0"]
+    probes = [f"{area} | {category}" for area in areas for category in categories]
+    joins = "\n    ".join(
+        f"LEFT JOIN routing_lookup l{i} ON l{i}.rule_set_id = b.rule_set_id"
+        f" AND l{i}.lookup_key = {probe}"
+        for i, probe in enumerate(probes)
     )
+    normal = ", ".join(f"l{i}.normal_ordinal" for i in range(len(probes)))
+    urgent = ", ".join(f"l{i}.urgent_ordinal" for i in range(len(probes)))
+    cell_probes = range(len(categories))  # the first three: the case's cell
+    partial = " || ".join(f"coalesce(l{i}.partial_ordinals, '{{}}')" for i in cell_probes)
+    no_partial = " AND ".join(f"l{i}.partial_ordinals IS NULL" for i in cell_probes)
     return f"""{name} AS (
-    SELECT b.case_id, min(k.ordinal) AS ordinal
+    SELECT b.case_id, LEAST(
+        CASE WHEN b.urgency = 'urgent' THEN LEAST({urgent}) ELSE LEAST({normal}) END,
+        CASE WHEN {no_partial} THEN NULL ELSE (
+            SELECT min(pr.ordinal) FROM routing_rule pr
+            WHERE pr.rule_set_id = b.rule_set_id AND pr.ordinal = ANY({partial})
+                AND coalesce(pr.urgency, b.urgency) = b.urgency
+                AND ST_Covers(pr.area_geom, b.geom)) END) AS ordinal
     FROM {batch} b
-    CROSS JOIN LATERAL (VALUES
-        {probes}) AS p(area_key, category_key)
-    JOIN routing_rule_key k ON k.rule_set_id = b.rule_set_id AND k.area_key = p.area_key
-        AND k.category_key = p.category_key
-    WHERE (k.urgency IS NULL OR k.urgency = b.urgency)
-        AND (NOT k.partial OR EXISTS (SELECT 1 FROM routing_rule pr
-            WHERE pr.id = k.rule_id AND ST_Covers(pr.area_geom, b.geom)))
-    GROUP BY b.case_id)"""
+    {joins})"""
 
 
 # Why: "rule 12 'name' (v3): category 0102 in street 110101001 → 110101-HW".

@@ -492,7 +492,12 @@ def handle(session: Session, case: Case, body: CaseActionBody, ctx: ActionContex
 
 def verify_pass(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
     assignments.end_current(session, case.id, now=ctx.now, reason="closed")
-    return Effect({"closed_at": ctx.now})
+    return Effect({"closed_at": ctx.now}, verified_handling(case))
+
+
+def verified_handling(case: Case) -> dict[str, Any]:
+    """The handling a verification answers: evaluation times the inspector from it."""
+    return {"handled_at": case.handled_at.isoformat() if case.handled_at else None}
 
 
 def verify_fail(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
@@ -504,7 +509,8 @@ def verify_fail(session: Session, case: Case, body: CaseActionBody, ctx: ActionC
         assignment.handling_hours = None
         session.flush()
     rework_count = case.rework_count + 1
-    return Effect({"rework_count": rework_count}, {"rework_count": rework_count})
+    details = {"rework_count": rework_count, **verified_handling(case)}
+    return Effect({"rework_count": rework_count}, details)
 
 
 def request_postponement(

@@ -346,6 +346,21 @@ def upgrade() -> None:
         "ix_notification_user_created", "notification", ["user_id", "created_at"], unique=False
     )
     op.create_table(
+        "routing_lookup",
+        sa.Column("rule_set_id", sa.Integer(), nullable=False),
+        sa.Column("lookup_key", sa.BigInteger(), nullable=False),
+        sa.Column("normal_ordinal", sa.Integer(), nullable=True),
+        sa.Column("urgent_ordinal", sa.Integer(), nullable=True),
+        sa.Column("partial_ordinals", postgresql.ARRAY(sa.Integer()), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["rule_set_id"],
+            ["rule_set.id"],
+            name=op.f("fk_routing_lookup_rule_set_id_rule_set"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("rule_set_id", "lookup_key", name=op.f("pk_routing_lookup")),
+    )
+    op.create_table(
         "routing_decision",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("case_id", sa.BigInteger(), nullable=False),
@@ -545,6 +560,7 @@ def downgrade() -> None:
     op.drop_table("case_assignment")
     op.drop_index(op.f("ix_routing_decision_case_id"), table_name="routing_decision")
     op.drop_table("routing_decision")
+    op.drop_table("routing_lookup")
     op.drop_index("ix_notification_user_created", table_name="notification")
     op.drop_table("notification")
     op.drop_index(op.f("ix_webhook_attempt_delivery_id"), table_name="webhook_attempt")
