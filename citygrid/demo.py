@@ -150,7 +150,7 @@ def load() -> None:
         rule_set = demo_rules.load_demo_rules(session, now=datetime.now(UTC))
         make_manager_supervise(session)
         cases = load_demo_history(session, demo_actors(session))
-        if cases:
+        if cases or rule_set:  # new cases, or a city from before dispatch: route and time them
             settings = get_settings()
             assignments.backfill_assignments(
                 session, default_calendar_code=settings.default_calendar_code

@@ -169,27 +169,43 @@ WHERE c.department_id IS NOT NULL AND c.dispatched_at IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM case_assignment a WHERE a.case_id = c.id)
 RETURNING id
 """
+# Assignments made by the migration from older cases carry no limit yet.
+BACKFILL_LIMITS = """
+UPDATE case_assignment a
+SET limit_hours = CASE WHEN c.urgency = 'urgent' THEN cat.limit_hours_urgent
+                       ELSE cat.limit_hours_normal END
+FROM event_case c JOIN category cat ON cat.id = c.category_id
+WHERE c.id = a.case_id AND a.limit_hours IS NULL
+"""
 
 
 def backfill_assignments(session: Session, *, default_calendar_code: str) -> int:
     """Assignments for dispatched cases that have none (written in bulk); the open ones get
-    their deadline recounted in working time. Returns how many were made."""
+    their deadline recounted in working time, the handled ones the working hours they took.
+    Returns how many were made."""
     session.execute(text(BACKFILL_FILED_AT))
     made = len(session.execute(text(BACKFILL_ASSIGNMENTS)).all())
+    session.execute(text(BACKFILL_LIMITS))
     session.flush()
-    open_assignments = session.scalars(
+    untimed = session.scalars(
         select(CaseAssignment).where(
-            CaseAssignment.ended_at.is_(None), CaseAssignment.handled_at.is_(None)
+            (CaseAssignment.ended_at.is_(None) & CaseAssignment.handled_at.is_(None))
+            | (CaseAssignment.handled_at.is_not(None) & CaseAssignment.handling_hours.is_(None))
         )
     ).all()
     calendars_by_department: dict[int, WorkCalendar] = {}
-    for assignment in open_assignments:
+    for assignment in untimed:
         department_id = assignment.department_id
         if department_id not in calendars_by_department:
             calendars_by_department[department_id] = calendar_of(
                 session, department_id, default_calendar_code
             )
-        schedule = apply_schedule(assignment, calendars_by_department[department_id])
+        calendar = calendars_by_department[department_id]
+        if assignment.handled_at is not None:
+            used = working_hours_between(assignment.dispatched_at, assignment.handled_at, calendar)
+            assignment.handling_hours = round(used, 4)
+            continue
+        schedule = apply_schedule(assignment, calendar)
         session.execute(
             update(Case).where(Case.id == assignment.case_id).values(**schedule_changes(schedule)),
             execution_options={"synchronize_session": False},

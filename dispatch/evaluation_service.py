@@ -6,6 +6,8 @@ Periods are half-open, [from, to), and each family has one anchor:
   stands after postponements) falls in; an assignment without a deadline, to its dispatch time;
 - areas: a case belongs to the period it was reported in (event_case.created_at);
 - inspectors: a report to its created_at, a verification to the time of the verify transition.
+  A verification is timed from the handling it verifies, which its history row records
+  (details.handled_at); a row without it counts as a verification, never as one on time.
 Outcomes (handled, closed, …) are counted as they stand at `now`. Merged duplicates
 (merged_into_id set) are not cases of their own.
 """
@@ -25,7 +27,10 @@ from dispatch import evaluation
 from dispatch.evaluation import GroupKind, WeekPattern
 from dispatch.models import WorkCalendar
 
-EPOCH_MONDAY = "2000-01-03"  # any Monday before every case: day numbers count from it
+# Any Monday before every case: day numbers count from it, in local time (seconds since the
+# Unix epoch of 2000-01-03 00:00 read as UTC, which is how a local timestamp's epoch is counted).
+EPOCH_MONDAY = datetime(2000, 1, 3)
+EPOCH_MONDAY_S = int((EPOCH_MONDAY - datetime(1970, 1, 1)).total_seconds())
 
 DEPARTMENT_SQL = """
 WITH facts AS (
@@ -102,31 +107,32 @@ INSPECTOR_SQL = """
 WITH report_counts AS (
     SELECT r.reporter_id AS user_id,
            count(*) AS reports,
-           count(*) FILTER (WHERE c.filed_at IS NOT NULL AND c.merged_into_id IS NULL)
-               AS valid_reports
+           count(*) - count(invalid.id) AS valid_reports
     FROM report r
-    JOIN event_case c ON c.id = r.original_case_id
+    -- Only the few invalid cases (not filed, or merged) are joined: a far smaller hash.
+    LEFT JOIN event_case invalid
+           ON invalid.id = r.original_case_id
+          AND (invalid.filed_at IS NULL OR invalid.merged_into_id IS NOT NULL)
     WHERE r.created_at >= :period_from AND r.created_at < :period_to
       AND r.reporter_id IS NOT NULL
     GROUP BY r.reporter_id
 ),
 verification AS (
     SELECT v.actor_id AS user_id,
-           v.at AT TIME ZONE :time_zone AS verified_local,
-           max(h.at) AT TIME ZONE :time_zone AS handled_local
+           date_part('epoch', v.at AT TIME ZONE :time_zone) - :epoch_s AS verified_s,
+           date_part('epoch', CAST(v.details ->> 'handled_at' AS timestamptz)
+                              AT TIME ZONE :time_zone) - :epoch_s AS handled_s
     FROM case_transition v
-    LEFT JOIN case_transition h
-           ON h.case_id = v.case_id AND h.action = 'handle' AND h.at <= v.at
     WHERE v.action IN ('verify_pass', 'verify_fail')
-      AND v.at >= :period_from AND v.at < :period_to AND v.actor_id IS NOT NULL
-    GROUP BY v.id
+      AND v.at >= :period_from AND v.at < :period_to
+    OFFSET 0  -- a fence: convert each time once, the formula below reads it several times
 ),
 verification_days AS (
     SELECT user_id,
-           verified_local::date - DATE '{epoch}' AS v_days,
-           date_part('epoch', verified_local::time) AS v_tod,
-           handled_local::date - DATE '{epoch}' AS h_days,
-           date_part('epoch', handled_local::time) AS h_tod
+           CAST(floor(verified_s / 86400) AS integer) AS v_days,
+           verified_s - floor(verified_s / 86400) * 86400 AS v_tod,
+           CAST(floor(handled_s / 86400) AS integer) AS h_days,
+           handled_s - floor(handled_s / 86400) * 86400 AS h_tod
     FROM verification
 ),
 verification_counts AS (
@@ -218,9 +224,10 @@ def working_seconds_sql(days: str, seconds_of_day: str, period_count: int) -> st
         f"greatest(0, least({seconds_of_day}, :period_end_{i}) - :period_start_{i})"
         for i in range(period_count)
     )
+    # Integer arithmetic throughout: div() or untyped parameters would make it numeric, slow.
     return (
-        f"((div({days}, 7) * :week_workdays"
-        f" + (CAST(:workdays_before AS integer[]))[{weekday}]) * :day_seconds"
+        f"((({days}) / 7 * CAST(:week_workdays AS bigint)"
+        f" + (CAST(:workdays_before AS integer[]))[{weekday}]) * CAST(:day_seconds AS bigint)"
         f" + CASE WHEN (CAST(:workdays AS boolean[]))[{weekday}] THEN {in_day} ELSE 0 END)"
     )
 
@@ -229,7 +236,6 @@ def inspector_sql(pattern: WeekPattern) -> str:
     """The inspectors' statement for a calendar with this many working periods."""
     count = len(pattern.periods_s)
     return INSPECTOR_SQL.format(
-        epoch=EPOCH_MONDAY,
         verified_w=working_seconds_sql("v_days", "v_tod", count),
         handled_w=working_seconds_sql("h_days", "h_tod", count),
     )
@@ -242,6 +248,7 @@ def pattern_params(pattern: WeekPattern) -> dict[str, Any]:
         "workdays_before": list(pattern.workdays_before),
         "workdays": list(pattern.workdays),
         "day_seconds": pattern.day_seconds,
+        "epoch_s": EPOCH_MONDAY_S,
     }
     for i, (start, end) in enumerate(pattern.periods_s):
         params[f"period_start_{i}"], params[f"period_end_{i}"] = start, end

@@ -9,6 +9,7 @@ with COPY, so loading takes seconds and a second load (which finds the demo rows
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ SIDE_PATHS: tuple[tuple[float, tuple[Step, ...]], ...] = (
 )
 PATHS: tuple[tuple[Step, ...], ...] = (MAIN_LINE, *(path for _, path in SIDE_PATHS))
 STEP_GAP_HOURS = {"file": 0.3, "dispatch": 0.5, "accept": 0.4, "verify_pass": 2.0}
+VERIFY_ACTIONS = frozenset({"verify_pass", "verify_fail"})
 ACTOR_ROLE = {
     "file": "dispatcher",
     "not_file": "dispatcher",
@@ -265,7 +267,8 @@ def _write(
         )
         _copy(
             cursor,
-            "case_transition (case_id, action, from_status, to_status, actor_id, actor_role, at)",
+            "case_transition (case_id, action, from_status, to_status, actor_id, actor_role, "
+            "details, at)",
             _history_rows(first_id, plan, actors),
         )
     session.execute(
@@ -385,11 +388,13 @@ def _history_rows(first_id: int, plan: _Plan, actors: DemoActors) -> Iterator[tu
     for i, steps in enumerate(plan.steps):
         times = _timeline(plan.created_at[i], steps, float(plan.limit_hours[i]))
         reporter_role = "inspector" if plan.by_inspector[i] else "citizen"
+        handled_at: datetime | None = None
         for (action, source, target), moment in zip(steps, times, strict=True):
             role = ACTOR_ROLE.get(action, reporter_role)
             actor = actor_ids.get(role, _reporter(plan, i, actors))
             if action == "report":
                 actor = _reporter(plan, i, actors)
+            handled_at = moment if action == "handle" else handled_at
             yield (
                 first_id + i,
                 action,
@@ -397,5 +402,14 @@ def _history_rows(first_id: int, plan: _Plan, actors: DemoActors) -> Iterator[tu
                 target.value,
                 actor,
                 role,
+                _details(action, handled_at),
                 moment,
             )
+
+
+def _details(action: str, handled_at: datetime | None) -> str:
+    """The history row's details as JSON: a verification names the handling it verifies
+    (as events/case_service.py records it; evaluation times the inspector from it)."""
+    if action in VERIFY_ACTIONS:
+        return json.dumps({"handled_at": handled_at.isoformat() if handled_at else None})
+    return "{}"

@@ -107,7 +107,14 @@ class City:
             )
         )
 
-    def transition(self, case: Case, action: str, moment: datetime, actor: User) -> None:
+    def transition(
+        self,
+        case: Case,
+        action: str,
+        moment: datetime,
+        actor: User,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         target = {"handle": "handled", "verify_pass": "closed", "verify_fail": "rework"}[action]
         self.session.add(
             CaseTransition(
@@ -116,6 +123,7 @@ class City:
                 to_status=target,
                 actor_id=actor.id,
                 actor_role=actor.role,
+                details=details or {},
                 at=moment,
             )
         )
@@ -123,8 +131,10 @@ class City:
     def handled_and_verified(
         self, case: Case, handled: datetime, verified: datetime, inspector: User, passed: bool
     ) -> None:
+        """A handling, then its verification naming it, as the case actions record them."""
         self.transition(case, "handle", handled, inspector)  # the actor does not matter here
-        self.transition(case, "verify_pass" if passed else "verify_fail", verified, inspector)
+        action = "verify_pass" if passed else "verify_fail"
+        self.transition(case, action, verified, inspector, {"handled_at": handled.isoformat()})
 
 
 @pytest.fixture
@@ -338,6 +348,21 @@ def test_inspectors_match_the_hand_computed_figures(
     totals = body["totals"]
     assert (totals["reports"], totals["valid_reports"], totals["verifications"]) == (11, 9, 6)
     assert (totals["score"], totals["grade"]) == (74.24, "C")  # .5 × 9/11 + .5 × 4/6
+
+
+def test_a_verification_without_its_handling_counts_but_never_on_time(
+    city: City, client: TestClient, auth: Callable[[Role], dict[str, str]]
+) -> None:
+    # c14: handled at 10:00 and verified at 11:00 (1 working hour), but the verify row does not
+    # say which handling it verifies: the query times verifications from details.handled_at
+    # only, not from the handle rows before them.
+    c14 = city.case(city.i2, at(25, "08:00"), CaseStatus.CLOSED, handled_at=at(25, "10:00"))
+    city.transition(c14, "handle", at(25, "10:00"), city.i1)
+    city.transition(c14, "verify_pass", at(25, "11:00"), city.i1)
+    city.session.flush()
+    first = row_of(evaluation(client, auth, "inspector"), "eval-inspector-1")
+    assert (first["verifications"], first["verifications_on_time"]) == (4, 3)  # c1 c2 c9 + c14
+    assert first["on_time_verification_rate"] == 0.75
 
 
 def test_csv_has_a_bom_a_header_the_groups_and_the_totals(
