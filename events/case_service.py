@@ -492,12 +492,17 @@ def handle(session: Session, case: Case, body: CaseActionBody, ctx: ActionContex
 
 def verify_pass(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
     assignments.end_current(session, case.id, now=ctx.now, reason="closed")
-    return Effect({"closed_at": ctx.now}, verified_handling(case))
+    return Effect({"closed_at": ctx.now}, verified_handling(session, case, ctx))
 
 
-def verified_handling(case: Case) -> dict[str, Any]:
-    """The handling a verification answers: evaluation times the inspector from it."""
-    return {"handled_at": case.handled_at.isoformat() if case.handled_at else None}
+def verified_handling(session: Session, case: Case, ctx: ActionContext) -> dict[str, Any]:
+    """The handling a verification answers, and the working hours (default calendar) the
+    inspector took since: evaluation counts verifications on time from them."""
+    if case.handled_at is None:
+        return {"handled_at": None}
+    calendar = assignments.calendar_of(session, None, ctx.default_calendar_code)
+    waited = working_hours_between(case.handled_at, ctx.now, calendar)
+    return {"handled_at": case.handled_at.isoformat(), "verify_working_hours": round(waited, 4)}
 
 
 def verify_fail(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
@@ -509,7 +514,7 @@ def verify_fail(session: Session, case: Case, body: CaseActionBody, ctx: ActionC
         assignment.handling_hours = None
         session.flush()
     rework_count = case.rework_count + 1
-    details = {"rework_count": rework_count, **verified_handling(case)}
+    details = {"rework_count": rework_count, **verified_handling(session, case, ctx)}
     return Effect({"rework_count": rework_count}, details)
 
 
