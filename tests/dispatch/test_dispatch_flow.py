@@ -13,11 +13,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
+from citygrid.settings import get_settings
 from citygrid.users import User
-from dispatch import routing
+from dispatch import escalation_service, routing, webhooks
 from dispatch.calendars import calendar_for_department
 from dispatch.deadlines import add_working_hours, working_hours_between
-from dispatch.models import CaseAssignment, Department, Notification, RuleSet
+from dispatch.models import (
+    CaseAssignment,
+    Department,
+    DepartmentSupervisor,
+    Notification,
+    RuleSet,
+    WebhookDelivery,
+)
 from dispatch.rules import RuleSetSpec
 from events import case_service
 from events.case_schemas import CaseActionBody
@@ -332,3 +340,45 @@ def test_lights_in_the_case_and_the_listing(
     listing = client.get("/api/cases?overdue=true", headers=headers_of(world.dispatcher)).json()
     assert [(i["id"], i["light"]) for i in listing["items"]] == [(case_id, "red")]
     assert session.scalar(select(Notification.id).where(Notification.case_id == case_id))
+
+
+def test_dispatch_feeds_the_webhook_outbox_and_escalation_follows_the_deadline(
+    session: Session, world: World
+) -> None:
+    webhooks.create_webhook(
+        session, url="http://127.0.0.1:9/hook", secret="s", event_kinds=[], created_by=None
+    )
+    supervisor = add_user(session, Role.MANAGER)
+    session.add(DepartmentSupervisor(department_id=world.enforcement.id, user_id=supervisor.id))
+    case = add_case(session, category=world.vending, status=S.FILED)
+    monday_0830 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
+    service_act(
+        session,
+        case.id,
+        CaseAction.DISPATCH,
+        world.dispatcher,
+        monday_0830,
+        department_code="CG-01",
+    )
+    kinds = session.scalars(
+        select(WebhookDelivery.kind).where(
+            WebhookDelivery.payload["case_id"].as_integer() == case.id
+        )
+    ).all()
+    assert kinds == ["case.dispatched"]
+    settings = get_settings()
+    # 4 working hours: warned at 3.2 (11:42), overdue at 14:30 (lunch 12:00–13:30 not counted)
+    early = escalation_service.run_escalations(
+        session, datetime(2026, 11, 23, 3, 40, tzinfo=UTC), settings=settings
+    )
+    assert sum(early.fired.values()) == 0
+    warned = escalation_service.run_escalations(
+        session, datetime(2026, 11, 23, 3, 43, tzinfo=UTC), settings=settings
+    )
+    assert warned.fired == {"warning": 1}
+    overdue = escalation_service.run_escalations(
+        session, datetime(2026, 11, 23, 6, 31, tzinfo=UTC), settings=settings
+    )
+    assert overdue.fired == {"overdue": 1}
+    told = session.scalars(select(Notification.user_id).where(Notification.case_id == case.id))
+    assert {world.enforcer.id, supervisor.id} <= set(told)
