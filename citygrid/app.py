@@ -26,7 +26,9 @@ import events.cases
 import events.categories
 import events.intake
 import events.listing
+import events.open311.router
 import grid.router
+import maps.router
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
@@ -115,4 +117,6 @@ def create_app() -> FastAPI:
         dispatch.evaluation_router,
     ):
         app.include_router(dispatch_module.router)
+    app.include_router(events.open311.router.router)
+    app.include_router(maps.router.router)
     return app

@@ -207,7 +207,9 @@ def register_domain_commands() -> None:
     from citygrid.demo import demo_app
     from dispatch.cli import dispatch_app
     from events.cli import taxonomy_app
+    from events.open311.cli import open311_app
     from grid.cli import grid_app
+    from maps.cli import maps_app
 
     registered = {group.name for group in app.registered_groups}
     for name, sub_app in (
@@ -215,6 +217,8 @@ def register_domain_commands() -> None:
         ("demo", demo_app),
         ("taxonomy", taxonomy_app),
         ("dispatch", dispatch_app),
+        ("open311", open311_app),
+        ("maps", maps_app),
     ):
         if name not in registered:
             app.add_typer(sub_app, name=name)

@@ -7,8 +7,15 @@ from sqlalchemy import MetaData
 import citygrid.users
 import dispatch.models
 import events.models
+import events.open311.models
 import grid.models
 from citygrid.db import Base
 
-TABLE_MODULES = (citygrid.users, dispatch.models, events.models, grid.models)
+TABLE_MODULES = (
+    citygrid.users,
+    dispatch.models,
+    events.models,
+    events.open311.models,
+    grid.models,
+)
 metadata: MetaData = Base.metadata

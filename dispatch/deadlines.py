@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import chinese_calendar  # type: ignore[import-untyped]  # no stubs; pyproject not ours
+import chinese_calendar
 
 DEFAULT_PERIODS = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
 DEFAULT_WEEKDAYS = frozenset({1, 2, 3, 4, 5})

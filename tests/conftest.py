@@ -127,6 +127,8 @@ def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         "dispatch.cli",
         "dispatch.rules_cli",
         "dispatch.escalation_cli",
+        "events.open311.cli",
+        "maps.cli",
     )
     for module_name in cli_modules:
         monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)
