@@ -6,10 +6,16 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+
+# A script in bench/ has bench/ first on its path, where bench/dispatch.py would hide the
+# `dispatch` package: the project's root goes first (every bench script imports this module
+# before any project package).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import numpy as np

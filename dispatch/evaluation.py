@@ -9,15 +9,14 @@ section "Performance evaluation" and in `dispatch/evaluation_service.py`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from citygrid.errors import InvalidInput
 
 MAX_PERIOD_DAYS = 366
-SECONDS_PER_HOUR = 3600.0
 M2_PER_KM2 = 1_000_000.0
 
 
@@ -217,50 +216,3 @@ def period_bounds(
 
 def _aware(moment: datetime, time_zone: tzinfo) -> datetime:
     return moment.replace(tzinfo=time_zone) if moment.tzinfo is None else moment
-
-
-@dataclass(frozen=True)
-class WeekPattern:
-    """A calendar's working week without holidays, in the shape the SQL working-time formula
-    needs: seconds since midnight of each working period, and per ISO weekday whether it works."""
-
-    periods_s: tuple[tuple[int, int], ...]
-    workdays: tuple[bool, ...]  # Monday first, 7 entries
-
-    @property
-    def day_seconds(self) -> int:
-        return sum(end - start for start, end in self.periods_s)
-
-    @property
-    def workdays_before(self) -> tuple[int, ...]:
-        """Per weekday (Monday first), how many working days precede it in its week."""
-        return tuple(sum(self.workdays[:index]) for index in range(7))
-
-    def seconds_into_day(self, moment: time) -> int:
-        """Working seconds of a working day that have passed at `moment`."""
-        now_s = moment.hour * 3600 + moment.minute * 60 + moment.second
-        return sum(max(0, min(now_s, end) - start) for start, end in self.periods_s)
-
-
-def week_pattern(periods: Sequence[Sequence[str]], weekdays: Iterable[int]) -> WeekPattern:
-    """A WeekPattern from a work calendar's periods ([["08:30", "12:00"], …]) and ISO weekdays."""
-    working = set(weekdays)
-    periods_s = tuple((_seconds_of(start), _seconds_of(end)) for start, end in periods)
-    return WeekPattern(periods_s, tuple(day in working for day in range(1, 8)))
-
-
-def _seconds_of(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
-
-
-def working_seconds_since_epoch(
-    local: datetime, pattern: WeekPattern, epoch_monday: datetime
-) -> int:
-    """Working seconds from `epoch_monday` (a Monday, 00:00) to the local time `local`: the
-    formula the SQL computes, kept here so it can be tested by itself."""
-    days = (local.date() - epoch_monday.date()).days
-    weeks, weekday = divmod(days, 7)
-    whole_days = weeks * sum(pattern.workdays) + pattern.workdays_before[weekday]
-    today = pattern.seconds_into_day(local.time()) if pattern.workdays[weekday] else 0
-    return whole_days * pattern.day_seconds + today

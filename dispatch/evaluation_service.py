@@ -6,8 +6,10 @@ Periods are half-open, [from, to), and each family has one anchor:
   stands after postponements) falls in; an assignment without a deadline, to its dispatch time;
 - areas: a case belongs to the period it was reported in (event_case.created_at);
 - inspectors: a report to its created_at, a verification to the time of the verify transition.
-  A verification is timed from the handling it verifies, which its history row records
-  (details.handled_at); a row without it counts as a verification, never as one on time.
+  A verification is on time by the working hours since the handling it verifies, which the case
+  action computed on the default calendar (holidays included) and recorded in its history row
+  (details.verify_working_hours); a row without them counts as a verification, never as one on
+  time. No time-zone or working-time arithmetic is done here.
 Outcomes (handled, closed, …) are counted as they stand at `now`. Merged duplicates
 (merged_into_id set) are not cases of their own.
 """
@@ -22,15 +24,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from citygrid.errors import InvalidInput, NotFound
+from citygrid.errors import NotFound
 from dispatch import evaluation
-from dispatch.evaluation import GroupKind, WeekPattern
+from dispatch.evaluation import GroupKind
 from dispatch.models import WorkCalendar
-
-# Any Monday before every case: day numbers count from it, in local time (seconds since the
-# Unix epoch of 2000-01-03 00:00 read as UTC, which is how a local timestamp's epoch is counted).
-EPOCH_MONDAY = datetime(2000, 1, 3)
-EPOCH_MONDAY_S = int((EPOCH_MONDAY - datetime(1970, 1, 1)).total_seconds())
 
 DEPARTMENT_SQL = """
 WITH facts AS (
@@ -117,31 +114,16 @@ WITH report_counts AS (
       AND r.reporter_id IS NOT NULL
     GROUP BY r.reporter_id
 ),
-verification AS (
+verification_counts AS (
     SELECT v.actor_id AS user_id,
-           date_part('epoch', v.at AT TIME ZONE :time_zone) - :epoch_s AS verified_s,
-           date_part('epoch', CAST(v.details ->> 'handled_at' AS timestamptz)
-                              AT TIME ZONE :time_zone) - :epoch_s AS handled_s
+           count(*) AS verifications,
+           -- A missing key is NULL, and NULL <= limit is not true: not on time.
+           count(*) FILTER (WHERE CAST(v.details ->> 'verify_working_hours' AS float8)
+                                  <= :verification_limit_hours) AS verifications_on_time
     FROM case_transition v
     WHERE v.action IN ('verify_pass', 'verify_fail')
       AND v.at >= :period_from AND v.at < :period_to
-    OFFSET 0  -- a fence: convert each time once, the formula below reads it several times
-),
-verification_days AS (
-    SELECT user_id,
-           CAST(floor(verified_s / 86400) AS integer) AS v_days,
-           verified_s - floor(verified_s / 86400) * 86400 AS v_tod,
-           CAST(floor(handled_s / 86400) AS integer) AS h_days,
-           handled_s - floor(handled_s / 86400) * 86400 AS h_tod
-    FROM verification
-),
-verification_counts AS (
-    SELECT user_id,
-           count(*) AS verifications,
-           count(*) FILTER (WHERE {verified_w} - {handled_w} <= :verification_limit_s)
-               AS verifications_on_time
-    FROM verification_days
-    GROUP BY user_id
+    GROUP BY v.actor_id
 )
 SELECT u.id, u.username AS key, u.display_name AS name, rc.reports, rc.valid_reports,
        vc.verifications, vc.verifications_on_time
@@ -185,10 +167,7 @@ def evaluate(
     if kind is GroupKind.DEPARTMENT:
         sql, params["only_department"] = DEPARTMENT_SQL, only_department_id
     elif kind is GroupKind.INSPECTOR:
-        pattern = evaluation.week_pattern(calendar.periods, calendar.weekdays)
-        sql = inspector_sql(pattern)
-        params.update(pattern_params(pattern), time_zone=calendar.time_zone)
-        params["verification_limit_s"] = verification_limit_hours * evaluation.SECONDS_PER_HOUR
+        sql, params["verification_limit_hours"] = INSPECTOR_SQL, verification_limit_hours
     else:
         sql = AREA_SQL.format(cell_region=CELL_REGION_SQL[kind])
         params["level"] = kind.value
@@ -206,50 +185,8 @@ def group_row(kind: GroupKind, counts: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_calendar(session: Session, code: str) -> WorkCalendar:
-    """The work calendar evaluations are timed on (the city's default)."""
+    """The city's default work calendar: naive period bounds are read in its time zone."""
     calendar = session.scalar(select(WorkCalendar).where(WorkCalendar.code == code))
     if calendar is None:
         raise NotFound(f"work calendar {code!r} (settings.default_calendar_code) does not exist")
-    if not calendar.periods:
-        raise InvalidInput(f"work calendar {code!r} has no working periods", field="calendar")
     return calendar
-
-
-def working_seconds_sql(days: str, seconds_of_day: str, period_count: int) -> str:
-    """SQL for the working seconds from EPOCH_MONDAY to a local time given as its day number and
-    its seconds since midnight: whole weeks, the working days before it in its week, and the
-    working periods already passed on its own day (bound as :period_start_i / :period_end_i)."""
-    weekday = f"(({days}) % 7 + 1)"
-    in_day = " + ".join(
-        f"greatest(0, least({seconds_of_day}, :period_end_{i}) - :period_start_{i})"
-        for i in range(period_count)
-    )
-    # Integer arithmetic throughout: div() or untyped parameters would make it numeric, slow.
-    return (
-        f"((({days}) / 7 * CAST(:week_workdays AS bigint)"
-        f" + (CAST(:workdays_before AS integer[]))[{weekday}]) * CAST(:day_seconds AS bigint)"
-        f" + CASE WHEN (CAST(:workdays AS boolean[]))[{weekday}] THEN {in_day} ELSE 0 END)"
-    )
-
-
-def inspector_sql(pattern: WeekPattern) -> str:
-    """The inspectors' statement for a calendar with this many working periods."""
-    count = len(pattern.periods_s)
-    return INSPECTOR_SQL.format(
-        verified_w=working_seconds_sql("v_days", "v_tod", count),
-        handled_w=working_seconds_sql("h_days", "h_tod", count),
-    )
-
-
-def pattern_params(pattern: WeekPattern) -> dict[str, Any]:
-    """The bound parameters of `working_seconds_sql` for a week pattern."""
-    params: dict[str, Any] = {
-        "week_workdays": sum(pattern.workdays),
-        "workdays_before": list(pattern.workdays_before),
-        "workdays": list(pattern.workdays),
-        "day_seconds": pattern.day_seconds,
-        "epoch_s": EPOCH_MONDAY_S,
-    }
-    for i, (start, end) in enumerate(pattern.periods_s):
-        params[f"period_start_{i}"], params[f"period_end_{i}"] = start, end
-    return params

@@ -21,11 +21,15 @@ import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dispatch.calendars import calendar_for_department
+from dispatch.deadlines import WorkCalendar, working_hours_between
 from events.lifecycle import CaseStatus
 from grid import service as grid_service
 from grid.index import cell_index_for
 
 CITY_TIME = ZoneInfo("Asia/Shanghai")
+# The calendar verifications are timed on, as the case actions time them (settings' default).
+DEFAULT_CALENDAR_CODE = "default"
 DEMO_CHANNEL = "demo"
 SEED = 20261126
 # (name, WGS-84 lon, lat, relative weight, spread in metres)
@@ -143,7 +147,8 @@ def load_demo_history(
     points, rows = points[inside], rows[inside]
     cell_ids = _cell_ids(session, [index.units[row].cell_code for row in rows.tolist()])
     plan = _plan(rng, len(points), categories, now)
-    _write(session, points, cell_ids, plan, actors)
+    calendar = calendar_for_department(session, None, default_code=DEFAULT_CALENDAR_CODE)
+    _write(session, points, cell_ids, plan, actors, calendar=calendar)
     return len(points)
 
 
@@ -246,6 +251,8 @@ def _write(
     cell_ids: npt.NDArray[np.int64],
     plan: _Plan,
     actors: DemoActors,
+    *,
+    calendar: WorkCalendar,
 ) -> None:
     first_id = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM event_case")) or 0) + 1
     numbers = _case_numbers(session, plan.created_at)
@@ -269,7 +276,7 @@ def _write(
             cursor,
             "case_transition (case_id, action, from_status, to_status, actor_id, actor_role, "
             "details, at)",
-            _history_rows(first_id, plan, actors),
+            _history_rows(first_id, plan, actors, calendar),
         )
     session.execute(
         text(
@@ -379,7 +386,9 @@ def _report_rows(
         )
 
 
-def _history_rows(first_id: int, plan: _Plan, actors: DemoActors) -> Iterator[tuple[object, ...]]:
+def _history_rows(
+    first_id: int, plan: _Plan, actors: DemoActors, calendar: WorkCalendar
+) -> Iterator[tuple[object, ...]]:
     actor_ids = {
         "dispatcher": actors.dispatcher_id,
         "department": actors.department_user_id,
@@ -402,14 +411,22 @@ def _history_rows(first_id: int, plan: _Plan, actors: DemoActors) -> Iterator[tu
                 target.value,
                 actor,
                 role,
-                _details(action, handled_at),
+                _details(action, handled_at, moment, calendar),
                 moment,
             )
 
 
-def _details(action: str, handled_at: datetime | None) -> str:
-    """The history row's details as JSON: a verification names the handling it verifies
-    (as events/case_service.py records it; evaluation times the inspector from it)."""
-    if action in VERIFY_ACTIONS:
-        return json.dumps({"handled_at": handled_at.isoformat() if handled_at else None})
-    return "{}"
+def _details(
+    action: str, handled_at: datetime | None, moment: datetime, calendar: WorkCalendar
+) -> str:
+    """The history row's details as JSON: a verification names the handling it verifies and
+    the working hours since (as events/case_service.py records them; evaluation counts the
+    inspector's verifications on time from those hours)."""
+    if action not in VERIFY_ACTIONS:
+        return "{}"
+    if handled_at is None:
+        return json.dumps({"handled_at": None})
+    waited = working_hours_between(handled_at, moment, calendar)
+    return json.dumps(
+        {"handled_at": handled_at.isoformat(), "verify_working_hours": round(waited, 4)}
+    )

@@ -1,8 +1,8 @@
-"""The pure evaluation module: rates, the weighted score, grades, periods and working time."""
+"""The pure evaluation module: rates, the weighted score, grades and periods."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,14 +18,9 @@ from dispatch.evaluation import (
     period_bounds,
     rate,
     totals,
-    week_pattern,
-    working_seconds_since_epoch,
 )
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-DEFAULT_PERIODS = [["08:30", "12:00"], ["13:30", "17:30"]]
-WEEKDAYS = [1, 2, 3, 4, 5]
-EPOCH_MONDAY = datetime(2000, 1, 3)
 
 
 @pytest.mark.parametrize(
@@ -161,45 +156,3 @@ def test_naive_bounds_are_read_in_the_city_time_zone() -> None:
     start, end = period_bounds(datetime(2028, 1, 1), datetime(2029, 1, 1), BEIJING)
     assert start.utcoffset() == timedelta(hours=8)
     assert end - start == timedelta(days=366)  # a leap year is the longest period allowed
-
-
-def test_week_pattern_of_the_default_calendar() -> None:
-    pattern = week_pattern(DEFAULT_PERIODS, WEEKDAYS)
-    assert pattern.day_seconds == 7.5 * 3600
-    assert pattern.workdays_before == (0, 1, 2, 3, 4, 5, 5)
-    assert pattern.workdays == (True, True, True, True, True, False, False)
-
-
-@pytest.mark.parametrize(
-    ("moment", "seconds"),
-    [
-        (time(7, 0), 0),
-        (time(8, 30), 0),
-        (time(9, 0), 1800),
-        (time(12, 30), 3.5 * 3600),  # lunch adds nothing
-        (time(14, 0), 4 * 3600),
-        (time(20, 0), 7.5 * 3600),
-    ],
-)
-def test_seconds_into_a_working_day(moment: time, seconds: float) -> None:
-    assert week_pattern(DEFAULT_PERIODS, WEEKDAYS).seconds_into_day(moment) == seconds
-
-
-@pytest.mark.parametrize(
-    ("handled", "verified", "working_hours"),
-    [
-        (datetime(2026, 9, 7, 11), datetime(2026, 9, 7, 14), 1.5),  # across lunch
-        (datetime(2026, 9, 8, 16), datetime(2026, 9, 9, 11), 4.0),  # overnight
-        (datetime(2026, 9, 18, 17), datetime(2026, 9, 21, 10), 2.0),  # Friday to Monday
-        (datetime(2026, 9, 19, 10), datetime(2026, 9, 20, 16), 0.0),  # inside a weekend
-        (datetime(2026, 9, 7, 9), datetime(2026, 9, 14, 9), 37.5),  # a whole week
-    ],
-)
-def test_working_time_between_two_moments(
-    handled: datetime, verified: datetime, working_hours: float
-) -> None:
-    pattern = week_pattern(DEFAULT_PERIODS, WEEKDAYS)
-    elapsed_s = working_seconds_since_epoch(
-        verified, pattern, EPOCH_MONDAY
-    ) - working_seconds_since_epoch(handled, pattern, EPOCH_MONDAY)
-    assert elapsed_s == working_hours * 3600

@@ -2,8 +2,10 @@
 communities of 2 streets, 13 cases, 11 assignments, reports by 2 inspectors, verifications.
 
 The period is September 2026 in Beijing time, [2026-09-01, 2026-10-01). The default calendar
-works 08:30–12:00 and 13:30–17:30, Monday to Friday; 2026-09-07 is a Monday. The verification
-limit is the default 4 working hours.
+works 08:30–12:00 and 13:30–17:30, Monday to Friday, with the official holidays: 2026-09-07 is a
+Monday, Sunday 2026-09-20 a make-up workday (调休). The verification limit is the default 4
+working hours; a verify row carries the working hours since the handling as the case actions
+record them (details.verify_working_hours), written here by hand.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,12 +131,21 @@ class City:
         )
 
     def handled_and_verified(
-        self, case: Case, handled: datetime, verified: datetime, inspector: User, passed: bool
+        self,
+        case: Case,
+        handled: datetime,
+        verified: datetime,
+        inspector: User,
+        *,
+        passed: bool,
+        working_hours: float,
     ) -> None:
-        """A handling, then its verification naming it, as the case actions record them."""
+        """A handling, then its verification naming it and the working hours between them, as
+        the case actions record them."""
         self.transition(case, "handle", handled, inspector)  # the actor does not matter here
         action = "verify_pass" if passed else "verify_fail"
-        self.transition(case, action, verified, inspector, {"handled_at": handled.isoformat()})
+        details = {"handled_at": handled.isoformat(), "verify_working_hours": working_hours}
+        self.transition(case, action, verified, inspector, details)
 
 
 @pytest.fixture
@@ -145,11 +156,11 @@ def city(session: Session) -> City:
     # c1: D1 handled on time, closed on time; verified 1.5 working hours after handling.
     c1 = c.case(i1, at(7, "08:00"), s.CLOSED, due_at=at(7, "14:00"), handled_at=at(7, "11:00"))
     c.assign(c1, d1, due_at=at(7, "14:00"), handled_at=at(7, "11:00"), handling_hours=2.0)
-    c.handled_and_verified(c1, at(7, "11:00"), at(7, "14:00"), i1, passed=True)
+    c.handled_and_verified(c1, at(7, "11:00"), at(7, "14:00"), i1, passed=True, working_hours=1.5)
     # c2: D1 handled late, closed late; verified exactly 4 working hours after handling.
     c2 = c.case(i1, at(8, "08:00"), s.CLOSED, due_at=at(8, "14:00"), handled_at=at(8, "16:00"))
     c.assign(c2, d1, due_at=at(8, "14:00"), handled_at=at(8, "16:00"), handling_hours=5.0)
-    c.handled_and_verified(c2, at(8, "16:00"), at(9, "11:00"), i1, passed=True)
+    c.handled_and_verified(c2, at(8, "16:00"), at(9, "11:00"), i1, passed=True, working_hours=4.0)
     # c3 (community 2): returned by D1, then handled on time by D2; verified 4.5 h later: late.
     c3 = c.case(
         i2, at(9, "08:00"), s.CLOSED, east=True, due_at=at(9, "15:00"), handled_at=at(9, "11:00")
@@ -170,7 +181,7 @@ def city(session: Session) -> City:
         handled_at=at(9, "11:00"),
         handling_hours=1.0,
     )
-    c.handled_and_verified(c3, at(9, "11:00"), at(9, "17:00"), i2, passed=True)
+    c.handled_and_verified(c3, at(9, "11:00"), at(9, "17:00"), i2, passed=True, working_hours=4.5)
     # c4: D1, verification failed (1 h, on time), reworked, handled again on time at 13:00,
     # verified 10 working hours after the second handling: late.
     c4 = c.case(i1, at(10, "08:00"), s.CLOSED, due_at=at(10, "14:00"), handled_at=at(10, "13:00"))
@@ -178,8 +189,8 @@ def city(session: Session) -> City:
         c4, d1, due_at=at(10, "14:00"), handled_at=at(10, "13:00"), handling_hours=3.0,
         rework_count=1,
     )  # fmt: skip
-    c.handled_and_verified(c4, at(10, "10:00"), at(10, "11:00"), i2, passed=False)
-    c.handled_and_verified(c4, at(10, "13:00"), at(11, "16:00"), i2, passed=True)
+    c.handled_and_verified(c4, at(10, "10:00"), at(10, "11:00"), i2, passed=False, working_hours=1)
+    c.handled_and_verified(c4, at(10, "13:00"), at(11, "16:00"), i2, passed=True, working_hours=10)
     # c5 (community 2): D1, postponed once, handled on time, not verified yet.
     c5 = c.case(
         i2,
@@ -199,13 +210,16 @@ def city(session: Session) -> City:
     # c7: reported, due, handled and verified in October: outside the period everywhere.
     c7 = c.case(i1, at(8, "08:00", 10), s.CLOSED, due_at=at(10, "14:00", 10))
     c.assign(c7, d1, due_at=at(10, "14:00", 10), handled_at=at(10, "10:00", 10))
-    c.handled_and_verified(c7, at(10, "10:00", 10), at(10, "11:00", 10), i1, passed=True)
-    # c9 (community 2): D2 handled late on Friday 17:00, verified Monday 10:00 (2 working h).
+    c.handled_and_verified(
+        c7, at(10, "10:00", 10), at(10, "11:00", 10), i1, passed=True, working_hours=1.0
+    )
+    # c9 (community 2): D2 handled late on Friday 17:00, verified Monday 10:00: 9.5 working
+    # hours, as Sunday 20 September is a make-up workday (0.5 + 7.5 + 1.5): late.
     c9 = c.case(
         i2, at(18, "08:00"), s.CLOSED, east=True, due_at=at(18, "14:00"), handled_at=at(18, "17:00")
     )
     c.assign(c9, d2, due_at=at(18, "14:00"), handled_at=at(18, "17:00"), handling_hours=4.0)
-    c.handled_and_verified(c9, at(18, "17:00"), at(21, "10:00"), i1, passed=True)
+    c.handled_and_verified(c9, at(18, "17:00"), at(21, "10:00"), i1, passed=True, working_hours=9.5)
     # c10: D1 was reassigned away before handling; the case waits in the queue.
     c10 = c.case(i2, at(22, "08:00"), s.FILED)
     c.assign(c10, d1, due_at=at(22, "14:00"), ended_at=at(22, "09:00"), end_reason="reassigned")
@@ -337,32 +351,55 @@ def test_inspectors_match_the_hand_computed_figures(
         4,
         0.6667,
     )
-    # c1 after 1.5 working hours, c2 after exactly 4, c9 after 2 over a weekend (65 clock hours)
-    assert (first["verifications"], first["verifications_on_time"]) == (3, 3)
-    assert (first["score"], first["grade"]) == (83.33, "B")  # .5 × 4/6 + .5 × 1
+    # c1 c2 c9 verified; on time: c1 (1.5 working hours) and c2 (exactly 4), not c9 (9.5 over
+    # a weekend whose Sunday was a make-up workday)
+    assert (first["verifications"], first["verifications_on_time"]) == (3, 2)
+    assert (first["score"], first["grade"]) == (66.67, "C")  # .5 × 4/6 + .5 × 2/3
     second = row_of(body, "eval-inspector-2")
     assert (second["reports"], second["valid_reports"]) == (5, 5)  # c3 c5 c9 c10 c12
     # c4 failed after 1 h (on time), c4 passed 10 h after the second handling, c3 after 4.5 h
-    assert (second["verifications"], second["verifications_on_time"]) == (3, 1)
+    assert (second["verifications"], second["verifications_on_time"]) == (3, 1)  # c4's fail
     assert (second["score"], second["grade"]) == (66.67, "C")  # .5 × 1 + .5 × 1/3
     totals = body["totals"]
     assert (totals["reports"], totals["valid_reports"], totals["verifications"]) == (11, 9, 6)
-    assert (totals["score"], totals["grade"]) == (74.24, "C")  # .5 × 9/11 + .5 × 4/6
+    assert totals["verifications_on_time"] == 3  # c1 c2 (inspector 1) + c4's fail (inspector 2)
+    assert (totals["score"], totals["grade"]) == (65.91, "C")  # .5 × 9/11 + .5 × 3/6
 
 
-def test_a_verification_without_its_handling_counts_but_never_on_time(
+def test_a_verification_without_its_working_hours_counts_but_never_on_time(
     city: City, client: TestClient, auth: Callable[[Role], dict[str, str]]
 ) -> None:
-    # c14: handled at 10:00 and verified at 11:00 (1 working hour), but the verify row does not
-    # say which handling it verifies: the query times verifications from details.handled_at
-    # only, not from the handle rows before them.
-    c14 = city.case(city.i2, at(25, "08:00"), CaseStatus.CLOSED, handled_at=at(25, "10:00"))
-    city.transition(c14, "handle", at(25, "10:00"), city.i1)
-    city.transition(c14, "verify_pass", at(25, "11:00"), city.i1)
+    # c14: handled at 10:00 and verified at 11:00 on Tuesday 22 September, but its verify row
+    # (as written before verifications recorded their working hours) names the handling only:
+    # the query reads details.verify_working_hours, it does no time arithmetic of its own.
+    c14 = city.case(city.i2, at(22, "08:00"), CaseStatus.CLOSED, handled_at=at(22, "10:00"))
+    city.transition(c14, "handle", at(22, "10:00"), city.i1)
+    handling = {"handled_at": at(22, "10:00").isoformat()}
+    city.transition(c14, "verify_pass", at(22, "11:00"), city.i1, handling)
     city.session.flush()
     first = row_of(evaluation(client, auth, "inspector"), "eval-inspector-1")
-    assert (first["verifications"], first["verifications_on_time"]) == (4, 3)  # c1 c2 c9 + c14
-    assert first["on_time_verification_rate"] == 0.75
+    assert (first["verifications"], first["verifications_on_time"]) == (4, 2)  # c1 c2 c9 + c14
+    assert first["on_time_verification_rate"] == 0.5  # c1 c2 of 4
+
+
+def test_a_verification_through_the_case_action_is_counted_on_time(
+    session: Session, client: TestClient, auth: Callable[[Role], dict[str, str]]
+) -> None:
+    inspector = add_user(session, Role.INSPECTOR, username="eval-inspector-live")
+    case = add_case(session, category=add_category(session), status=CaseStatus.HANDLED)
+    now = datetime.now(UTC)
+    case.handled_at = now - timedelta(minutes=1)  # at most a minute of working time ago
+    session.flush()
+    headers = {"Authorization": f"Bearer {token_for(Role.INSPECTOR, user_id=inspector.id)}"}
+    verified = client.post(f"/api/cases/{case.id}/actions/verify_pass", json={}, headers=headers)
+    assert verified.status_code == 200, verified.text
+    period = {
+        "from": (now - timedelta(days=1)).isoformat(),
+        "to": (now + timedelta(days=1)).isoformat(),
+    }
+    live = row_of(evaluation(client, auth, "inspector", **period), "eval-inspector-live")
+    assert (live["verifications"], live["verifications_on_time"]) == (1, 1)
+    assert live["on_time_verification_rate"] == 1.0
 
 
 def test_csv_has_a_bom_a_header_the_groups_and_the_totals(
