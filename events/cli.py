@@ -12,6 +12,7 @@ from rich.table import Table
 from citygrid import db
 from citygrid.cli import reported_errors
 from events.categories import load_taxonomy
+from events.open311.seed import seed_service_attributes
 from events.taxonomy import DEFAULT_TAXONOMY, read_taxonomy
 
 taxonomy_app = typer.Typer(
@@ -35,6 +36,8 @@ def load(
         taxonomy = read_taxonomy(file)
     with open_session() as session, reported_errors():
         counts = load_taxonomy(session, taxonomy, update=update)
+        # The example questions (Open311 service attributes) of the shipped categories
+        seed_service_attributes(session)
         session.commit()
     table = Table(title=f"categories in {file.name}")
     for column in ("kind", "level", "count"):

@@ -338,6 +338,7 @@ async def run_intake(
     reporter: Principal | None,
     stored: list[photos.StoredPhoto],
     settings: Settings,
+    channel: str | None = None,
 ) -> IntakeAnswer:
     lon, lat = wgs84
     params = {
@@ -357,7 +358,7 @@ async def run_intake(
         "snap_m": settings.locate_snap_m,
         "reporter_id": reporter.user_id if reporter else None,
         "actor_role": reporter.role.value if reporter else None,
-        "channel": "app" if reporter else "anonymous",
+        "channel": channel or ("app" if reporter else "anonymous"),
         "input_crs": point.crs,
         "description": report.description,
         "address": report.address,
@@ -471,7 +472,12 @@ def checked_description(report: ReportCreate, settings: Settings) -> None:
 
 
 async def submit_report(
-    writer: Writer, submission: Submission, *, reporter: Principal | None, settings: Settings
+    writer: Writer,
+    submission: Submission,
+    *,
+    reporter: Principal | None,
+    settings: Settings,
+    channel: str | None = None,  # who relayed it (e.g. open311); default app or anonymous
 ) -> tuple[ReportAccepted, list[photos.StoredPhoto]]:
     """The case of the report, new or (for a retried UUID) the original; and the files written.
 
@@ -500,6 +506,7 @@ async def submit_report(
             reporter=reporter,
             stored=stored,
             settings=settings,
+            channel=channel,
         )
         accepted = _accepted(answer, report, wgs84, settings)
     except BaseException:

@@ -1,9 +1,220 @@
-"""Open311 GeoReport v2 under /open311/v2: services, requests, tokens, discovery (XML and JSON)."""
+"""Open311 GeoReport v2 under /open311/v2: services, requests, tokens, discovery (XML and JSON).
+
+The path suffix (`.json` / `.xml`) chooses the format of every answer, errors included: errors
+are the spec's list of {code, description}, never this API's usual `{"detail": …}`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
 
-from citygrid.auth import RoleCheckedRoute
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=RoleCheckedRoute)
+from citygrid.auth import PUBLIC, RoleCheckedRoute
+from citygrid.db import FetchDep, SessionDep, WriterDep
+from citygrid.errors import CitygridError, Conflict, NotFound, PermissionDenied
+from citygrid.settings import SettingsDep
+from events import intake
+from events.models import CasePhoto
+from events.open311 import service
+from events.open311.formats import MEDIA_TYPES, Format, errors_document, format_of, render
+from events.open311.keys import RateLimited, admitted_key_id
+from events.open311.params import given, request_query
+from events.open311.submit import post_request, text_fields
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-26T00:00:00+08:00"
+EXTENSIONS = [
+    "requests: page and page_size (at most 1000)",
+    "requests: bbox=west,south,east,north (WGS-84 degrees)",
+    "requests: updated_after (W3C datetime)",
+    "requests: cell_code (a 15-digit grid cell code)",
+    "POST requests: multipart photo upload as media (GeoReport v2.1 draft)",
+    "servicerequestupdates: status updates, FixMyStreet style",
+]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def status_of_error(error: CitygridError) -> int:
+    """The spec's HTTP status: 404 unknown resource, 403 api_key, 409 conflict, else 400."""
+    for error_type, status in ((NotFound, 404), (PermissionDenied, 403), (Conflict, 409)):
+        if isinstance(error, error_type):
+            return status
+    return 400
+
+
+def error_response(request: Request, status: int, description: str) -> Response:
+    """The spec's error list in the format the path asks for (XML when it names none)."""
+    format = format_of(str(request.path_params.get("fmt", ""))) or Format.XML
+    return document_response(errors_document(status, description), "errors", format, status)
+
+
+class Open311Route(RoleCheckedRoute):
+    """A route answering its errors in the Open311 format."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CitygridError as error:
+                return error_response(request, status_of_error(error), error.message)
+            except RequestValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                return error_response(request, 400, f"{where}: {first['msg']}")
+            except RateLimited as error:
+                response = error_response(request, 429, str(error))
+                response.headers["Retry-After"] = str(error.retry_after_s)
+                return response
+
+        return handle
+
+
+router = APIRouter(
+    prefix="/open311/v2",
+    tags=["open311"],
+    route_class=Open311Route,
+    dependencies=[Depends(PUBLIC)],
+)
+FMT_DOC = "json or xml"
+
+
+def chosen_format(fmt: str) -> Format:
+    format = format_of(fmt)
+    if format is None:
+        raise NotFound(f"unknown format {fmt!r}: use .json or .xml", field="format")
+    return format
+
+
+def document_response(document: Any, root: str, format: Format, status: int = 200) -> Response:
+    return Response(
+        render(document, root=root, format=format), status, media_type=MEDIA_TYPES[format]
+    )
+
+
+def media_base(request: Request) -> str:
+    return f"{request.base_url}open311/v2/media/"
+
+
+@router.get("/discovery.{fmt}", response_class=Response)
+def discovery(fmt: str, request: Request) -> Response:
+    """Where the endpoint is, which formats it speaks and which extensions it offers."""
+    format = chosen_format(fmt)
+    document = {
+        "changeset": CHANGESET,
+        "contact": "the city's grid management centre (数字城管指挥中心)",
+        "key_service": "API keys are issued by an administrator: citygrid open311 keys create",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": f"{request.base_url}open311/v2",
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": [MEDIA_TYPES[Format.XML].split(";")[0], "application/json"],
+            }
+        ],
+        "extensions": EXTENSIONS,
+    }
+    return document_response(document, "discovery", format)
+
+
+@router.get("/services.{fmt}", response_class=Response)
+def get_services(fmt: str, session: SessionDep) -> Response:
+    """Every service (our current minor categories)."""
+    format = chosen_format(fmt)
+    return document_response(service.list_services(session), "services", format)
+
+
+@router.get("/services/{service_code}.{fmt}", response_class=Response)
+def get_service_definition(service_code: str, fmt: str, session: SessionDep) -> Response:
+    """The attributes a service asks for; 404 for an unknown service."""
+    format = chosen_format(fmt)
+    definition = service.service_definition(session, service_code)
+    return document_response(definition, "service_definition", format)
+
+
+@router.get("/requests.{fmt}", response_class=Response)
+def get_requests(fmt: str, request: Request, session: SessionDep) -> Response:
+    """Requests by the spec's filters (and the extensions), newest first."""
+    format = chosen_format(fmt)
+    query = request_query(request.query_params, now=datetime.now(UTC), zone=service.CITY_TIME_ZONE)
+    found = service.search_requests(session, query, media_base=media_base(request))
+    return document_response(found, "service_requests", format)
+
+
+@router.get("/requests/{service_request_id}.{fmt}", response_class=Response)
+def get_request(
+    service_request_id: str, fmt: str, request: Request, session: SessionDep
+) -> Response:
+    """One request, as a list of one; 404 for an unknown id."""
+    format = chosen_format(fmt)
+    found = service.get_request(session, service_request_id, media_base=media_base(request))
+    return document_response(found, "service_requests", format)
+
+
+@router.get("/tokens/{token}.{fmt}", response_class=Response)
+def get_token(token: str, fmt: str, session: SessionDep) -> Response:
+    """The request id a POST's token became; 404 for an unknown token."""
+    format = chosen_format(fmt)
+    return document_response(service.request_of_token(session, token), "service_requests", format)
+
+
+@router.get("/servicerequestupdates.{fmt}", response_class=Response)
+def get_request_updates(fmt: str, request: Request, session: SessionDep) -> Response:
+    """Status updates of requests in a date span (FixMyStreet's extension), newest first."""
+    format = chosen_format(fmt)
+    query = request_query(request.query_params, now=datetime.now(UTC), zone=service.CITY_TIME_ZONE)
+    updates = service.request_updates(session, query)
+    return document_response(updates, "service_request_updates", format)
+
+
+@router.get("/media/{photo_id}", response_class=FileResponse)
+def get_media(photo_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
+    """The public copy (re-encoded, no EXIF) of a photo sent with a report; 404 for others."""
+    photo = session.get(CasePhoto, photo_id)
+    if photo is None or photo.report_id is None:  # handling photos stay behind a sign-in
+        raise NotFound(f"no report photo {photo_id}", field="photo_id")
+    return intake.photo_file(session, photo_id, settings.media_dir, original=False)
+
+
+POST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media_type: {"schema": {"type": "object", "required": ["api_key", "service_code"]}}
+            for media_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        },
+    }
+}
+
+
+@router.post("/requests.{fmt}", response_class=Response, openapi_extra=POST_BODY)
+async def create_request(
+    fmt: str, request: Request, fetch: FetchDep, writer: WriterDep, settings: SettingsDep
+) -> Response:
+    """File a request as a citizen report (api_key required); the answer carries its id and
+    a token. Async: intake awaits PostgreSQL on the event loop."""
+    format = chosen_format(fmt)
+    form = await intake.read_form(request, settings)
+    try:
+        api_key_id = await admitted_key_id(request, fetch, given(text_fields(form), "api_key"))
+        posted = await post_request(
+            form, api_key_id=api_key_id, fetch=fetch, writer=writer, settings=settings
+        )
+    finally:
+        await form.close()
+    document = [
+        {
+            "service_request_id": str(posted.accepted.case_id),
+            "token": str(posted.token),
+            "service_notice": f"case {posted.accepted.number}",
+            "account_id": None,
+        }
+    ]
+    return document_response(document, "service_requests", format)
