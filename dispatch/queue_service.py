@@ -130,10 +130,7 @@ def reroute_waiting(session: Session, case_ids: Sequence[int] | None, *, now: da
         ),
         {"waiting": list(WAITING), "ids": list(case_ids) if case_ids is not None else None},
     ).scalars()
-    ids = list(waiting)
-    if ids:
-        routing.decide_routes(session, ids, at=now)
-    return len(ids)
+    return routing.store_routes(session, list(waiting), at=now)
 
 
 def assign_many(

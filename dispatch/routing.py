@@ -324,7 +324,7 @@ ELSE 'rule ' || r.ordinal || coalesce(' ''' || r.name || '''', '') || ' (v' || r
     || ' → ' || d.code
 END"""
 
-DECIDE_ROUTES = text(f"""
+DECIDED_CTES = f"""
 WITH batch AS (
     SELECT {CASE_FACTS_COLUMNS}, CAST(:rule_set_id AS integer) AS rule_set_id
     FROM unnest(CAST(:case_ids AS bigint[])) AS ids(id)
@@ -344,17 +344,21 @@ decided AS (
     LEFT JOIN routing_rule r ON r.rule_set_id = b.rule_set_id AND r.ordinal = w.ordinal
     LEFT JOIN department d ON d.id = r.department_id
     LEFT JOIN grid_region area ON area.id = r.area_region_id
-),
-stored AS (
+)"""
+INSERT_DECISIONS = """
     INSERT INTO routing_decision (case_id, rule_set_id, rule_id, department_id, auto_dispatch,
         reason, decided_at)
-    SELECT case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason, :at FROM decided
+    SELECT case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason, :at FROM decided"""
+DECIDE_ROUTES = text(f"""{DECIDED_CTES},
+stored AS ({INSERT_DECISIONS}
     RETURNING case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason
 )
 SELECT s.case_id, s.department_id, d.code AS department_code, s.rule_set_id,
     CAST(:version AS integer) AS rule_set_version, s.rule_id, s.auto_dispatch, s.reason
 FROM stored s LEFT JOIN department d ON d.id = s.department_id
 """)
+# The same decisions, stored without sending them back (bulk re-routing needs only the count).
+STORE_ROUTES = text(f"{DECIDED_CTES}{INSERT_DECISIONS}")
 
 DECIDE_WITHOUT_RULES = text("""
 INSERT INTO routing_decision (case_id, auto_dispatch, reason, decided_at)
@@ -382,6 +386,19 @@ def decide_routes(
         params = {"case_ids": ids, "rule_set_id": rule_set.id, "version": rule_set.version}
         rows = session.execute(DECIDE_ROUTES, {**params, "at": at})
     return decisions_by_case(rows.all())
+
+
+def store_routes(session: Session, case_ids: Sequence[int], *, at: datetime) -> int:
+    """Route the cases like `decide_routes` and store the decisions, returning only how many
+    were stored: bulk re-routing does not carry a million decisions back to Python."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return 0
+    rule_set = rule_set_in_force(session, at)
+    if rule_set is None:
+        return len(decide_routes(session, ids, at=at))
+    params = {"case_ids": ids, "rule_set_id": rule_set.id, "at": at}
+    return int(session.execute(STORE_ROUTES, params).rowcount)  # type: ignore[attr-defined]
 
 
 def decisions_by_case(rows: Sequence[Row[Any]]) -> dict[int, RouteDecision]:
