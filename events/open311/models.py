@@ -66,12 +66,16 @@ class ServiceAttribute(Base):
 
 
 class Open311Request(Base):
-    """What an Open311 client sent with a report beyond the report itself."""
+    """What an Open311 client sent with a report beyond the report itself.
+
+    Written before the report (keyed by the report's UUID, not its id): once intake answers, the
+    client's details are already stored, so an acknowledged request is never without them.
+    """
 
     __tablename__ = "open311_request"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), unique=True)
+    report_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     api_key_id: Mapped[int] = mapped_column(ForeignKey("open311_api_key.id"), index=True)
     token: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     email: Mapped[str | None] = mapped_column(String(320))

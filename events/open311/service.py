@@ -58,7 +58,7 @@ REQUESTS = """
                        WHERE p.case_id = c.id AND p.report_id IS NOT NULL
                        ORDER BY p.id LIMIT 1) photo ON true
     LEFT JOIN LATERAL (SELECT o.media_url, o.address_id FROM report r
-                       JOIN open311_request o ON o.report_id = r.id
+                       JOIN open311_request o ON o.report_uuid = r.report_uuid
                        WHERE r.original_case_id = c.id ORDER BY o.id LIMIT 1) client ON true
     WHERE CASE WHEN %(ids)s::bigint[] IS NOT NULL THEN c.id = ANY(%(ids)s::bigint[]) ELSE
           c.created_at BETWEEN %(start_at)s AND %(end_at)s
@@ -74,7 +74,7 @@ REQUESTS = """
     LIMIT %(limit)s OFFSET %(offset)s
 """
 CASE_OF_TOKEN = """
-    SELECT r.case_id FROM open311_request o JOIN report r ON r.id = o.report_id
+    SELECT r.case_id FROM open311_request o JOIN report r ON r.report_uuid = o.report_uuid
     WHERE o.token = %(token)s
 """
 UPDATES = """

@@ -23,14 +23,15 @@ ATTRIBUTE_DEFINITIONS = """
     FROM service_attribute WHERE category_id = %(category_id)s
 """
 INSERT_REQUEST = """
-    INSERT INTO open311_request (report_id, api_key_id, token, email, device_id, account_id,
+    INSERT INTO open311_request (report_uuid, api_key_id, token, email, device_id, account_id,
                                  first_name, last_name, phone, media_url, address_string,
                                  address_id, attributes)
-    VALUES (%(report_id)s, %(api_key_id)s, %(token)s, %(email)s, %(device_id)s, %(account_id)s,
+    VALUES (%(report_uuid)s, %(api_key_id)s, %(token)s, %(email)s, %(device_id)s, %(account_id)s,
             %(first_name)s, %(last_name)s, %(phone)s, %(media_url)s, %(address_string)s,
             %(address_id)s, %(attributes)s::jsonb)
     RETURNING id
 """
+DELETE_REQUEST = "DELETE FROM open311_request WHERE token = %(token)s RETURNING id"
 CLIENT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 CLIENT_FIELDS_MORE = ("media_url", "address_string", "address_id")
 MEDIA_FIELD = "media"
@@ -124,20 +125,26 @@ async def post_request(
     uploads = media_uploads(form)
     report = intake.validated_report(report_fields(fields, category_id, has_media=bool(uploads)))
     submission = intake.Submission(report, uploads)
-    accepted, _ = await intake.submit_report(
-        writer, submission, reporter=None, settings=settings, channel="open311"
-    )
     token = uuid.uuid4()
+    # The client's details first: when intake acknowledges the report they are already stored.
     await writer.execute(
         INSERT_REQUEST,
         {
-            "report_id": accepted.report_id,
+            "report_uuid": report.report_uuid,
             "api_key_id": api_key_id,
             "token": token,
             "attributes": _json(attributes),
             **{name: fields.get(name) for name in CLIENT_FIELDS + CLIENT_FIELDS_MORE},
         },
     )
+    try:
+        accepted, _ = await intake.submit_report(
+            writer, submission, reporter=None, settings=settings, channel="open311"
+        )
+    except BaseException:
+        # Refused (or the database failed): the details of a report that does not exist go.
+        await writer.execute(DELETE_REQUEST, {"token": token})
+        raise
     return PostedRequest(accepted, token)
 
 

@@ -72,7 +72,7 @@ def upgrade() -> None:
     op.create_table(
         "open311_request",
         sa.Column("id", sa.BigInteger(), nullable=False),
-        sa.Column("report_id", sa.BigInteger(), nullable=False),
+        sa.Column("report_uuid", sa.Uuid(), nullable=False),
         sa.Column("api_key_id", sa.Integer(), nullable=False),
         sa.Column("token", sa.Uuid(), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=True),
@@ -101,11 +101,8 @@ def upgrade() -> None:
             ["open311_api_key.id"],
             name=op.f("fk_open311_request_api_key_id_open311_api_key"),
         ),
-        sa.ForeignKeyConstraint(
-            ["report_id"], ["report.id"], name=op.f("fk_open311_request_report_id_report")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_open311_request")),
-        sa.UniqueConstraint("report_id", name=op.f("uq_open311_request_report_id")),
+        sa.UniqueConstraint("report_uuid", name=op.f("uq_open311_request_report_uuid")),
         sa.UniqueConstraint("token", name=op.f("uq_open311_request_token")),
     )
     op.create_index(

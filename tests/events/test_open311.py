@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
@@ -179,9 +179,10 @@ def test_post_files_a_report_through_intake_and_keeps_the_client_details(
     assert case.status == CaseStatus.REPORTED and case.address == "多福巷 1 号"
     report = session.scalars(select(Report).where(Report.case_id == case.id)).one()
     details = session.scalars(
-        select(Open311Request).where(Open311Request.report_id == report.id)
+        select(Open311Request).where(Open311Request.report_uuid == report.report_uuid)
     ).one()
     assert str(details.token) == token
+    assert report.channel == "open311"
     assert details.email == "a@example.org" and details.first_name == "小明"
     assert details.attributes == {"bag_count": 3.0, "waste_kinds": ["household"]}
 
@@ -252,6 +253,7 @@ def test_post_with_a_revoked_key_is_403(client: TestClient, session: Session, ru
 )
 def test_post_errors(
     client: TestClient,
+    session: Session,
     api_key: str,
     fmt: str,
     changes: dict[str, str],
@@ -262,6 +264,8 @@ def test_post_errors(
     assert response.status_code == status, response.text
     code, description = only(errors_of(response, fmt))
     assert code == str(status) and fragment in description
+    # Nothing half-written: no client details without their report.
+    assert session.scalar(select(func.count()).select_from(Open311Request)) == 0
 
 
 @pytest.mark.parametrize(
