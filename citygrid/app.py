@@ -28,6 +28,8 @@ import events.intake
 import events.listing
 import events.open311.router
 import grid.router
+import maps.api
+import maps.hotspots
 import maps.router
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
@@ -80,6 +82,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The start-up objects (modules, tables, the OpenAPI schema) live as long as the process:
     # moved out of the collector's view, full collections stop pausing requests for them.
     gc.freeze()
+    # The statistics' one-off start-up costs (imports, first calls) before the first request.
+    maps.hotspots.warm_up()
     async with running_scheduler(get_settings()):
         yield
     await app.state.statements.close()
@@ -118,5 +122,6 @@ def create_app() -> FastAPI:
     ):
         app.include_router(dispatch_module.router)
     app.include_router(events.open311.router.router)
+    app.include_router(maps.api.router)
     app.include_router(maps.router.router)
     return app

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, gt=0)
     webhook_backoff_s: float = Field(default=30.0, gt=0)  # doubled after each failed attempt
+    # Maps
+    map_tiles_url: str | None = None  # the city's own XYZ tile server; None: grid outlines
+    map_markers_cap: int = Field(default=2_000, ge=0)  # case markers only up to this many cases
+    map_cells_drawn_max: int = Field(default=3_000, gt=0)  # more: communities, then streets
 
     @model_validator(mode="after")
     def refuse_demo_secret_in_production(self) -> Settings:

@@ -1,0 +1,94 @@
+"""Map numbers as JSON: `GET /api/maps/hotspots` (GeoJSON), `/api/maps/values`, `/heat`.
+
+Managers and dispatchers (and admins) read them; filters are query parameters, the period
+defaulting to the last 30 days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from citygrid.auth import Allow, Role, RoleCheckedRoute
+from citygrid.db import SessionDep
+from maps import service as map_service
+from maps.schemas import MapFilters, Metric, Unit
+
+DEFAULT_PERIOD_DAYS = 30
+CELLS_SIMPLIFY_M = 1.0
+MAP_READERS = Allow(Role.MANAGER, Role.DISPATCHER, Role.ADMIN)
+
+router = APIRouter(prefix="/api/maps", tags=["maps"], route_class=RoleCheckedRoute)
+
+
+def map_filters(
+    period_from: datetime | None = None,
+    period_to: datetime | None = None,
+    category: str | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    urgency: str | None = None,
+    department: str | None = None,
+    area: str | None = None,
+) -> MapFilters:
+    """The filters from the query string; the period defaults to the 30 days up to now."""
+    period_to = period_to or datetime.now(UTC)
+    period_from = period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS)
+    return MapFilters(
+        period_from=period_from,
+        period_to=period_to,
+        category=category,
+        status=status,
+        urgency=urgency,
+        department_code=department,
+        area_code=area,
+    )
+
+
+FiltersDep = Annotated[MapFilters, Depends(map_filters)]
+
+
+@router.get("/hotspots", dependencies=[Depends(MAP_READERS)])
+def hotspots_geojson(
+    session: SessionDep,
+    filters: FiltersDep,
+    confidence: float = 0.95,
+    fdr: bool = True,
+    significant_only: bool = False,
+) -> dict[str, Any]:
+    """Gi* per cell as a GeoJSON FeatureCollection (z, p, class, trend, counts per cell)."""
+    result = map_service.hotspots(session, filters, confidence=confidence, fdr=fdr)
+    outlines = map_service.unit_outlines(session, Unit.CELL, filters, simplify_m=CELLS_SIMPLIFY_M)
+    geometries = {f["properties"]["id"]: f["geometry"] for f in outlines["features"]}
+    if significant_only:
+        result = result.significant()
+    collection = result.geojson(geometries)
+    collection["properties"] = {
+        "period_from": filters.period_from.isoformat(),
+        "period_to": filters.period_to.isoformat(),
+        "confidence": result.confidence,
+        "fdr": result.fdr,
+        "weights": result.weights_kind,
+        "message": result.message,
+        "timings_s": asdict(result.timings),
+    }
+    return collection
+
+
+@router.get("/values", dependencies=[Depends(MAP_READERS)])
+def unit_values(
+    session: SessionDep,
+    filters: FiltersDep,
+    unit: Unit = Unit.CELL,
+    metric: Metric = Metric.REPORTS,
+) -> list[dict[str, Any]]:
+    """The metric per cell, community or street of the area (the choropleth's numbers)."""
+    return [asdict(value) for value in map_service.unit_values(session, unit, metric, filters)]
+
+
+@router.get("/heat", dependencies=[Depends(MAP_READERS)])
+def heat_points(session: SessionDep, filters: FiltersDep) -> list[tuple[float, float, float]]:
+    """[lat, lon, reports] per cell with reports (the heatmap's points)."""
+    return map_service.heat_points(session, filters)
