@@ -1,0 +1,52 @@
+"""With a million reports in the database, every map page stays under 2 MB: pages carry
+per-cell aggregates, so their size follows the cells drawn, never the number of reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citygrid.auth import Role
+from events.models import Case
+from tests.maps.city import add_cases, every_cell, seed_city, two_minor_categories
+
+CREATED_AT = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+PERIOD = {"period_from": "2026-11-01T00:00:00+00:00", "period_to": "2026-11-20T00:00:00+00:00"}
+PAGES = ("/maps/heatmap", "/maps/choropleth", "/maps/hotspots")
+MILLION = 1_000_000
+TWO_MB = 2 * 1024 * 1024
+Auth = Callable[[Role], dict[str, str]]
+
+
+def page_sizes(client: TestClient, auth: Auth) -> dict[str, int]:
+    sizes = {}
+    for path in PAGES:
+        response = client.get(path, params=PERIOD, headers=auth(Role.MANAGER))
+        assert response.status_code == 200, response.text
+        sizes[path] = len(response.content)
+    return sizes
+
+
+def test_pages_stay_under_two_megabytes_with_a_million_reports(
+    client: TestClient, session: Session, auth: Auth
+) -> None:
+    seed_city(session)
+    (category_id, _, _), _ = two_minor_categories(session)
+    cells = every_cell()
+    # Above the markers' cap already, so both pages draw the same kinds of things.
+    add_cases(session, dict.fromkeys(cells, 10), created_at=CREATED_AT, category_id=category_id)
+    few = page_sizes(client, auth)
+    per_cell = MILLION // len(cells) - 10
+    add_cases(
+        session, dict.fromkeys(cells, per_cell), created_at=CREATED_AT, category_id=category_id
+    )
+    assert session.scalar(select(func.count()).select_from(Case)) == MILLION
+    many = page_sizes(client, auth)
+    for path in PAGES:
+        assert many[path] < TWO_MB, (path, many[path])
+        # The same cells drawn: only the numbers in them differ, not how many things are drawn.
+        assert abs(many[path] - few[path]) < 0.1 * few[path], (path, few[path], many[path])
