@@ -7,47 +7,20 @@ defaulting to the last 30 days.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from citygrid.auth import Allow, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
 from maps import service as map_service
-from maps.schemas import MapFilters, Metric, Unit
+from maps.filters import FiltersDep
+from maps.schemas import Metric, Unit
 
-DEFAULT_PERIOD_DAYS = 30
 CELLS_SIMPLIFY_M = 1.0
 MAP_READERS = Allow(Role.MANAGER, Role.DISPATCHER, Role.ADMIN)
 
 router = APIRouter(prefix="/api/maps", tags=["maps"], route_class=RoleCheckedRoute)
-
-
-def map_filters(
-    period_from: datetime | None = None,
-    period_to: datetime | None = None,
-    category: str | None = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    urgency: str | None = None,
-    department: str | None = None,
-    area: str | None = None,
-) -> MapFilters:
-    """The filters from the query string; the period defaults to the 30 days up to now."""
-    period_to = period_to or datetime.now(UTC)
-    period_from = period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS)
-    return MapFilters(
-        period_from=period_from,
-        period_to=period_to,
-        category=category,
-        status=status,
-        urgency=urgency,
-        department_code=department,
-        area_code=area,
-    )
-
-
-FiltersDep = Annotated[MapFilters, Depends(map_filters)]
 
 
 @router.get("/hotspots", dependencies=[Depends(MAP_READERS)])

@@ -12,7 +12,6 @@ import io
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from citygrid.settings import Settings, SettingsDep
 from grid.service import grid_revision
 from maps import render
 from maps import service as map_service
+from maps.filters import FiltersDep
 from maps.schemas import CaseMarker, CellHotspot, HotspotClass, MapFilters, Metric, Unit, UnitValue
 
 # Defaults of the settings map_tiles_url, map_markers_cap, map_cells_drawn_max (for callers
@@ -35,7 +35,6 @@ from maps.schemas import CaseMarker, CellHotspot, HotspotClass, MapFilters, Metr
 MAP_TILES_URL: str | None = None  # None: district, street and community outlines are the base
 MAP_MARKERS_CAP = 2_000
 MAP_CELLS_DRAWN_MAX = 3_000  # ~300 bytes a cell polygon: with the base, a page stays < 2 MB
-DEFAULT_PERIOD_DAYS = 30
 OUTLINES_SIMPLIFY_M = 20.0
 CELLS_SIMPLIFY_M = 2.0
 TABLE_ROWS_MAX = 1_000
@@ -72,31 +71,6 @@ def map_limits(settings: Settings) -> MapLimits:
 
 
 MAP_VIEWERS = Depends(Allow(Role.MANAGER, Role.DISPATCHER, Role.ADMIN))
-
-
-def map_filters(
-    period_from: Annotated[datetime | None, Query(description="Default: 30 days ago.")] = None,
-    period_to: Annotated[datetime | None, Query(description="Default: now.")] = None,
-    category: Annotated[str | None, Query(description="A minor or major category code.")] = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    urgency: Annotated[str | None, Query(description="normal or urgent")] = None,
-    department: Annotated[str | None, Query(description="A department code.")] = None,
-    area: Annotated[str | None, Query(description="A district, street or community code.")] = None,
-) -> MapFilters:
-    """The filters of a map page from its query string (default period: the last 30 days)."""
-    period_to = period_to or datetime.now(UTC)
-    return MapFilters(
-        period_from=period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS),
-        period_to=period_to,
-        category=category,
-        status=status or None,
-        urgency=urgency,
-        department_code=department,
-        area_code=area,
-    )
-
-
-FiltersDep = Annotated[MapFilters, Depends(map_filters)]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""The filters of every map page and map API call, read from the query string."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from maps.schemas import MapFilters
+
+DEFAULT_PERIOD_DAYS = 30
+
+
+def map_filters(
+    period_from: Annotated[datetime | None, Query(description="Default: 30 days ago.")] = None,
+    period_to: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    category: Annotated[str | None, Query(description="A minor or major category code.")] = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    urgency: Annotated[str | None, Query(description="normal or urgent")] = None,
+    department: Annotated[str | None, Query(description="A department code.")] = None,
+    area: Annotated[str | None, Query(description="A district, street or community code.")] = None,
+) -> MapFilters:
+    """The filters of a map page from its query string (default period: the last 30 days)."""
+    period_to = period_to or datetime.now(UTC)
+    return MapFilters(
+        period_from=period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS),
+        period_to=period_to,
+        category=category,
+        status=status or None,
+        urgency=urgency,
+        department_code=department,
+        area_code=area,
+    )
+
+
+FiltersDep = Annotated[MapFilters, Depends(map_filters)]
