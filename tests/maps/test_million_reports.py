@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
@@ -20,6 +20,31 @@ PAGES = ("/maps/heatmap", "/maps/choropleth", "/maps/hotspots")
 MILLION = 1_000_000
 TWO_MB = 2 * 1024 * 1024
 Auth = Callable[[Role], dict[str, str]]
+
+
+# Secondary indexes of event_case, dropped inside the test's transaction (the rollback brings
+# them back): maintaining a dozen indexes for a million rows would cost most of a minute, and
+# the map aggregates scan the table anyway.
+SECONDARY_INDEXES = """
+SELECT indexrelid::regclass::text FROM pg_index
+WHERE indrelid = 'event_case'::regclass AND NOT indisprimary AND NOT indisunique
+"""
+# The cases of one cell are alike: the point is computed once per cell, not once per case.
+MANY_CASES = """
+INSERT INTO event_case (number, status, category_id, urgency, description, geom, cell_id,
+                        created_at)
+SELECT 'M' || c.id || '-' || g, 'reported', :category_id, 'normal', 'map test', c.point, c.id,
+       :created_at
+FROM (SELECT id, ST_PointOnSurface(geom) AS point FROM grid_cell) c
+CROSS JOIN generate_series(1, :per_cell) g
+"""
+
+
+def add_many_cases(session: Session, per_cell: int, *, category_id: int) -> None:
+    for index in session.scalars(text(SECONDARY_INDEXES)).all():
+        session.execute(text(f"DROP INDEX {index}"))
+    parameters = {"category_id": category_id, "created_at": CREATED_AT, "per_cell": per_cell}
+    session.execute(text(MANY_CASES), parameters)
 
 
 def page_sizes(client: TestClient, auth: Auth) -> dict[str, int]:
