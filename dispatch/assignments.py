@@ -16,12 +16,16 @@ from sqlalchemy.orm import Session
 
 from citygrid.auth import Principal
 from dispatch import calendars
-from dispatch.deadlines import Light, WorkCalendar, add_working_hours, working_hours_between
+from dispatch.deadlines import (
+    WARNING_FRACTION,
+    Light,
+    WorkCalendar,
+    add_working_hours,
+    working_hours_between,
+)
 from dispatch.deadlines import traffic_light as light_for
 from dispatch.models import CaseAssignment, Department
 from events.models import Case, Category
-
-WARNING_FRACTION = 0.8  # the traffic light turns yellow, and escalation starts
 
 
 @dataclass(frozen=True)

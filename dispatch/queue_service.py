@@ -55,9 +55,7 @@ SELECT w.*, cat.code AS category_code, cat.name_zh AS category_name_zh,
        dep.name AS suggested_department_name,
        (SELECT t.reason FROM case_transition t
         WHERE t.case_id = w.id AND t.action = 'return' ORDER BY t.at DESC, t.id DESC LIMIT 1)
-           AS last_return_reason,
-       count(*) OVER (PARTITION BY w.kind) AS kind_count,
-       count(*) OVER () AS total
+           AS last_return_reason
 FROM waiting w
 JOIN category cat ON cat.id = w.category_id
 JOIN grid_cell g ON g.id = w.cell_id

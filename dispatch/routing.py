@@ -50,6 +50,7 @@ class RouteDecision:
     """Where a case goes (or why nowhere) under one rule-set version."""
 
     case_id: int
+    decision_id: int  # the stored routing_decision row
     department_id: int | None
     department_code: str | None
     rule_set_id: int | None
@@ -351,9 +352,9 @@ INSERT_DECISIONS = """
     SELECT case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason, :at FROM decided"""
 DECIDE_ROUTES = text(f"""{DECIDED_CTES},
 stored AS ({INSERT_DECISIONS}
-    RETURNING case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason
+    RETURNING id, case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason
 )
-SELECT s.case_id, s.department_id, d.code AS department_code, s.rule_set_id,
+SELECT s.case_id, s.id AS decision_id, s.department_id, d.code AS department_code, s.rule_set_id,
     CAST(:version AS integer) AS rule_set_version, s.rule_id, s.auto_dispatch, s.reason
 FROM stored s LEFT JOIN department d ON d.id = s.department_id
 """)
@@ -364,7 +365,7 @@ DECIDE_WITHOUT_RULES = text("""
 INSERT INTO routing_decision (case_id, auto_dispatch, reason, decided_at)
 SELECT c.id, false, :reason, :at
 FROM unnest(CAST(:case_ids AS bigint[])) AS ids(id) JOIN event_case c ON c.id = ids.id
-RETURNING case_id, NULL::int AS department_id, NULL::text AS department_code,
+RETURNING case_id, id AS decision_id, NULL::int AS department_id, NULL::text AS department_code,
     NULL::int AS rule_set_id, NULL::int AS rule_set_version, NULL::int AS rule_id,
     auto_dispatch, reason
 """)
@@ -407,7 +408,8 @@ def decisions_by_case(rows: Sequence[Row[Any]]) -> dict[int, RouteDecision]:
 
 
 LATEST_DECISIONS = text("""
-SELECT DISTINCT ON (rd.case_id) rd.case_id, rd.department_id, d.code AS department_code,
+SELECT DISTINCT ON (rd.case_id) rd.case_id, rd.id AS decision_id, rd.department_id,
+    d.code AS department_code,
     rd.rule_set_id, rs.version AS rule_set_version, rd.rule_id, rd.auto_dispatch, rd.reason
 FROM routing_decision rd
 LEFT JOIN department d ON d.id = rd.department_id

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from citygrid.auth import Principal, Role
 from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from dispatch import assignments, notifications, routing, webhooks
 from dispatch.deadlines import working_hours_between
-from dispatch.models import Department, RoutingDecision
+from dispatch.models import Department
 from events import photos
 from events.case_schemas import (
     CaseActionBody,
@@ -381,7 +381,7 @@ def dispatch(session: Session, case: Case, body: CaseActionBody, ctx: ActionCont
     department = chosen_department(session, body.department_code, suggestion)
     follows_rule = suggestion is not None and suggestion.department_id == department.id
     calendar = assignments.calendar_of(session, department.id, ctx.default_calendar_code)
-    decision_id = latest_decision_id(session, case.id) if follows_rule else None
+    decision_id = suggestion.decision_id if follows_rule and suggestion is not None else None
     new = assignments.NewAssignment(department, decision_id, ctx.principal, ctx.now)
     try:
         with session.begin_nested():
@@ -416,12 +416,6 @@ def dispatch(session: Session, case: Case, body: CaseActionBody, ctx: ActionCont
     if follows_rule and suggestion is not None:
         changes |= {"rule_set_id": suggestion.rule_set_id, "routing_rule_id": suggestion.rule_id}
     return Effect(changes, details)
-
-
-def latest_decision_id(session: Session, case_id: int) -> int | None:
-    return session.scalar(
-        select(func.max(RoutingDecision.id)).where(RoutingDecision.case_id == case_id)
-    )
 
 
 def chosen_department(
