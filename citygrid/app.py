@@ -27,10 +27,13 @@ import events.categories
 import events.intake
 import events.listing
 import events.open311.router
+import grid.components.query_router
+import grid.components.router
 import grid.router
 import maps.api
 import maps.hotspots
 import maps.router
+from citygrid import middleware
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
@@ -101,12 +104,15 @@ def create_app() -> FastAPI:
     app.state.statements = AsyncStatements(
         settings.resolved_database_url(), max_size=settings.pool_size
     )
+    middleware.install(app, settings)
     app.add_exception_handler(CitygridError, handle_domain_error)
     for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(database_down, handle_database_down)
     app.include_router(health_router)
     app.include_router(citygrid.users.router)
     app.include_router(grid.router.router)
+    app.include_router(grid.components.router.router)
+    app.include_router(grid.components.query_router.router)
     app.include_router(events.categories.router)
     app.include_router(events.intake.router)
     # Before the case routes: /api/cases/export must not be taken for /api/cases/{case_id}.

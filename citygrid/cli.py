@@ -209,6 +209,7 @@ def register_domain_commands() -> None:
     from events.cli import taxonomy_app
     from events.open311.cli import open311_app
     from grid.cli import grid_app
+    from grid.components.cli import components_app
     from maps.cli import maps_app
 
     registered = {group.name for group in app.registered_groups}
@@ -219,6 +220,7 @@ def register_domain_commands() -> None:
         ("dispatch", dispatch_app),
         ("open311", open311_app),
         ("maps", maps_app),
+        ("components", components_app),
     ):
         if name not in registered:
             app.add_typer(sub_app, name=name)

@@ -8,6 +8,7 @@ import citygrid.users
 import dispatch.models
 import events.models
 import events.open311.models
+import grid.components.models
 import grid.models
 from citygrid.db import Base
 
@@ -16,6 +17,7 @@ TABLE_MODULES = (
     dispatch.models,
     events.models,
     events.open311.models,
+    grid.components.models,
     grid.models,
 )
 metadata: MetaData = Base.metadata

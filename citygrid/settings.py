@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     map_tiles_url: str | None = None  # the city's own XYZ tile server; None: grid outlines
     map_markers_cap: int = Field(default=2_000, ge=0)  # case markers only up to this many cases
     map_cells_drawn_max: int = Field(default=3_000, gt=0)  # more: communities, then streets
+    # Component inventory (部件)
+    component_radius_m: float = Field(default=15.0, ge=0)  # per category override in the taxonomy
+    components_page_max: int = Field(default=5_000, gt=0)
+    component_import_max_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    # Hardening
+    cors_origins: list[str] = []  # closed by default: no cross-origin browser calls
+    request_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)  # bodies larger are refused
+    log_format: Literal["json", "text"] = "json"
 
     @model_validator(mode="after")
     def refuse_demo_secret_in_production(self) -> Settings:

@@ -199,6 +199,8 @@ class RoutingDecision(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("event_case.id"), index=True)
     rule_set_id: Mapped[int | None] = mapped_column(ForeignKey("rule_set.id"))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("routing_rule.id"))
+    # Set when the matched component's maintainer decided, over the rules.
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("component.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     auto_dispatch: Mapped[bool] = mapped_column(Boolean, server_default="false")
     reason: Mapped[str] = mapped_column(Text)

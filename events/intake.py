@@ -597,7 +597,14 @@ def photo_file(session: Session, photo_id: int, media_dir: Path, *, original: bo
     path = photos.photo_path(media_dir, photo.storage_key, photo.content_type, original=original)
     if not path.is_file():
         raise NotFound(f"the file of photo {photo_id} is missing from storage", field="photo_id")
-    return FileResponse(path, media_type=photo.content_type)
+    # inline but named by id: a browser shows it and never guesses another type or file name.
+    return FileResponse(
+        path,
+        media_type=photo.content_type,
+        content_disposition_type="inline",
+        filename=f"photo-{photo_id}{path.suffix}",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
 # Every signed-in role for now: who may see which case's photos (the reporting citizen, staff of

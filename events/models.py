@@ -55,6 +55,8 @@ class Category(Base):
     limit_hours_urgent: Mapped[float | None] = mapped_column(Float)
     department_type: Mapped[str | None] = mapped_column(String(64))
     duplicate_radius_m: Mapped[float | None] = mapped_column(Float)  # None: the setting's default
+    # How far from a report a component of this category may be to match it; None: the default.
+    component_radius_m: Mapped[float | None] = mapped_column(Float)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -105,6 +107,11 @@ class Case(Base):
     warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # 80 % of the limit
     due_provisional: Mapped[bool] = mapped_column(Boolean, server_default="false")
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The inventoried component the case is about (部件), how far the report was from it, and
+    # how the match was made: suggested at intake, confirmed, changed, or not in the inventory.
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("component.id"), index=True)
+    component_distance_m: Mapped[float | None] = mapped_column(Float)
+    component_match: Mapped[str | None] = mapped_column(String(16))
 
 
 class Report(Base):

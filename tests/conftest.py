@@ -129,6 +129,7 @@ def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         "dispatch.escalation_cli",
         "events.open311.cli",
         "maps.cli",
+        "grid.components.cli",
     )
     for module_name in cli_modules:
         monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)
