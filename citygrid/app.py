@@ -9,7 +9,7 @@ from typing import Annotated
 
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -19,11 +19,14 @@ import citygrid.users
 import dispatch.departments
 import dispatch.evaluation_router
 import dispatch.inbox
+import dispatch.pages
 import dispatch.queue
 import dispatch.rules_router
 import dispatch.webhook_router
+import events.case_page
 import events.cases
 import events.categories
+import events.inspector_pages
 import events.intake
 import events.listing
 import events.open311.router
@@ -31,9 +34,10 @@ import grid.components.query_router
 import grid.components.router
 import grid.router
 import maps.api
+import maps.dashboard
 import maps.hotspots
 import maps.router
-from citygrid import middleware
+from citygrid import middleware, web
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
@@ -66,8 +70,10 @@ def status_code_for(error: CitygridError) -> int:
     return 400
 
 
-async def handle_domain_error(request: Request, error: Exception) -> JSONResponse:
+async def handle_domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, CitygridError)
+    if web.is_page_request(request):
+        return web.page_error(request, error, status_code_for(error))
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None
     return JSONResponse(error.payload(), status_code=status_code_for(error), headers=headers)
 
@@ -109,6 +115,7 @@ def create_app() -> FastAPI:
     for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(database_down, handle_database_down)
     app.include_router(health_router)
+    app.include_router(web.router)
     app.include_router(citygrid.users.router)
     app.include_router(grid.router.router)
     app.include_router(grid.components.router.router)
@@ -130,4 +137,6 @@ def create_app() -> FastAPI:
     app.include_router(events.open311.router.router)
     app.include_router(maps.api.router)
     app.include_router(maps.router.router)
+    for page_module in (events.inspector_pages, events.case_page, dispatch.pages, maps.dashboard):
+        app.include_router(page_module.router)
     return app

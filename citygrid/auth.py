@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
@@ -25,6 +25,12 @@ TOKEN_ALGORITHM = "HS256"
 VERIFIED_TOKENS_CACHED = 4096
 _hasher = PasswordHasher()
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+# Pages carry the token in an HttpOnly, SameSite=Strict cookie set at /login. Their scripts send
+# this header with every change: a cross-site form cannot set it, and a cross-site script would
+# need a CORS preflight, which is refused.
+SESSION_COOKIE = "citygrid_session"
+PAGE_HEADER = "X-Citygrid-Page"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Role(enum.StrEnum):
@@ -101,9 +107,20 @@ def _verified(token: str, secret: str) -> tuple[Principal, float]:
 
 # The role dependencies are async: they only check a signature (no I/O), and each sync
 # dependency would cost a threadpool hop on every request.
+def page_session_token(request: Request) -> str | None:
+    """The token of a signed-in page (its cookie), refused on a change without the page header."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token is None:
+        return None
+    if request.method not in SAFE_METHODS and request.headers.get(PAGE_HEADER) != "1":
+        raise PermissionDenied(f"a change made from a page must carry the {PAGE_HEADER} header")
+    return token
+
+
 async def current_principal(
-    token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
+    request: Request, token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
 ) -> Principal:
+    token = token or page_session_token(request)
     if token is None:
         raise NotAuthenticated("this route needs a bearer token (POST /api/auth/token)")
     return read_token(token, secret=settings.secret_key)
@@ -135,11 +152,15 @@ class AllowOrAnonymous:
         self._allow = Allow(*roles)
 
     async def __call__(
-        self, token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
+        self,
+        request: Request,
+        token: Annotated[str | None, Depends(_bearer)],
+        settings: SettingsDep,
     ) -> Principal | None:
+        token = token or page_session_token(request)
         if token is None and self.anonymous_allowed(settings):
             return None
-        return await self._allow(await current_principal(token, settings))
+        return await self._allow(await current_principal(request, token, settings))
 
 
 class Public:

@@ -1,0 +1,275 @@
+"""What every web page shares: templates in the user's language, static files, login and logout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from citygrid.auth import (
+    PUBLIC,
+    SESSION_COOKIE,
+    Principal,
+    Role,
+    RoleCheckedRoute,
+    issue_token,
+    read_token,
+)
+from citygrid.db import SessionDep
+from citygrid.errors import CitygridError, NotAuthenticated, NotFound
+from citygrid.i18n import LANGUAGES, negotiate_language, translations
+from citygrid.settings import SettingsDep, get_settings
+from citygrid.users import authenticate
+
+# Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
+WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")
+LANGUAGE_COOKIE = "citygrid_lang"
+LANGUAGE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+STATIC_MAX_AGE_S = 3600
+
+
+# N_ is the gettext convention for "mark for translation, translate later".
+def N_(message: str) -> str:
+    """Mark a message for the catalogue without translating it here (it is translated on use)."""
+    return message
+
+
+# Each role's pages, in the order of the navigation bar: (path, label).
+NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.INSPECTOR: (
+        ("/m/report", N_("New report")),
+        ("/m/reports", N_("My reports")),
+        ("/m/tasks", N_("Verification tasks")),
+    ),
+    Role.CITIZEN: (("/m/report", N_("New report")), ("/m/reports", N_("My reports"))),
+    Role.DISPATCHER: (("/console", N_("Dispatch console")), ("/dashboard", N_("Dashboard"))),
+    Role.DEPARTMENT: (("/desk", N_("Department desk")),),
+    Role.MANAGER: (("/dashboard", N_("Dashboard")), ("/console", N_("Dispatch console"))),
+    Role.ADMIN: (
+        ("/console", N_("Dispatch console")),
+        ("/desk", N_("Department desk")),
+        ("/dashboard", N_("Dashboard")),
+        ("/m/report", N_("New report")),
+    ),
+}
+LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
+# What citygrid.js shows for an API error (validation errors by pydantic type, with its limits as
+# {placeholders}; domain errors by field). Pages add their own with `js_messages`.
+COMMON_JS_MESSAGES = {
+    "error.unknown": N_("Something went wrong. Please try again."),
+    "error.invalid": N_("This value is not valid."),
+    "error.missing": N_("This field is required."),
+    "error.string_too_short": N_("Too short: at least {min_length} characters."),
+    "error.string_too_long": N_("Too long: at most {max_length} characters."),
+    "error.too_long": N_("Too many: at most {max_length}."),
+    "error.too_short": N_("Too few: at least {min_length}."),
+    "error.float_parsing": N_("Enter a number."),
+    "error.int_parsing": N_("Enter a whole number."),
+    "error.greater_than_equal": N_("Must be at least {ge}."),
+    "error.less_than_equal": N_("Must be at most {le}."),
+    "error.greater_than": N_("Must be more than {gt}."),
+    "error.less_than": N_("Must be less than {lt}."),
+    "error.literal_error": N_("Choose one of: {expected}."),
+    "error.enum": N_("Choose one of: {expected}."),
+    "error.uuid_parsing": N_("Not a valid identifier."),
+    "error.string_pattern_mismatch": N_("The format is not right."),
+    "error.field.lon/lat": N_("This place is outside the city's grid."),
+    "error.field.category": N_("Unknown or retired category."),
+    "error.field.reason": N_("Give a reason."),
+    "error.field.photos": N_("A photo could not be read or is too large."),
+    "error.network": N_("No network: try again when you are back online."),
+}
+
+
+def landing_path(role: Role) -> str:
+    """Where a user of this role starts."""
+    return NAVIGATION[role][0][0]
+
+
+def page_language(request: Request) -> str:
+    """The language of a page: the user's choice (cookie), else the browser's."""
+    return negotiate_language(
+        request.headers.get("accept-language"), request.cookies.get(LANGUAGE_COOKIE)
+    )
+
+
+def gettext_for(request: Request) -> Callable[[str], str]:
+    """The translation function of the request's language, for messages made in Python."""
+    return translations(page_language(request)).gettext
+
+
+def template_folders() -> list[Path]:
+    """The packages' `templates/` folders; each package names its templates `<package>/…`."""
+    folders = [Path(str(files(package))) / "templates" for package in WEB_PACKAGES]
+    return [folder for folder in folders if folder.is_dir()]
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def template_environment(language: str) -> Environment:
+    """One Jinja environment per language (gettext is installed per environment, not per call)."""
+    environment = Environment(
+        loader=ChoiceLoader([FileSystemLoader(folder) for folder in template_folders()]),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    return environment
+
+
+def render(
+    request: Request,
+    template_name: str,
+    context: Mapping[str, Any],
+    *,
+    principal: Principal | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page in the user's language, with the navigation of the user's role.
+
+    `context` may hold `js_messages`: the strings the page's script shows, key → English message
+    marked with N_(); they are translated here and handed to the script as JSON (never as code)."""
+    language = page_language(request)
+    gettext = translations(language).gettext
+    script_messages = {**COMMON_JS_MESSAGES, **context.get("js_messages", {})}
+    template = template_environment(language).get_template(template_name)
+    html = template.render(
+        request=request,
+        language=language,
+        principal=principal,
+        navigation=NAVIGATION[principal.role] if principal else (),
+        **{key: value for key, value in context.items() if key != "js_messages"},
+        js_messages={key: gettext(message) for key, message in script_messages.items()},
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def is_page_request(request: Request) -> bool:
+    """Whether a browser navigated here for a page (errors become pages, not JSON)."""
+    path = request.url.path
+    if path.startswith(("/api/", "/open311/")) or request.method != "GET":
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def page_error(request: Request, error: CitygridError, status_code: int) -> Response:
+    """Not signed in: the login page (coming back here after). Otherwise an error page."""
+    if isinstance(error, NotAuthenticated):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    context = {"status_code": status_code, "message": error.message}
+    return render(request, "error.html", context, principal=None, status_code=status_code)
+
+
+def safe_next(next_path: str | None) -> str | None:
+    """A path on this site to go back to after login; anything else (another host) is dropped."""
+    if next_path and next_path.startswith("/") and not next_path.startswith(("//", "/\\")):
+        return next_path
+    return None
+
+
+def signed_in(request: Request) -> Principal | None:
+    """The page's user when the session cookie holds a valid token."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token is None:
+        return None
+    try:
+        return read_token(token, secret=get_settings().secret_key)
+    except NotAuthenticated:
+        return None
+
+
+router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
+
+
+@router.get("/", dependencies=[Depends(PUBLIC)])
+def home(request: Request) -> RedirectResponse:
+    """The user's first page, or the login page."""
+    principal = signed_in(request)
+    return RedirectResponse(landing_path(principal.role) if principal else "/login", 303)
+
+
+@router.get("/login", dependencies=[Depends(PUBLIC)])
+def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> HTMLResponse:
+    """The login form."""
+    context = {"next": safe_next(next) or "", "failed": False, "username": ""}
+    return render(request, "login.html", context, principal=None)
+
+
+@router.post("/login", dependencies=[Depends(PUBLIC)])
+def log_in_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Sign in: the session cookie, and on to the page asked for (or the role's first page)."""
+    try:
+        user = authenticate(session, username, password)
+    except NotAuthenticated:
+        context = {"next": safe_next(next) or "", "failed": True, "username": username}
+        return render(request, "login.html", context, principal=None, status_code=401)
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    principal = user.principal()
+    response = RedirectResponse(safe_next(next) or landing_path(principal.role), 303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        issue_token(principal, secret=settings.secret_key, ttl=ttl),
+        max_age=int(ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=settings.env == "production",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(PUBLIC)])
+def log_out_page() -> RedirectResponse:
+    """Sign out: the session cookie is dropped."""
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/language", dependencies=[Depends(PUBLIC)])
+def choose_language(
+    request: Request,
+    language: Annotated[str, Query(alias="set", pattern="^(zh-CN|en)$")],
+    next: Annotated[str | None, Query()] = None,
+) -> RedirectResponse:
+    """Switch the pages' language (remembered in a cookie) and go back."""
+    response = RedirectResponse(safe_next(next) or "/", 303)
+    response.set_cookie(
+        LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_MAX_AGE_S, samesite="lax", path="/"
+    )
+    return response
+
+
+def static_folder(package: str) -> Path:
+    return Path(str(files(package))) / "static"
+
+
+@router.get("/static/{package}/{path:path}", dependencies=[Depends(PUBLIC)])
+def static_file(package: str, path: str) -> FileResponse:
+    """A page's script, style sheet or image, served by the app (no CDN: intranets are offline)."""
+    if package not in WEB_PACKAGES:
+        raise NotFound(f"no static files for {package!r}", field="package")
+    folder = static_folder(package).resolve()
+    target = (folder / path).resolve()
+    if not target.is_relative_to(folder) or not target.is_file():
+        raise NotFound(f"no static file {path!r}", field="path")
+    return FileResponse(target, headers={"Cache-Control": f"public, max-age={STATIC_MAX_AGE_S}"})

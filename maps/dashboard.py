@@ -1,0 +1,9 @@
+"""The manager dashboard: the three maps with filters, evaluation tables, trends, exports."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from citygrid.auth import RoleCheckedRoute
+
+router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
