@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import citygrid.security_models
 import citygrid.users
 import dispatch.models
 import events.models
@@ -13,6 +14,7 @@ import grid.models
 from citygrid.db import Base
 
 TABLE_MODULES = (
+    citygrid.security_models,
     citygrid.users,
     dispatch.models,
     events.models,

@@ -47,6 +47,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Tokens issued before this instant are refused (password change, "log out everywhere").
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     def principal(self) -> Principal:
