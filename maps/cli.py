@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.orm import Session
@@ -13,9 +13,13 @@ from sqlalchemy.orm import Session
 from citygrid.db import open_session
 from citygrid.errors import CitygridError
 from citygrid.settings import get_settings
-from maps import render
-from maps import router as pages
 from maps.schemas import MapFilters, Metric, Unit
+
+if TYPE_CHECKING:
+    from maps import router as pages
+
+# The map modules (folium, mapclassify, scipy) are imported by the export command only: every
+# other `citygrid` command would otherwise spend seconds importing them at start-up.
 
 maps_app = typer.Typer(help="Maps: standalone HTML exports.", no_args_is_help=True)
 
@@ -58,6 +62,9 @@ def export(
     confidence: Annotated[float, typer.Option(help="Hotspots: 0.90, 0.95 or 0.99.")] = 0.95,
 ) -> None:
     """Write a map as one HTML file with Leaflet and its plugins inlined: it opens offline."""
+    from maps import render
+    from maps import router as pages
+
     end = parse_moment(period_to, default=datetime.now(UTC), name="--to")
     start = parse_moment(period_from, default=end - timedelta(days=30), name="--from")
     try:
@@ -85,6 +92,8 @@ def page_html(
     confidence: float,
 ) -> str:
     """The map page as the application serves it, without links back to the application."""
+    from maps import router as pages
+
     limits = pages.map_limits(get_settings())
     if layer is Layer.HEATMAP:
         return pages.heatmap_html(session, filters, limits, query=None)
