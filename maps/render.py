@@ -24,6 +24,7 @@ from folium.plugins import FastMarkerCluster, HeatMap
 from folium.template import Template
 from folium.utilities import JsCode
 
+from grid.components.query_schemas import MapComponent
 from maps.schemas import CaseMarker, CellHotspot, HotspotClass, UnitValue
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -102,6 +103,9 @@ HOTSPOT_LABELS: dict[HotspotClass, str] = {
     HotspotClass.COLD99: "Cold spot, 99 %",
 }
 SCHEMES = ("quantiles", "natural_breaks", "user")
+COMPONENT_STATUS_COLOURS = {"in_use": "#1a9850", "damaged": "#d73027", "removed": "#969696"}
+COMPONENT_STATUS_LABELS = {"in_use": "in use", "damaged": "damaged", "removed": "removed"}
+COMPONENT_POINT_RADIUS_PX = 5
 PAGE_CSS = """
 body{margin:0;font:14px system-ui,sans-serif;display:flex;flex-direction:column;height:100vh}
 #map-header{padding:.4rem .8rem;background:#f4f4f4;border-bottom:1px solid #ccc}
@@ -271,9 +275,11 @@ def heatmap_page(
     base: BaseLayer,
     header: PageHeader,
     markers: Sequence[CaseMarker] | None = None,
+    components: Sequence[MapComponent] | None = None,
     assets_url: str = ASSETS_URL,
 ) -> str:
-    """The heatmap page: per-cell weighted points (merged when many), optional case markers."""
+    """The heatmap page: per-cell weighted points (merged when many), optional case markers
+    and components."""
     heat = coarsened_heat_points(points)
     fmap = new_map(base, bounds_of_points(heat) or outline_bounds(base.outlines))
     if heat:
@@ -281,8 +287,9 @@ def heatmap_page(
             heat, name="Reports (heat)", radius=18, blur=14, min_opacity=0.3
         ).add_to(fmap)
     add_markers(fmap, markers)
+    add_components(fmap, components)
     legend = "<b>Reports</b><br>intensity relative to the busiest spot"
-    return finish_page(fmap, header, legend, assets_url)
+    return finish_page(fmap, header, legend + component_legend(components), assets_url)
 
 
 def choropleth_page(
@@ -294,16 +301,20 @@ def choropleth_page(
     base: BaseLayer,
     header: PageHeader,
     markers: Sequence[CaseMarker] | None = None,
+    components: Sequence[MapComponent] | None = None,
     assets_url: str = ASSETS_URL,
 ) -> str:
-    """The choropleth page: units coloured by class, a legend, a tooltip per unit."""
+    """The choropleth page: units coloured by class, a legend, a tooltip per unit, optional
+    case markers and components."""
     colours = palette(len(breaks.upper_bounds))
     features, colour_of = choropleth_features(outlines, values, breaks, colours)
     fmap = new_map(base, outline_bounds(features))
     if features["features"]:
         _add_choropleth_layer(fmap, features, colour_of, metric_label)
     add_markers(fmap, markers)
-    return finish_page(fmap, header, choropleth_legend(metric_label, breaks, colours), assets_url)
+    add_components(fmap, components)
+    legend = choropleth_legend(metric_label, breaks, colours) + component_legend(components)
+    return finish_page(fmap, header, legend, assets_url)
 
 
 def _add_choropleth_layer(
@@ -364,19 +375,23 @@ def hotspots_page(
     *,
     base: BaseLayer,
     header: PageHeader,
+    components: Sequence[MapComponent] | None = None,
     assets_url: str = ASSETS_URL,
 ) -> str:
-    """The hotspot page: the given cells coloured by Gi* class, tooltip with z, p and trend."""
+    """The hotspot page: the given cells coloured by Gi* class, tooltip with z, p and trend;
+    optional components."""
     features = hotspot_features(cells, geometries)
     fmap = new_map(base, outline_bounds(features) or outline_bounds(base.outlines))
     if features["features"]:
         _add_hotspot_layer(fmap, features)
+    add_components(fmap, components)
     legend = "<b>Getis-Ord Gi*</b> (FDR-corrected)<br>" + "<br>".join(
         f'<i style="background:{HOTSPOT_COLOURS[cls]}"></i>{HOTSPOT_LABELS[cls]}'
         for cls in HotspotClass
     )
     trend_note = "<br>trend (new, intensifying, …): in each cell's tooltip"
-    return finish_page(fmap, header, legend + trend_note, assets_url)
+    legend += trend_note + component_legend(components)
+    return finish_page(fmap, header, legend, assets_url)
 
 
 def _add_hotspot_layer(fmap: folium.Map, features: dict[str, Any]) -> None:
@@ -441,6 +456,69 @@ def add_markers(fmap: folium.Map, markers: Sequence[CaseMarker] | None) -> None:
     FastMarkerCluster(  # type: ignore[no-untyped-call]
         rows, callback=callback, name="Cases"
     ).add_to(fmap)
+
+
+def component_features(components: Sequence[MapComponent]) -> dict[str, Any]:
+    """The components as a FeatureCollection: popup fields (HTML-escaped, as the popup
+    writes them as HTML) and a style by status (points filled, lines and areas outlined)."""
+    features = []
+    for component in components:
+        colour = COMPONENT_STATUS_COLOURS.get(component.status, "#555555")
+        is_point = component.geometry.get("type") in ("Point", "MultiPoint")
+        style = {
+            "color": colour,
+            "weight": 1 if is_point else 2,
+            "fill": is_point,
+            "fillColor": colour,
+            "fillOpacity": 0.8,
+            "radius": COMPONENT_POINT_RADIUS_PX,
+        }
+        properties = {
+            "code": component.code,
+            "category": html.escape(f"{component.category_code} {component.category_name}"),
+            "maintainer": html.escape(component.maintainer_name or "–"),
+            "status": COMPONENT_STATUS_LABELS.get(component.status, component.status),
+            "cases": component.cases_in_period,
+            "style": style,
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "id": component.code,
+                "geometry": component.geometry,
+                "properties": properties,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}  # fmt: skip
+
+
+def add_components(fmap: folium.Map, components: Sequence[MapComponent] | None) -> None:
+    """The component layer: circle markers coloured by status, outlines for lines and areas,
+    a popup with code, category, maintainer, status and the cases in the period."""
+    if not components:
+        return
+    folium.GeoJson(
+        component_features(components),
+        name=f"Components ({len(components):,})",
+        marker=folium.CircleMarker(radius=COMPONENT_POINT_RADIUS_PX),
+        popup=folium.GeoJsonPopup(
+            fields=["code", "category", "maintainer", "status", "cases"],
+            aliases=["Component", "Category", "Maintainer", "Status", "Cases in period"],
+        ),
+    ).add_to(fmap)
+
+
+def component_legend(components: Sequence[MapComponent] | None) -> str:
+    """Legend lines for the component statuses drawn ("" without components)."""
+    if not components:
+        return ""
+    drawn = {component.status for component in components}
+    swatches = [
+        f'<i style="background:{colour}"></i>components {COMPONENT_STATUS_LABELS[status]}'
+        for status, colour in COMPONENT_STATUS_COLOURS.items()
+        if status in drawn
+    ]
+    return "<br>" + "<br>".join(swatches)
 
 
 def compact_json_in_templates() -> None:

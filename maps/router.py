@@ -24,6 +24,8 @@ from citygrid.auth import PUBLIC, Allow, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import Settings, SettingsDep
+from grid.components import queries as component_queries
+from grid.components.query_schemas import MapComponent
 from grid.service import grid_revision
 from maps import render
 from maps import service as map_service
@@ -111,6 +113,13 @@ def parse_bounds(bounds: str | None, scheme: str) -> tuple[float, ...]:
 
 
 OptionsDep = Annotated[ChoroplethOptions, Depends(choropleth_options)]
+ComponentsQuery = Annotated[
+    bool | None,
+    Query(
+        description="1: draw the component layer (up to map_markers_cap components); 0: never; "
+        "default: when an area is chosen and it has at most that many."
+    ),
+]
 ConfidenceQuery = Annotated[float, Query(description="0.90, 0.95 or 0.99")]
 
 
@@ -193,18 +202,52 @@ def markers_and_notice(
     ]
 
 
+def component_layer(
+    session: Session,
+    filters: MapFilters,
+    limits: MapLimits,
+    notices: list[str],
+    *,
+    wanted: bool | None,
+) -> list[MapComponent]:
+    """The area's components (of the filtered category) when there are at most the marker cap
+    of them, and either they are asked for (`wanted`) or, by default, the page has an area
+    filter; none, with a notice, when there are more (never more than the cap)."""
+    if wanted is False or (wanted is None and filters.area_code is None):
+        return []
+    area = component_queries.MapArea(
+        filters.area_code, filters.category, filters.period_from, filters.period_to
+    )
+    total, components = component_queries.components_on_map(session, area, cap=limits.markers_cap)
+    if total > limits.markers_cap:
+        counted = f"{total:,}{'+' if total >= component_queries.COUNT_CAP else ''}"
+        notices.append(
+            f"{counted} components in this area: more than the {limits.markers_cap:,} a map "
+            "draws, so the component layer is left out. Choose a smaller area (area=…) or a "
+            "component category to see them."
+        )
+    return components
+
+
 def heatmap_html(
-    session: Session, filters: MapFilters, limits: MapLimits, *, query: str | None = ""
+    session: Session,
+    filters: MapFilters,
+    limits: MapLimits,
+    *,
+    query: str | None = "",
+    components: bool | None = None,
 ) -> str:
-    """The heatmap page of the filtered reports, with case markers under the cap."""
+    """The heatmap page of the filtered reports, with case markers and components under the
+    cap (`components`: True to ask for them, False for none, None: with an area filter)."""
     points = map_service.heat_points(session, filters)
     total = round(sum(weight for _, _, weight in points))
     markers, notices = markers_and_notice(session, filters, limits, known_total=total)
+    drawn = component_layer(session, filters, limits, notices, wanted=components)
     base = base_layer(session, filters, limits, notices)
     header = render.PageHeader(
         "Heatmap of reports", describe(filters), notices, page_links("heatmap", query)
     )
-    return render.heatmap_page(points, base=base, header=header, markers=markers)
+    return render.heatmap_page(points, base=base, header=header, markers=markers, components=drawn)
 
 
 def unit_counts(session: Session, filters: MapFilters) -> dict[Unit, int]:
@@ -258,14 +301,17 @@ def choropleth_html(
     limits: MapLimits,
     *,
     query: str | None = "",
+    components: bool | None = None,
 ) -> str:
-    """The choropleth page: units by the metric's class, legend, tooltips, markers under cap."""
+    """The choropleth page: units by the metric's class, legend, tooltips, markers and
+    components under the cap (`components` as for `heatmap_html`)."""
     map_service.check_area(session, filters)
     unit, notices = drawable_unit(session, options.unit, filters, limits)
     values = map_service.unit_values(session, unit, options.metric, filters)
     outlines = map_service.unit_outlines(session, unit, filters, simplify_m=CELLS_SIMPLIFY_M)
     markers, marker_notices = markers_and_notice(session, filters, limits)
     notices += marker_notices
+    drawn = component_layer(session, filters, limits, notices, wanted=components)
     base = base_layer(session, filters, limits, notices)
     label = METRIC_LABELS[options.metric]
     header = render.PageHeader(
@@ -280,6 +326,7 @@ def choropleth_html(
         base=base,
         header=header,
         markers=markers,
+        components=drawn,
     )
 
 
@@ -322,8 +369,10 @@ def hotspots_html(
     *,
     confidence: float = 0.95,
     query: str | None = "",
+    components: bool | None = None,
 ) -> str:
-    """The hotspot page: Gi* classes per cell with z, p and trend in each tooltip."""
+    """The hotspot page: Gi* classes per cell with z, p and trend in each tooltip; components
+    under the cap (`components` as for `heatmap_html`)."""
     result = map_service.hotspots(session, filters, confidence=confidence)
     cells, notices = drawn_hotspot_cells(result.cells, limits.cells_drawn_max)
     if result.message:
@@ -331,6 +380,7 @@ def hotspots_html(
     geometries = cell_geometries(
         session, [cell.cell_id for cell in cells], simplify_m=CELLS_SIMPLIFY_M
     )
+    drawn = component_layer(session, filters, limits, notices, wanted=components)
     base = base_layer(session, filters, limits, notices)
     timings = result.timings
     description = (
@@ -341,15 +391,21 @@ def hotspots_html(
     header = render.PageHeader(
         "Hot spots (Getis-Ord Gi*)", description, notices, page_links("hotspots", query)
     )
-    return render.hotspots_page(cells, geometries, base=base, header=header)
+    return render.hotspots_page(cells, geometries, base=base, header=header, components=drawn)
 
 
 @router.get("/maps/heatmap", response_class=HTMLResponse, dependencies=[MAP_VIEWERS])
 def heatmap(
-    request: Request, filters: FiltersDep, session: SessionDep, settings: SettingsDep
+    request: Request,
+    filters: FiltersDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    components: ComponentsQuery = None,
 ) -> HTMLResponse:
-    """Heatmap of reports weighted by per-cell counts; markers when few cases."""
-    page = heatmap_html(session, filters, map_limits(settings), query=request.url.query)
+    """Heatmap of reports weighted by per-cell counts; markers when few cases, components
+    when few (or asked for)."""
+    limits = map_limits(settings)
+    page = heatmap_html(session, filters, limits, query=request.url.query, components=components)
     return HTMLResponse(page)
 
 
@@ -360,10 +416,14 @@ def choropleth(
     options: OptionsDep,
     session: SessionDep,
     settings: SettingsDep,
+    components: ComponentsQuery = None,
 ) -> HTMLResponse:
     """Cells, communities or streets coloured by a metric, with legend and tooltips."""
     limits = map_limits(settings)
-    return HTMLResponse(choropleth_html(session, filters, options, limits, query=request.url.query))
+    page = choropleth_html(
+        session, filters, options, limits, query=request.url.query, components=components
+    )
+    return HTMLResponse(page)
 
 
 @router.get("/maps/hotspots", response_class=HTMLResponse, dependencies=[MAP_VIEWERS])
@@ -373,10 +433,16 @@ def hotspots(
     session: SessionDep,
     settings: SettingsDep,
     confidence: ConfidenceQuery = 0.95,
+    components: ComponentsQuery = None,
 ) -> HTMLResponse:
     """Statistically significant hot and cold spots, with their trend."""
     page = hotspots_html(
-        session, filters, map_limits(settings), confidence=confidence, query=request.url.query
+        session,
+        filters,
+        map_limits(settings),
+        confidence=confidence,
+        query=request.url.query,
+        components=components,
     )
     return HTMLResponse(page)
 
