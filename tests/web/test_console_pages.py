@@ -1,0 +1,309 @@
+"""The dispatcher console page: queues with the suggested department and why, reports to file,
+duplicate candidates side by side, requests to approve, deadlines with their lights; in both
+languages, and refused to roles that do not dispatch."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from citygrid.auth import SESSION_COOKIE, Role, issue_token
+from citygrid.settings import get_settings
+from citygrid.users import User
+from dispatch import routing
+from dispatch.deadlines import WorkCalendar, parse_periods
+from dispatch.models import Department
+from dispatch.pages import working_hours_left
+from dispatch.rules import RuleSetSpec
+from events import case_service
+from events.case_schemas import CaseActionBody
+from events.lifecycle import CaseAction
+from events.models import Case, Category
+from tests.events.seed import PASSWORD, add_case, add_category, add_department, add_user
+from tests.grid.places import CELL_NE, CELL_NW, CELL_SW, DISTRICT
+
+HTML = {"Accept": "text/html"}
+LANGUAGE = {"zh-CN": {"Accept-Language": "zh-CN"}, "en": {"Accept-Language": "en"}}
+TEST_STANDARD = "citygrid-test"
+WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class World:
+    """Two departments, one routing rule (9901 → HW-01), users of each role, and cases."""
+
+    garbage: Category
+    sanitation: Department
+    enforcement: Department
+    dispatcher: User
+    worker: User  # of sanitation
+    filed: Case  # in the queue, HW-01 suggested
+    reported: Case  # waiting to be filed
+    duplicate: Case  # filed, next to `filed`
+    postponing: Case  # accepted by sanitation, a postponement asked
+
+
+def log_in(client: TestClient, user: User) -> None:
+    """The session cookie /login would set (hashing the password in every test is slow; one
+    test below logs in through the form)."""
+    token = issue_token(user.principal(), secret=get_settings().secret_key, ttl=timedelta(hours=1))
+    client.cookies.set(SESSION_COOKIE, token)
+
+
+def act(session: Session, case: Case, action: CaseAction, user: User, **body: Any) -> Case:
+    return case_service.act_on_case(
+        session,
+        case.id,
+        action,
+        user.principal(),
+        CaseActionBody(**body),
+        datetime.now(UTC),
+        reopen_window=WINDOW,
+    )
+
+
+def seed_world(session: Session) -> World:
+    """The world above, committed only to the test's transaction."""
+    sanitation = add_department(session, code="HW-01")
+    enforcement = add_department(session, code="CG-01", kind="urban_mgmt_enforcement")
+    garbage = add_category(session, code="9901", standard=TEST_STANDARD, name_en="Test garbage")
+    admin = add_user(session, Role.ADMIN, username="console-admin")
+    dispatcher = add_user(session, Role.DISPATCHER, username="console-dispatcher")
+    worker = add_user(session, Role.DEPARTMENT, username="desk-worker", department=sanitation)
+    cases = [
+        add_case(session, category=garbage, place=place, description=text)
+        for place, text in (
+            (CELL_NE, "bags of rubbish at the gate"),
+            (CELL_NW, "a sofa left on the pavement"),
+            (CELL_NE, "rubbish bags by the gate again"),
+            (CELL_SW, "overflowing bin"),
+        )
+    ]
+    rule = {"category": "9901", "category_kind": "event", "department": "HW-01"}
+    spec = {
+        "auto_dispatch": [],
+        "rules": [{**rule, "area": {"district": DISTRICT.code}, "name": "garbage to sanitation"}],
+        "effective_from": datetime.now(UTC) - timedelta(days=1),
+        "comment": "page tests",
+    }
+    routing.save_rule_set(
+        session, RuleSetSpec.model_validate(spec), by=admin.principal(), now=datetime.now(UTC)
+    )
+    filed, reported, duplicate, postponing = cases
+    for case in (filed, duplicate, postponing):
+        act(session, case, CaseAction.FILE, dispatcher)
+    act(session, postponing, CaseAction.DISPATCH, dispatcher)
+    act(session, postponing, CaseAction.ACCEPT, worker)
+    act(session, postponing, CaseAction.REQUEST_POSTPONEMENT, worker, hours=3, reason="no lorry")
+    return World(
+        garbage, sanitation, enforcement, dispatcher, worker, filed, reported, duplicate, postponing
+    )
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return seed_world(session)
+
+
+def console(client: TestClient, language: str, path: str = "/console") -> str:
+    answer = client.get(path, headers={**HTML, **LANGUAGE[language]})
+    assert answer.status_code == 200, answer.text
+    return str(answer.text)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (
+            "zh-CN",
+            ["派遣台", "待派遣队列", "建议部门及原因", "派遣", "待立案", "疑似重复", "待审批"],
+        ),
+        ("en", ["Dispatch console", "Queue", "Suggested department and why", "Dispatch"]),
+    ],
+)
+def test_the_queue_shows_each_case_with_its_suggested_department_and_why(
+    client: TestClient, world: World, language: str, words: list[str]
+) -> None:
+    log_in(client, world.dispatcher)
+    page = console(client, language)
+    for word in words:
+        assert word in page
+    assert f'href="/cases/{world.filed.id}">{world.filed.number}</a>' in page
+    assert "garbage to sanitation" in page  # the routing decision's reason
+    assert f'action="/api/cases/{world.filed.id}/actions/dispatch"' not in page  # scripts act
+    assert f'data-url="/api/cases/{world.filed.id}/actions/dispatch"' in page
+    # The suggested department is chosen in the case's dispatch form.
+    assert re.search(
+        rf'id="dispatch-department-{world.filed.id}"[^>]*list="department-choices"[^>]*'
+        r'value="HW-01"',
+        page,
+    )
+    assert '<option value="CG-01">' in page  # the one list of departments to choose from
+    assert f'name="case_ids" value="{world.filed.id}"' in page
+
+
+def test_category_names_follow_the_page_language(client: TestClient, world: World) -> None:
+    log_in(client, world.dispatcher)
+    assert "Test garbage" in console(client, "en")
+    chinese = console(client, "zh-CN")
+    assert world.garbage.name_zh in chinese and "Test garbage" not in chinese
+
+
+def test_reports_waiting_to_be_filed_can_be_filed_or_refused(
+    client: TestClient, world: World
+) -> None:
+    log_in(client, world.dispatcher)
+    page = console(client, "en")
+    assert f'data-url="/api/cases/{world.reported.id}/actions/file"' in page
+    assert f'data-url="/api/cases/{world.reported.id}/actions/not_file"' in page
+    assert "a sofa left on the pavement" in page
+
+
+def test_duplicates_are_shown_side_by_side_with_merge_both_ways(
+    client: TestClient, world: World
+) -> None:
+    log_in(client, world.dispatcher)
+    page = console(client, "en")
+    newer, older = world.duplicate, world.filed
+    assert f'data-pair="{newer.id}-{older.id}"' in page
+    assert f"Merge {newer.number} into {older.number}" in page
+    assert f'data-url="/api/cases/{newer.id}/merge" data-into-case-id="{older.id}"' in page
+    assert f'data-url="/api/cases/{older.id}/merge" data-into-case-id="{newer.id}"' in page
+    assert "rubbish bags by the gate again" in page and "bags of rubbish at the gate" in page
+    # Cases in different places of the block are no candidates.
+    assert f'data-pair="{world.reported.id}-' not in page
+
+
+def test_a_postponement_request_waits_for_approval_with_its_reason(
+    client: TestClient, world: World
+) -> None:
+    log_in(client, world.dispatcher)
+    page = console(client, "zh-CN")
+    case_id = world.postponing.id
+    assert "延期 3.0 个工作小时" in page and "no lorry" in page
+    assert f'data-url="/api/cases/{case_id}/actions/approve_postponement"' in page
+    assert f'data-url="/api/cases/{case_id}/actions/refuse_postponement"' in page
+
+
+def test_a_suspension_request_waits_for_approval(
+    session: Session, client: TestClient, world: World
+) -> None:
+    act(session, world.postponing, CaseAction.REQUEST_SUSPENSION, world.worker, reason="roadworks")
+    log_in(client, world.dispatcher)
+    page = console(client, "en")
+    assert "roadworks" in page
+    assert f'data-url="/api/cases/{world.postponing.id}/actions/approve_suspension"' in page
+
+
+def overdue(session: Session, case: Case) -> None:
+    past = datetime.now(UTC) - timedelta(hours=2)
+    session.execute(
+        update(Case).where(Case.id == case.id).values(due_at=past, warn_at=past - timedelta(1))
+    )
+
+
+def test_deadlines_show_the_light_and_only_overdue_cases_when_asked(
+    session: Session, client: TestClient, world: World
+) -> None:
+    act(session, world.filed, CaseAction.DISPATCH, world.dispatcher)  # green, fresh
+    overdue(session, world.postponing)
+    log_in(client, world.dispatcher)
+    every = console(client, "en")
+    assert f'data-case-id="{world.postponing.id}" data-light="red"' in every
+    assert f'data-case-id="{world.filed.id}" data-light="green"' in every
+    assert "Overdue" in every and "On time" in every
+    # A dispatched, not accepted case can be reassigned (a reason is asked for).
+    assert f'id="reassign-reason-{world.filed.id}"' in every
+    only_overdue = console(client, "zh-CN", "/console?overdue=true")
+    assert f'data-case-id="{world.postponing.id}" data-light="red"' in only_overdue
+    assert f'data-case-id="{world.filed.id}" data-light' not in only_overdue
+    assert "超时" in only_overdue
+
+
+def test_a_manager_reads_the_console_without_actions(
+    session: Session, client: TestClient, world: World
+) -> None:
+    log_in(client, add_user(session, Role.MANAGER, username="console-manager"))
+    page = console(client, "en")
+    assert world.filed.number in page
+    assert "only dispatchers act on cases" in page
+    assert "js-action" not in page and 'name="case_ids"' not in page
+
+
+@pytest.mark.parametrize("role", [Role.DEPARTMENT, Role.INSPECTOR, Role.CITIZEN])
+def test_roles_that_do_not_dispatch_are_refused(
+    session: Session, client: TestClient, role: Role
+) -> None:
+    log_in(client, add_user(session, role, username=f"no-console-{role}"))
+    answer = client.get("/console", headers={**HTML, **LANGUAGE["zh-CN"]})
+    assert answer.status_code == 403
+    assert "您的角色无权打开此页面。" in answer.text
+
+
+def test_without_a_session_the_console_asks_to_log_in_and_comes_back(
+    client: TestClient, world: World
+) -> None:
+    answer = client.get("/console", headers=HTML, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/console"
+    form = {"username": world.dispatcher.username, "password": PASSWORD, "next": "/console"}
+    signed_in = client.post("/login", data=form, headers=LANGUAGE["en"])
+    assert signed_in.status_code == 200 and "Dispatch console" in signed_in.text
+
+
+OFFICE_HOURS = WorkCalendar(
+    periods=parse_periods([["09:00", "12:00"], ["13:00", "18:00"]]),
+    weekdays=frozenset({1, 2, 3, 4, 5}),
+    time_zone=ZoneInfo("UTC"),
+)
+MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("due_at", "now", "hours_left"),
+    [
+        (None, MONDAY_10, None),
+        (datetime(2026, 11, 23, 14, tzinfo=UTC), MONDAY_10, 3.0),  # lunch does not count
+        (datetime(2026, 11, 24, 10, tzinfo=UTC), MONDAY_10, 8.0),
+        (MONDAY_10, datetime(2026, 11, 23, 14, tzinfo=UTC), -3.0),
+        (datetime(2026, 11, 30, 9, tzinfo=UTC), datetime(2026, 11, 27, 18, tzinfo=UTC), 0.0),
+    ],
+)
+def test_working_hours_left_count_only_working_time(
+    due_at: datetime | None, now: datetime, hours_left: float | None
+) -> None:
+    assert working_hours_left(due_at, now, OFFICE_HOURS) == hours_left
+
+
+def script_messages(page: str) -> dict[str, str]:
+    """The translated messages a page hands its scripts."""
+    found = re.search(
+        r'<script type="application/json" id="citygrid-messages">(.*?)</script>', page
+    )
+    assert found is not None
+    return dict(json.loads(found.group(1)))
+
+
+def test_the_scripts_get_their_messages_translated_and_no_inline_code(
+    client: TestClient, world: World
+) -> None:
+    log_in(client, world.dispatcher)
+    page = console(client, "zh-CN")
+    messages = script_messages(page)
+    assert messages["error.field.department_code"] == "请选择一个在用的部门。"
+    assert messages["error.field.hours"] == "批准的小时数不能超过申请数。"
+    assert messages["selected"] == "已选 {count} 件"
+    assert (
+        script_messages(console(client, "en"))["error.none_selected"] == "Select at least one case."
+    )
+    # Content Security Policy: scripts come from files, no inline handlers or styles.
+    assert re.findall(r"<script(?![^>]*(?:src=|application/json))", page) == []
+    assert re.search(r"\s(?:on[a-z]+|style)=", page) is None
