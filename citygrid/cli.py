@@ -5,15 +5,18 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import NullPool, create_engine
 
+from citygrid import backup
 from citygrid.auth import Role
 from citygrid.cluster import Cluster, ClusterError
 from citygrid.db import open_session
@@ -147,6 +150,50 @@ def db_downgrade(
     """Revert migrations down to REVISION."""
     command.downgrade(alembic_config(), revision)
     console.print(f"database schema at {revision}")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
+) -> None:
+    """Write the whole database and the photos folder to FILE (pg_dump + tar, with a manifest)."""
+    settings = get_settings()
+    with reported_errors():
+        summary = backup.backup_database(settings.resolved_database_url(), file, settings.media_dir)
+    console.print(
+        f"backup written to {summary.path}: {len(summary.tables)} tables, {summary.rows:,} rows,"
+        f" {summary.photo_files:,} photo files, {summary.size_bytes / 1e6:,.1f} MB"
+        f" in {summary.elapsed_s:.1f} s (schema {summary.schema_revision or 'not migrated'})",
+        highlight=False,
+    )
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `citygrid db backup`.")],
+    force: Annotated[
+        bool, typer.Option(help="Replace a database and photos folder that are not empty.")
+    ] = False,
+) -> None:
+    """Restore the database and the photos folder from FILE, after checking its checksums."""
+    settings = get_settings()
+    with reported_errors():
+        summary = backup.restore_database(
+            settings.resolved_database_url(), file, settings.media_dir, force=force
+        )
+    console.print(
+        f"restored {summary.source} (made {summary.created_at:%Y-%m-%d %H:%M} UTC):"
+        f" {len(summary.tables)} tables, {summary.rows:,} rows, {summary.photo_files:,} photo"
+        f" files in {summary.elapsed_s:.1f} s; row counts match the backup's",
+        highlight=False,
+    )
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if summary.schema_revision != head:
+        console.print(
+            f"schema at {summary.schema_revision}, this code expects {head}:"
+            " run `citygrid db upgrade`",
+            highlight=False,
+        )
 
 
 @users_app.command("create")
