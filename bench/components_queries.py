@@ -96,7 +96,8 @@ def seed(session: Session, components: int, cases: int) -> None:
                     :w + (c + 1) * :step, :s + (r + 1) * :step, 4326)), 90000
         FROM generate_series(0, :side - 1) r, generate_series(0, :side - 1) c
         JOIN LATERAL (SELECT id, code FROM grid_region WHERE level = 'community'
-            AND geom && ST_SetSRID(ST_MakePoint(:w + (c + 0.5) * :step, :s + (r + 0.5) * :step), 4326)
+            AND geom && ST_SetSRID(
+                ST_MakePoint(:w + (c + 0.5) * :step, :s + (r + 0.5) * :step), 4326)
             LIMIT 1) m ON TRUE
     """),
         {"w": WEST, "s": SOUTH, "side": SIDE, "step": STEP},
