@@ -238,6 +238,8 @@ def serve(
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from citygrid.logs import configure_logging
+
     uvicorn.run(
         "citygrid.app:create_app",
         factory=True,
@@ -245,6 +247,8 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        # Each worker process applies it again; the app logs each request itself (middleware).
+        log_config=configure_logging(get_settings()),
         access_log=False,
     )
 
