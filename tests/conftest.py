@@ -115,10 +115,11 @@ def client(session: Session) -> Iterator[TestClient]:
 
 
 def token_for(role: Role, *, user_id: int = 1, department_id: int | None = None) -> str:
+    """A token for the role; it outlives a whole test run (some modules make theirs at import)."""
     if role is Role.DEPARTMENT and department_id is None:
         department_id = 1
     principal = Principal(user_id, f"test-{role}", role, department_id)
-    return issue_token(principal, secret=get_settings().secret_key, ttl=timedelta(minutes=5))
+    return issue_token(principal, secret=get_settings().secret_key, ttl=timedelta(hours=2))
 
 
 @pytest.fixture
