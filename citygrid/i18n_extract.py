@@ -55,6 +55,22 @@ def translated_messages(language: str) -> dict[str, str]:
     return found
 
 
+def conflicting_translations(language: str) -> dict[str, dict[str, str]]:
+    """Messages that two catalogue parts translate differently → {part file: translation}.
+
+    The parts are merged into one catalogue, so only one of the translations would show."""
+    seen: dict[str, dict[str, str]] = {}
+    for path in catalogue_files(language):
+        for entry in read_catalogue(path, language):
+            if entry.id and isinstance(entry.id, str) and isinstance(entry.string, str):
+                seen.setdefault(entry.id, {})[path.name] = entry.string
+    return {
+        message_id: by_part
+        for message_id, by_part in seen.items()
+        if len(set(by_part.values())) > 1
+    }
+
+
 def missing_translations(language: str) -> dict[str, list[str]]:
     """The used messages a language lacks or leaves empty → where they are used."""
     translated = translated_messages(language)
@@ -77,6 +93,9 @@ def main() -> None:
             print(f"# {language}: {', '.join(places[:3])}")
             english = message_id if language == "en" else ""
             print(f"msgid {_quoted(message_id)}\nmsgstr {_quoted(english)}\n")
+        for message_id, by_part in conflicting_translations(language).items():
+            gaps += 1
+            print(f"# {language}: {message_id!r} translated differently: {by_part}")
     sys.exit(1 if gaps else 0)
 
 

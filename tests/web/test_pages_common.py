@@ -8,7 +8,11 @@ from sqlalchemy.orm import Session
 
 from citygrid.auth import PAGE_HEADER, SESSION_COOKIE, Role
 from citygrid.i18n import LANGUAGES
-from citygrid.i18n_extract import missing_translations, used_messages
+from citygrid.i18n_extract import (
+    conflicting_translations,
+    missing_translations,
+    used_messages,
+)
 from tests.events.seed import PASSWORD, add_user
 
 HTML = {"Accept": "text/html"}
@@ -24,6 +28,11 @@ def log_in(client: TestClient, username: str, next_path: str = "") -> None:
 def test_every_message_the_pages_use_is_translated(language: str) -> None:
     assert len(used_messages()) > 40
     assert missing_translations(language) == {}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_two_catalogue_parts_translate_a_message_differently(language: str) -> None:
+    assert conflicting_translations(language) == {}
 
 
 @pytest.mark.parametrize(
