@@ -1,0 +1,163 @@
+"""What the browser tests share: headless Debian Chromium, the app served over a committed
+throwaway database, signing in, the requests and script errors a page caused, screenshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from citygrid import db
+from citygrid.app import create_app
+from citygrid.cli import migrate
+from citygrid.settings import PROJECT_DIR, get_settings, settings_dependency
+from tests.conftest import throwaway_database
+from tests.events.seed import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_S = 20
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
+
+
+@contextmanager
+def committed_database(server_url: str) -> Iterator[Engine]:
+    """A migrated throwaway database that the test commits to: the served app reads it through
+    its own connections, so a rolled-back test transaction would be invisible to it."""
+    with throwaway_database(server_url) as url:
+        migrate(url)
+        engine = db.make_engine(url, pool_size=4)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def live_server(engine: Engine, media_dir: Path) -> Iterator[str]:
+    """The application on a free local port over the database; its base URL."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def own_session() -> Iterator[Session]:
+        with factory() as session:
+            yield session
+
+    settings = get_settings().model_copy(update={"media_dir": media_dir})
+    app = create_app()
+    app.state.statements = db.AsyncStatements(
+        engine.url.render_as_string(hide_password=False), max_size=4
+    )
+    app.dependency_overrides[db.get_session] = own_session
+    app.dependency_overrides[settings_dependency] = lambda: settings
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    runner = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    while not runner.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        runner.should_exit = True
+        thread.join(timeout=5)
+        listener.close()
+
+
+@contextmanager
+def chromium(metrics: dict[str, object] = PHONE) -> Iterator[webdriver.Chrome]:
+    """Headless Debian Chromium (never a downloaded browser) logging requests and console."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu"):
+        options.add_argument(argument)
+    options.add_argument("--disable-background-networking")
+    options.add_argument(f"--window-size={metrics['width']},{metrics['height']}")
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    driver.execute_cdp_cmd("Network.enable", {})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def sign_in(driver: webdriver.Chrome, server: str, username: str, page: str) -> None:
+    """Sign out whoever was in, log in through the form (pages in Chinese), land on `page`."""
+    driver.delete_all_cookies()
+    driver.get(f"{server}/language?set=zh-CN&next=/login%3Fnext%3D{page}")
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
+    WebDriverWait(driver, WAIT_S).until(lambda d: urlsplit(d.current_url).path == page)
+
+
+def set_offline(driver: webdriver.Chrome, offline: bool) -> None:
+    """Cut or restore the page's network, and wait until the page knows."""
+    conditions = {"offline": offline, "latency": 0, "downloadThroughput": -1}
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions", {**conditions, "uploadThroughput": -1}
+    )
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.execute_script("return navigator.onLine") is (not offline)
+    )
+
+
+def requested_urls(driver: webdriver.Chrome) -> list[str]:
+    """Every URL the browser asked for since the last call (the log is drained)."""
+    urls = []
+    for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def non_local(urls: list[str]) -> list[str]:
+    """The URLs that go to another host."""
+    return [
+        url
+        for url in urls
+        if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname not in LOCAL_HOSTS
+    ]
+
+
+def script_errors(driver: webdriver.Chrome, *expected: str) -> list[str]:
+    """Severe console messages, except the favicon probe and the `expected` ones."""
+    noise = ("favicon.ico", *expected)
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")  # type: ignore[no-untyped-call]
+        if entry["level"] == "SEVERE" and not any(text in entry["message"] for text in noise)
+    ]
+
+
+def artifacts() -> Path:
+    """Where screenshots go: $CITYGRID_TEST_ARTIFACTS or .citygrid/test-artifacts (not in git)."""
+    folder = Path(
+        os.environ.get("CITYGRID_TEST_ARTIFACTS") or PROJECT_DIR / ".citygrid" / "test-artifacts"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> None:
+    driver.save_screenshot(str(artifacts() / f"{name}.png"))
