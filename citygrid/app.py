@@ -30,6 +30,7 @@ import events.inspector_pages
 import events.intake
 import events.listing
 import events.open311.router
+import grid.components.case_router
 import grid.components.query_router
 import grid.components.router
 import grid.router
@@ -120,6 +121,7 @@ def create_app() -> FastAPI:
     app.include_router(grid.router.router)
     app.include_router(grid.components.router.router)
     app.include_router(grid.components.query_router.router)
+    app.include_router(grid.components.case_router.router)
     app.include_router(events.categories.router)
     app.include_router(events.intake.router)
     # Before the case routes: /api/cases/export must not be taken for /api/cases/{case_id}.

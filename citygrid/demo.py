@@ -22,6 +22,7 @@ from events import categories, taxonomy
 from events.demo_history import DemoActors, load_demo_history
 from grid import service as grid_service
 from grid.codes import GridLevel
+from grid.components.demo import load_demo_components
 from grid.generate import GridLayout, generate_grid
 from grid.imports import ImportOptions, read_features
 
@@ -150,6 +151,11 @@ def load() -> None:
         rule_set = demo_rules.load_demo_rules(session, now=datetime.now(UTC))
         make_manager_supervise(session)
         cases = load_demo_history(session, demo_actors(session))
+        load_demo_components(
+            session,
+            district_code=DEMO_DISTRICT_CODE,
+            default_radius_m=get_settings().component_radius_m,
+        )
         if cases or rule_set:  # new cases, or a city from before dispatch: route and time them
             settings = get_settings()
             assignments.backfill_assignments(

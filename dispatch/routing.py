@@ -58,6 +58,7 @@ class RouteDecision:
     rule_id: int | None
     auto_dispatch: bool
     reason: str
+    component_id: int | None = None  # set when the matched component's maintainer decided
 
 
 def rule_set_in_force(session: Session, at: datetime) -> RuleSet | None:
@@ -244,7 +245,8 @@ def expand_keys(session: Session, rule_set_id: int) -> None:
 
 # What a batch of cases is routed by: place (cell and its regions) and category (and its major).
 CASE_FACTS_COLUMNS = """c.id AS case_id, c.number, c.urgency, c.geom, c.created_at,
-    c.rule_set_id AS routed_set_id, c.cell_id, gc.code AS cell_code, gc.community_id,
+    c.rule_set_id AS routed_set_id, c.component_id, c.cell_id, gc.code AS cell_code,
+    gc.community_id,
     cm.parent_id AS street_id, st.parent_id AS district_id, c.category_id,
     cat.parent_id AS major_id, cat.code AS category_code, cat.kind AS category_kind,
     coalesce(major.code, cat.code) AS major_code"""
@@ -325,6 +327,13 @@ ELSE 'rule ' || r.ordinal || coalesce(' ''' || r.name || '''', '') || ' (v' || r
     || ' → ' || d.code
 END"""
 
+# A matched component with an active maintaining department (养护单位) wins over the rules.
+MAINTAINER_JOINS = """LEFT JOIN component cp ON cp.id = b.component_id
+    LEFT JOIN department md ON md.id = cp.maintainer_department_id AND md.is_active"""
+MAINTAINER_REASON_SQL = (
+    "'component ' || cp.code || '''s maintainer (养护单位) ' || md.name || ' → ' || md.code"
+)
+
 DECIDED_CTES = f"""
 WITH batch AS (
     SELECT {CASE_FACTS_COLUMNS}, CAST(:rule_set_id AS integer) AS rule_set_id
@@ -334,40 +343,55 @@ WITH batch AS (
 ),
 {winner_cte("winner", "batch")},
 decided AS (
-    SELECT b.case_id, rs.id AS rule_set_id, r.id AS rule_id, r.department_id,
-        (r.id IS NOT NULL AND rs.auto_dispatch ?| ARRAY[b.category_code, b.major_code, '*',
+    SELECT b.case_id, rs.id AS rule_set_id, CASE WHEN md.id IS NULL THEN r.id END AS rule_id,
+        CASE WHEN md.id IS NOT NULL THEN cp.id END AS component_id,
+        coalesce(md.id, r.department_id) AS department_id,
+        ((r.id IS NOT NULL OR md.id IS NOT NULL)
+            AND rs.auto_dispatch ?| ARRAY[b.category_code, b.major_code, '*',
             b.category_kind || ':' || b.category_code, b.category_kind || ':' || b.major_code])
             AS auto_dispatch,
-        {REASON_SQL} AS reason
+        CASE WHEN md.id IS NOT NULL THEN {MAINTAINER_REASON_SQL} ELSE {REASON_SQL} END AS reason
     FROM batch b
     JOIN rule_set rs ON rs.id = b.rule_set_id
     LEFT JOIN winner w ON w.case_id = b.case_id
     LEFT JOIN routing_rule r ON r.rule_set_id = b.rule_set_id AND r.ordinal = w.ordinal
     LEFT JOIN department d ON d.id = r.department_id
     LEFT JOIN grid_region area ON area.id = r.area_region_id
+    {MAINTAINER_JOINS}
 )"""
 INSERT_DECISIONS = """
-    INSERT INTO routing_decision (case_id, rule_set_id, rule_id, department_id, auto_dispatch,
-        reason, decided_at)
-    SELECT case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason, :at FROM decided"""
+    INSERT INTO routing_decision (case_id, rule_set_id, rule_id, component_id, department_id,
+        auto_dispatch, reason, decided_at)
+    SELECT case_id, rule_set_id, rule_id, component_id, department_id, auto_dispatch, reason, :at
+    FROM decided"""
 DECIDE_ROUTES = text(f"""{DECIDED_CTES},
 stored AS ({INSERT_DECISIONS}
-    RETURNING id, case_id, rule_set_id, rule_id, department_id, auto_dispatch, reason
+    RETURNING id, case_id, rule_set_id, rule_id, component_id, department_id, auto_dispatch,
+        reason
 )
 SELECT s.case_id, s.id AS decision_id, s.department_id, d.code AS department_code, s.rule_set_id,
-    CAST(:version AS integer) AS rule_set_version, s.rule_id, s.auto_dispatch, s.reason
+    CAST(:version AS integer) AS rule_set_version, s.rule_id, s.auto_dispatch, s.reason,
+    s.component_id
 FROM stored s LEFT JOIN department d ON d.id = s.department_id
 """)
 # The same decisions, stored without sending them back (bulk re-routing needs only the count).
 STORE_ROUTES = text(f"{DECIDED_CTES}{INSERT_DECISIONS}")
 
-DECIDE_WITHOUT_RULES = text("""
-INSERT INTO routing_decision (case_id, auto_dispatch, reason, decided_at)
-SELECT c.id, false, :reason, :at
-FROM unnest(CAST(:case_ids AS bigint[])) AS ids(id) JOIN event_case c ON c.id = ids.id
-RETURNING case_id, id AS decision_id, NULL::int AS department_id, NULL::text AS department_code,
+# Without rules only a component's maintainer can decide.
+DECIDE_WITHOUT_RULES = text(f"""
+WITH stored AS (
+    INSERT INTO routing_decision (case_id, component_id, department_id, auto_dispatch, reason,
+        decided_at)
+    SELECT b.id, CASE WHEN md.id IS NOT NULL THEN cp.id END, md.id, false,
+        CASE WHEN md.id IS NOT NULL THEN {MAINTAINER_REASON_SQL} ELSE :reason END, :at
+    FROM unnest(CAST(:case_ids AS bigint[])) AS ids(id) JOIN event_case b ON b.id = ids.id
+    {MAINTAINER_JOINS}
+    RETURNING id, case_id, component_id, department_id, auto_dispatch, reason
+)
+SELECT s.case_id, s.id AS decision_id, s.department_id, d.code AS department_code,
     NULL::int AS rule_set_id, NULL::int AS rule_set_version, NULL::int AS rule_id,
-    auto_dispatch, reason
+    s.auto_dispatch, s.reason, s.component_id
+FROM stored s LEFT JOIN department d ON d.id = s.department_id
 """)
 
 
@@ -410,7 +434,8 @@ def decisions_by_case(rows: Sequence[Row[Any]]) -> dict[int, RouteDecision]:
 LATEST_DECISIONS = text("""
 SELECT DISTINCT ON (rd.case_id) rd.case_id, rd.id AS decision_id, rd.department_id,
     d.code AS department_code,
-    rd.rule_set_id, rs.version AS rule_set_version, rd.rule_id, rd.auto_dispatch, rd.reason
+    rd.rule_set_id, rs.version AS rule_set_version, rd.rule_id, rd.auto_dispatch, rd.reason,
+    rd.component_id
 FROM routing_decision rd
 LEFT JOIN department d ON d.id = rd.department_id
 LEFT JOIN rule_set rs ON rs.id = rd.rule_set_id

@@ -26,6 +26,12 @@ class ReportCreate(BaseModel):
     description: str
     address: str | None = Field(default=None, max_length=500)
     urgency: Urgency = "normal"
+    component_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{16,17}$",
+        description="the inventoried component (部件) the report is about, when the reporter "
+        "knows its code; else the nearest one of the category is suggested",
+    )
 
 
 class CellOfReport(BaseModel):
@@ -34,13 +40,30 @@ class CellOfReport(BaseModel):
 
 
 class DuplicateCandidate(BaseModel):
-    """An open case of the same category nearby, reported within the window."""
+    """An open case of the same category nearby, reported within the window; or any open case
+    on the same inventoried component (same_component), however old."""
 
     id: int
     number: str
     status: str
     distance_m: float
     created_at: datetime
+    same_component: bool = False
+
+
+ComponentMatchKind = Literal["suggested", "confirmed", "changed", "not_in_inventory"]
+
+
+class MatchedComponent(BaseModel):
+    """The inventoried component the case is about and how far the report was from it."""
+
+    code: str
+    name: str | None
+    distance_m: float
+    match: ComponentMatchKind = Field(
+        description="suggested (nearest within the category's radius), confirmed (named by "
+        "the reporter or confirmed later) or changed"
+    )
 
 
 class ReportAccepted(BaseModel):
@@ -55,3 +78,6 @@ class ReportAccepted(BaseModel):
     snapped_m: float = 0.0
     photo_ids: list[int] = []
     duplicate_candidates: list[DuplicateCandidate] = []
+    component: MatchedComponent | None = Field(
+        default=None, description="for a component category: the matched component, if any"
+    )
