@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import inspect
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -17,11 +19,19 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
+from zxcvbn import zxcvbn
 
-from citygrid.errors import NotAuthenticated, PermissionDenied
+from citygrid import logs, security
+from citygrid.db import RowFetcher, Writer, get_row_fetcher, get_writer
+from citygrid.errors import CitygridError, InvalidInput, NotAuthenticated, PermissionDenied
+from citygrid.security import AuditEntry, AuditKind, RequestOrigin
 from citygrid.settings import Settings, SettingsDep
 
 TOKEN_ALGORITHM = "HS256"
+MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0–4: 3 is "safely unguessable", ~10^8 guesses or more
+# zxcvbn's time grows fast with the length; characters past these only make a password stronger.
+PASSWORD_CHARS_SCORED = 100
 VERIFIED_TOKENS_CACHED = 4096
 _hasher = PasswordHasher()
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -56,8 +66,39 @@ class Principal:
     department_id: int | None
 
 
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token whose signature was checked: who it speaks for, its id, and its lifetime."""
+
+    principal: Principal
+    token_id: str  # the jti claim, a UUID
+    issued_at: float  # epoch seconds, with their fraction
+    expires_at: float
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def password_weakness(password: str, *, user_inputs: Sequence[str] = ()) -> str | None:
+    """Why a password is too weak (too short, or easy to guess given `user_inputs` such as the
+    username), or None when it is strong enough."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    words = [word for word in user_inputs if word] + ["citygrid"]
+    result = zxcvbn(password[:PASSWORD_CHARS_SCORED], user_inputs=words)
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result["feedback"]
+    hints = " ".join(hint for hint in [feedback["warning"], *feedback["suggestions"]] if hint)
+    return "the password is too easy to guess" + (f": {hints}" if hints else "")
+
+
+def check_password_strength(password: str, *, user_inputs: Sequence[str] = ()) -> None:
+    """Refuse a weak password (InvalidInput naming the field `password`)."""
+    weakness = password_weakness(password, user_inputs=user_inputs)
+    if weakness is not None:
+        raise InvalidInput(weakness, field="password")
 
 
 def password_matches(password_hash: str, password: str) -> bool:
@@ -67,46 +108,101 @@ def password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
-def issue_token(principal: Principal, *, secret: str, ttl: timedelta) -> str:
-    now = datetime.now(UTC)
+def issue_token(
+    principal: Principal, *, secret: str, ttl: timedelta, now: datetime | None = None
+) -> str:
+    """A signed token with its own id (jti, for revocation) and issue time (iat, to the
+    microsecond: a token issued just after a password change must not look older than it)."""
+    issued_at = now or datetime.now(UTC)
     claims = {
         "sub": str(principal.user_id),
         "name": principal.username,
         "role": principal.role.value,
         "dept": principal.department_id,
-        "iat": now,
-        "exp": now + ttl,
+        "jti": security.new_token_id(),
+        "iat": issued_at.timestamp(),
+        "exp": issued_at + ttl,
     }
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
 
 
 def read_token(token: str, *, secret: str) -> Principal:
-    principal, expires_at = _verified(token, secret)
-    if time.time() >= expires_at:
+    """The principal of a well-signed, unexpired token (revocation is not checked here)."""
+    return read_verified_token(token, secret=secret).principal
+
+
+def read_verified_token(token: str, *, secret: str) -> VerifiedToken:
+    """A well-signed, unexpired token (revocation is not checked here)."""
+    verified = _verified(token, secret)
+    if time.time() >= verified.expires_at:
         raise NotAuthenticated("the token has expired; log in again")
-    return principal
+    return verified
 
 
 @lru_cache(maxsize=VERIFIED_TOKENS_CACHED)
-def _verified(token: str, secret: str) -> tuple[Principal, float]:
-    """The token's principal and expiry, its signature checked once per token (a phone sends
-    the same token with every request); the expiry is checked on every use by the caller."""
+def _verified(token: str, secret: str) -> VerifiedToken:
+    """The token's claims, its signature checked once per token (a phone sends the same token
+    with every request); the expiry is checked on every use by the caller."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp"]}
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            options={"require": ["exp", "iat", "jti", "sub"]},
         )
         principal = Principal(
             int(claims["sub"]), claims["name"], Role(claims["role"]), claims["dept"]
         )
-        return principal, float(claims["exp"])
+        token_id = str(uuid.UUID(str(claims["jti"])))
+        return VerifiedToken(principal, token_id, float(claims["iat"]), float(claims["exp"]))
     except jwt.ExpiredSignatureError as error:
         raise NotAuthenticated("the token has expired; log in again") from error
-    except (jwt.InvalidTokenError, KeyError, ValueError) as error:
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as error:
         raise NotAuthenticated("the token is not valid") from error
 
 
-# The role dependencies are async: they only check a signature (no I/O), and each sync
-# dependency would cost a threadpool hop on every request.
+def request_origin(request: Request) -> RequestOrigin:
+    """Where a request came from, for the audit log."""
+    return RequestOrigin(
+        client_address=request.client.host if request.client else None,
+        method=request.method,
+        path=request.url.path,
+        request_id=logs.REQUEST_ID.get(),
+    )
+
+
+async def occasional_dependency(request: Request, dependency: Callable[[Request], Any]) -> Any:
+    """The value of a dependency that takes only the request, needed on few requests (a
+    refusal, a refresh): solved here, when needed, instead of by FastAPI on every request
+    (~10 µs each). Honours `app.dependency_overrides`, as tests use them."""
+    call = request.app.dependency_overrides.get(dependency, dependency)
+    value = call(request) if inspect.signature(call).parameters else call()
+    return await value if inspect.isawaitable(value) else value
+
+
+async def audit_refusal(
+    request: Request,
+    kind: str,
+    error: CitygridError,
+    *,
+    principal: Principal | None = None,
+    **details: Any,
+) -> None:
+    """Record a 401 or 403 in the audit log (a failed write is only logged)."""
+    entry = AuditEntry(
+        kind,
+        request_origin(request),
+        user_id=principal.user_id if principal else None,
+        username=principal.username if principal else None,
+        details={"reason": error.message, **details},
+    )
+    writer: Writer = await occasional_dependency(request, get_writer)
+    await security.write_audit_event(writer, entry)
+
+
+# The role dependencies are async: they check a signature and the in-memory revocation state,
+# awaiting their rare I/O (a refresh, an audit row); a sync dependency would cost a threadpool
+# hop on every request.
 def page_session_token(request: Request) -> str | None:
     """The token of a signed-in page (its cookie), refused on a change without the page header."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -117,27 +213,79 @@ def page_session_token(request: Request) -> str | None:
     return token
 
 
+def presented_token(request: Request) -> str | None:
+    """The bearer token of a request, else its page session cookie's (no checks)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials
+    return request.cookies.get(SESSION_COOKIE)
+
+
 async def current_principal(
     request: Request, token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
 ) -> Principal:
-    token = token or page_session_token(request)
+    """The caller of a signed, unexpired, unrevoked token (401 otherwise, audited)."""
+    try:
+        token = token or page_session_token(request)
+    except PermissionDenied as denied:
+        await audit_refusal(request, AuditKind.PERMISSION_DENIED, denied)
+        raise
     if token is None:
         raise NotAuthenticated("this route needs a bearer token (POST /api/auth/token)")
-    return read_token(token, secret=settings.secret_key)
+    try:
+        verified = read_verified_token(token, secret=settings.secret_key)
+    except NotAuthenticated as bad_token:
+        await audit_refusal(request, AuditKind.TOKEN_REFUSED, bad_token)
+        raise
+    refusal = await revocation_refusal(request, verified, settings)
+    if refusal is not None:
+        refused = NotAuthenticated(refusal)
+        principal = verified.principal
+        await audit_refusal(request, AuditKind.TOKEN_REFUSED, refused, principal=principal)
+        raise refused
+    return verified.principal
+
+
+async def revocation_refusal(
+    request: Request, verified: VerifiedToken, settings: Settings
+) -> str | None:
+    """Why a token is revoked (logout, disabled user, tokens reset), or None; answered from
+    the process's revocation state, re-read at most every `revocation_refresh_s`."""
+    state = security.revocations_in(request.app.state)
+    max_age_s = security.revocation_refresh_s(settings)
+    if state.is_stale(max_age_s):
+        fetch: RowFetcher = await occasional_dependency(request, get_row_fetcher)
+        await state.ensure_fresh(
+            fetch, max_age_s=max_age_s, token_ttl_s=settings.token_ttl_minutes * 60.0
+        )
+    return state.refusal(
+        user_id=verified.principal.user_id,
+        token_id=verified.token_id,
+        issued_at=verified.issued_at,
+    )
 
 
 class Allow:
-    """Dependency admitting the listed roles (published per route in OpenAPI as x-roles)."""
+    """Dependency admitting the listed roles (published per route in OpenAPI as x-roles);
+    a refusal is written to the audit log."""
 
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
     async def __call__(
-        self, principal: Annotated[Principal, Depends(current_principal)]
+        self, request: Request, principal: Annotated[Principal, Depends(current_principal)]
     ) -> Principal:
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
-            raise PermissionDenied(f"role {principal.role} may not do this (allowed: {allowed})")
+            denied = PermissionDenied(f"role {principal.role} may not do this (allowed: {allowed})")
+            await audit_refusal(
+                request,
+                AuditKind.PERMISSION_DENIED,
+                denied,
+                principal=principal,
+                role=principal.role.value,
+            )
+            raise denied
         return principal
 
 
@@ -157,10 +305,11 @@ class AllowOrAnonymous:
         token: Annotated[str | None, Depends(_bearer)],
         settings: SettingsDep,
     ) -> Principal | None:
-        token = token or page_session_token(request)
-        if token is None and self.anonymous_allowed(settings):
+        anonymous = token is None and request.cookies.get(SESSION_COOKIE) is None
+        if anonymous and self.anonymous_allowed(settings):
             return None
-        return await self._allow(await current_principal(request, token, settings))
+        principal = await current_principal(request, token, settings)
+        return await self._allow(request, principal)
 
 
 class Public:

@@ -54,12 +54,14 @@ class DemoLogin:
 
 
 DEMO_LOGINS = [
-    DemoLogin("inspector", "inspector-demo", Role.INSPECTOR, "张监督员 (inspector)"),
-    DemoLogin("citizen", "citizen-demo", Role.CITIZEN, "市民李女士 (citizen)"),
-    DemoLogin("dispatcher", "dispatcher-demo", Role.DISPATCHER, "王派遣员 (dispatcher)"),
-    DemoLogin("department", "department-demo", Role.DEPARTMENT, "环卫中心刘工 (department)"),
-    DemoLogin("manager", "manager-demo", Role.MANAGER, "赵主任 (manager)"),
-    DemoLogin("admin", "admin-demo", Role.ADMIN, "系统管理员 (admin)"),
+    DemoLogin("inspector", "inspector-demo-dongcheng", Role.INSPECTOR, "张监督员 (inspector)"),
+    DemoLogin("citizen", "citizen-demo-dongcheng", Role.CITIZEN, "市民李女士 (citizen)"),
+    DemoLogin("dispatcher", "dispatcher-demo-dongcheng", Role.DISPATCHER, "王派遣员 (dispatcher)"),
+    DemoLogin(
+        "department", "department-demo-dongcheng", Role.DEPARTMENT, "环卫中心刘工 (department)"
+    ),
+    DemoLogin("manager", "manager-demo-dongcheng", Role.MANAGER, "赵主任 (manager)"),
+    DemoLogin("admin", "admin-demo-dongcheng", Role.ADMIN, "系统管理员 (admin)"),
 ]
 
 demo_app = typer.Typer(help="The demo city and demo users.", no_args_is_help=True)

@@ -36,7 +36,7 @@ class LoginThrottle(Base):
 
 
 class AuditEvent(Base):
-    """A security-relevant event: a failed login, a permission denial, a revocation (append-only)."""
+    """A security event: a failed login, a permission denial, a revocation (append-only)."""
 
     __tablename__ = "audit_event"
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     secret_key: str = DEMO_SECRET
     token_ttl_minutes: int = Field(default=12 * 60, gt=0)
+    # How stale another process's view of revoked tokens and disabled users may be.
+    revocation_refresh_s: float = Field(default=2.0, gt=0)
     state_dir: Path = PROJECT_DIR / ".citygrid"
     pool_size: int = Field(default=10, gt=0)
     locate_snap_m: float = Field(default=30.0, ge=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -22,12 +22,15 @@ from citygrid.auth import (
     RoleCheckedRoute,
     issue_token,
     read_token,
+    read_verified_token,
+    request_origin,
 )
 from citygrid.db import SessionDep
 from citygrid.errors import CitygridError, NotAuthenticated, NotFound
 from citygrid.i18n import LANGUAGES, negotiate_language, translations
+from citygrid.security import LoginThrottled, current_time, revocations_in
 from citygrid.settings import SettingsDep, get_settings
-from citygrid.users import authenticate
+from citygrid.users import LoginRefused, log_in_checked, log_out_token
 
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
 WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")
@@ -212,16 +215,23 @@ def log_in_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    now: Annotated[datetime, Depends(current_time)],
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Sign in: the session cookie, and on to the page asked for (or the role's first page)."""
+    """Sign in: the session cookie, and on to the page asked for (or the role's first page).
+    Throttled, audited and counted like the API's login (they share `log_in_checked`)."""
     try:
-        user = authenticate(session, username, password)
-    except NotAuthenticated:
+        user = log_in_checked(session, username, password, origin=request_origin(request), now=now)
+    except LoginRefused:
+        session.commit()  # the failure counts even though the answer is an error
         context = {"next": safe_next(next) or "", "failed": True, "username": username}
         return render(request, "login.html", context, principal=None, status_code=401)
+    except LoginThrottled as throttled:
+        session.commit()
+        return throttled_page(request, throttled)
+    session.commit()
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     principal = user.principal()
     response = RedirectResponse(safe_next(next) or landing_path(principal.role), 303)
@@ -237,11 +247,33 @@ def log_in_page(
     return response
 
 
+def throttled_page(request: Request, throttled: LoginThrottled) -> HTMLResponse:
+    """The error page for a login refused by the throttle: 429, Retry-After, when to retry."""
+    message = gettext_for(request)(N_("Too many failed logins. Try again in {seconds} s."))
+    context = {"status_code": 429, "message": message.format(seconds=throttled.retry_after_s)}
+    response = render(request, "error.html", context, principal=None, status_code=429)
+    response.headers["Retry-After"] = str(throttled.retry_after_s)
+    return response
+
+
 @router.post("/logout", dependencies=[Depends(PUBLIC)])
-def log_out_page() -> RedirectResponse:
-    """Sign out: the session cookie is dropped."""
+def log_out_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: Annotated[datetime, Depends(current_time)],
+) -> RedirectResponse:
+    """Sign out: the session cookie's token is revoked and the cookie dropped."""
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    try:
+        token = read_verified_token(cookie or "", secret=settings.secret_key)
+    except NotAuthenticated:
+        return response  # nothing to revoke: no cookie, or one that is refused anyway
+    log_out_token(session, token, origin=request_origin(request), now=now)
+    session.commit()
+    revocations_in(request.app.state).revoke(token.token_id, token.expires_at)
     return response
 
 

@@ -95,7 +95,7 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
     assert "demo history already loaded" in second.output
     assert row_counts(session) == counts
 
-    credentials = {"username": "inspector", "password": "inspector-demo"}
+    credentials = {"username": "inspector", "password": "inspector-demo-dongcheng"}
     login = client.post("/api/auth/token", data=credentials)
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     located = client.get("/api/grid/locate?lon=116.4166&lat=39.9289", headers=headers)
