@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine, MetaData, create_engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +28,11 @@ NAMING_CONVENTION = {
 
 
 READ_POOL_TIMEOUT_S = 5.0
+# How long the async pool retries one lost connection before starting afresh. psycopg_pool
+# retries with a doubling delay (1, 2, 4, 8 s …) for up to 5 minutes by default, so after the
+# database came back requests waited for the next retry: up to as long again as it was down.
+# Started afresh (retry_connecting), it tries about once a second, and serves at once after.
+RECONNECT_TIMEOUT_S = 1.0
 
 
 class Base(DeclarativeBase):
@@ -57,9 +63,19 @@ async def get_session() -> AsyncIterator[Session]:
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            await run_in_threadpool(close_after_request, session)
         else:
             session.close()
+
+
+def close_after_request(session: Session) -> None:
+    """Closes a session still in a transaction (its rollback is I/O). When the database went
+    away meanwhile, the transaction went with it: the failed rollback is no error of the
+    request, which has its answer already (raised here, it would cut that answer off)."""
+    try:
+        session.close()
+    except DBAPIError:
+        session.invalidate()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -154,8 +170,22 @@ def _async_pool(
         "options": "-c plan_cache_mode=force_generic_plan",
     }
     return AsyncConnectionPool(
-        dsn, min_size=1, max_size=max_size, timeout=timeout_s, open=False, kwargs=kwargs
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout_s,
+        reconnect_timeout=RECONNECT_TIMEOUT_S,
+        reconnect_failed=retry_connecting,
+        open=False,
+        kwargs=kwargs,
     )
+
+
+async def retry_connecting(pool: AsyncConnectionPool) -> None:
+    """Starts a new connection attempt when the last one gave up: the pool would otherwise
+    wait for a request to find it empty, while requests already waiting time out (503)."""
+    if not pool.closed:
+        await pool.check()
 
 
 class SessionWriter:

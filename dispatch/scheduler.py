@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -21,7 +22,7 @@ from citygrid import db
 from citygrid.settings import Settings
 from dispatch import webhooks
 from dispatch.escalation_service import EscalationReport, run_escalations
-from dispatch.webhooks import DeliveryReport
+from dispatch.webhooks import DeliveryReport, Sender
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +50,60 @@ def escalate_once(
     return report
 
 
+class AcceptedDeliveries:
+    """Deliveries a receiver accepted (2xx) whose outcome is not committed yet, by URL and
+    delivery id. When that commit fails (the database went away), the next attempt records the
+    remembered answer instead of posting again: a database crash repeats no delivery. A crash
+    of this process still repeats the one in flight (receivers de-duplicate by the id)."""
+
+    def __init__(self) -> None:
+        self._accepted: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def remembering(self, send: Sender) -> Sender:
+        """`send`, answering from memory for a delivery already accepted."""
+
+        def send_once(url: str, body: bytes, headers: Mapping[str, str]) -> int:
+            key = (url, headers["X-Citygrid-Delivery"])
+            with self._lock:
+                accepted = self._accepted.get(key)
+            if accepted is not None:
+                return accepted
+            status_code = send(url, body, headers)
+            if 200 <= status_code < 300:
+                with self._lock:
+                    self._accepted[key] = status_code
+            return status_code
+
+        return send_once
+
+    def forget(self) -> None:
+        """Called once their outcomes are committed."""
+        with self._lock:
+            self._accepted.clear()
+
+
+ACCEPTED = AcceptedDeliveries()
+
+
 def deliver_batch(session: Session, now: datetime, *, settings: Settings) -> DeliveryReport | None:
-    """Delivers one batch of due webhook events under the job lock and commits; None when
-    another process is delivering."""
-    if not holds_job_lock(session, DELIVERY_LOCK_KEY):
-        return None
-    report = webhooks.deliver_due(session, now, settings=settings)
-    session.commit()
+    """Delivers up to DELIVERY_BATCH due webhook events, each in a transaction of its own under
+    the job lock; their counts, or None when another process is delivering.
+
+    One event per transaction, so what a crash can leave posted but unrecorded is that one
+    event, not a batch; and ACCEPTED keeps it from being posted twice by this process."""
+    send = ACCEPTED.remembering(webhooks.httpx_sender(settings.webhook_timeout_s))
+    report = DeliveryReport()
+    for _ in range(webhooks.DELIVERY_BATCH):
+        if not holds_job_lock(session, DELIVERY_LOCK_KEY):
+            session.rollback()
+            return report if report.attempted else None
+        delivered = webhooks.deliver_due(session, now, settings=settings, send=send, limit=1)
+        session.commit()
+        ACCEPTED.forget()
+        if delivered.attempted == 0:
+            break
+        report.add(delivered)
     return report
 
 
