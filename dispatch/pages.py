@@ -27,7 +27,7 @@ from dispatch.calendars import calendar_for_department
 from dispatch.deadlines import WorkCalendar, working_hours_between
 from dispatch.models import Department
 from dispatch.queue_service import QueueKind
-from events import listing
+from events import case_page, listing
 from events.case_service import SUSPENSION_RECORD
 from events.lifecycle import (
     DEPARTMENT_WORKING,
@@ -55,19 +55,6 @@ DESK_ACTIONS = (
     CaseAction.REQUEST_POSTPONEMENT,
 )
 
-STATUS_LABELS = {
-    CaseStatus.REPORTED: N_("Reported"),
-    CaseStatus.FILED: N_("Filed"),
-    CaseStatus.NOT_FILED: N_("Not filed"),
-    CaseStatus.DISPATCHED: N_("Dispatched"),
-    CaseStatus.RETURNED: N_("Returned"),
-    CaseStatus.ACCEPTED: N_("Accepted"),
-    CaseStatus.HANDLED: N_("Handled"),
-    CaseStatus.REWORK: N_("Rework"),
-    CaseStatus.SUSPENDED: N_("Suspended"),
-    CaseStatus.CLOSED: N_("Closed"),
-    CaseStatus.CANCELLED: N_("Cancelled"),
-}
 LIGHT_LABELS = {"green": N_("On time"), "yellow": N_("Due soon"), "red": N_("Overdue")}
 URGENCY_LABELS = {"normal": N_("Normal"), "urgent": N_("Urgent")}
 QUEUE_KIND_LABELS = {
@@ -75,7 +62,7 @@ QUEUE_KIND_LABELS = {
     QueueKind.UNROUTED.value: N_("Unrouted"),
     QueueKind.RETURNED.value: N_("Returned"),
 }
-LABELS = {"status": STATUS_LABELS, "light": LIGHT_LABELS, "urgency": URGENCY_LABELS}
+LABELS = {"status": case_page.STATUS_LABELS, "light": LIGHT_LABELS, "urgency": URGENCY_LABELS}
 
 # What the pages' scripts show (the API's field errors beyond the common ones, and outcomes).
 ACTION_MESSAGES = {

@@ -39,6 +39,7 @@ COMPONENTS_URL = "/api/components"  # GeoJSON search by bbox (staff)
 # Roles that see who acted in the history; the others see only the actor's role.
 NAMES_SHOWN_TO = frozenset({Role.DISPATCHER, Role.DEPARTMENT, Role.MANAGER, Role.ADMIN})
 
+# The case statuses as staff pages name them (the console, the desk and the case page).
 STATUS_LABELS: dict[str, str] = {
     CaseStatus.REPORTED: N_("Reported"),
     CaseStatus.FILED: N_("Filed"),

@@ -176,10 +176,10 @@ def _optional_text_column(
     """The field's values as text, taken out of `columns`; all None when there is no such field."""
     if field_name is None or field_name not in columns:
         return [None] * count
-    return [_as_code_text(value) for value in columns.pop(field_name).tolist()]
+    return [field_text(value) for value in columns.pop(field_name).tolist()]
 
 
-def _as_code_text(value: Any) -> str | None:
+def field_text(value: Any) -> str | None:
     """A field value as stripped text; numbers stored as floats lose their `.0`."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None

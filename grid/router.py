@@ -139,13 +139,19 @@ def parse_level(level: str) -> GridLevel:
         raise InvalidInput(f"unknown level {level!r}; use one of {known}", field="level") from error
 
 
-def save_upload(upload: UploadFile, directory: Path) -> Path:
-    """Copy the upload to a file GDAL can open, whose suffix tells it the format."""
+def save_upload(
+    upload: UploadFile,
+    directory: Path,
+    *,
+    suffixes: tuple[str, ...] = UPLOAD_SUFFIXES,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> Path:
+    """The upload copied into `directory` under its own name, so that GDAL can open it and its
+    suffix (one of `suffixes`) tells the format; InvalidInput beyond `max_bytes`."""
     file_name = Path(upload.filename or "upload").name  # .name: no directories from the client
-    suffix = Path(file_name).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
+    if Path(file_name).suffix.lower() not in suffixes:
         raise InvalidInput(
-            f"file {upload.filename!r} must end in {', '.join(UPLOAD_SUFFIXES)} "
+            f"file {upload.filename!r} must end in {', '.join(suffixes)} "
             "(zip the parts of a Shapefile)",
             field="file",
         )
@@ -154,8 +160,8 @@ def save_upload(upload: UploadFile, directory: Path) -> Path:
     with path.open("wb") as target:
         while chunk := upload.file.read(UPLOAD_CHUNK_BYTES):
             size += len(chunk)
-            if size > MAX_UPLOAD_BYTES:
-                limit_mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+            if size > max_bytes:
+                limit_mb = max_bytes // (1024 * 1024)
                 raise InvalidInput(f"file is larger than {limit_mb} MB", field="file")
             target.write(chunk)
     return path

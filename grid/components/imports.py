@@ -12,7 +12,6 @@ INSERT … SELECT writes the components with their 'imported' history.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from grid.components.codes import (
 )
 from grid.components.schemas import ComponentStatus, ImportResult
 from grid.geometry import WGS84, converter_to_wgs84, geometries_to_wgs84, normalise_crs_name
-from grid.imports import Problem, ProgressCallback, _file_crs, _read_layer
+from grid.imports import Problem, ProgressCallback, _file_crs, _read_layer, field_text
 from grid.index import cell_index_for
 from grid.service import grid_revision
 
@@ -208,7 +207,7 @@ def _table(
         else [None] * len(geometries)
         for name in TEXT_FIELDS
     }
-    texts["code"] = [_as_text(code) for code in texts["code"]]  # checked in Python: trim now
+    texts["code"] = [field_text(code) for code in texts["code"]]  # checked in Python: trim now
     return ComponentTable(
         source_name=path.name,
         source_format=file_format,
@@ -225,17 +224,8 @@ def _text_values(values: npt.NDArray[Any]) -> list[str | None]:
     if values.dtype.kind in "iu":
         return list(values.astype(str).tolist())
     if values.dtype.kind == "f":
-        return [_as_text(value) for value in values.tolist()]
+        return [field_text(value) for value in values.tolist()]
     return list(values.tolist())  # GDAL gives text fields as str or None
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    stripped = str(value).strip()
-    return stripped or None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from citygrid.auth import STAFF_ROLES, Allow, Principal, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
-from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep
 from grid.components import imports, queries, service
 from grid.components.query_schemas import ComponentRead
 from grid.components.schemas import ComponentChangeRead, ComponentUpdate, ImportResult
-from grid.router import UPLOAD_CHUNK_BYTES
+from grid.router import save_upload
 
 router = APIRouter(prefix="/api/components", tags=["components"], route_class=RoleCheckedRoute)
 Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
@@ -46,35 +45,12 @@ def import_file(
     """Import components from a file; 422 with every problem (nothing written) when any is bad."""
     point_columns = imports.PointColumns(lon=lon_column or None, lat=lat_column or None)
     with TemporaryDirectory(prefix="citygrid-components-") as directory:
-        table = imports.read_components(
-            save_upload(file, Path(directory), max_bytes=settings.component_import_max_bytes),
-            crs=crs or None,
-            point_columns=point_columns,
-        )
+        max_bytes = settings.component_import_max_bytes
+        saved = save_upload(file, Path(directory), suffixes=UPLOAD_SUFFIXES, max_bytes=max_bytes)
+        table = imports.read_components(saved, crs=crs or None, point_columns=point_columns)
     result = imports.import_components(session, table, update=update, by=principal.user_id)
     session.commit()
     return result
-
-
-def save_upload(upload: UploadFile, directory: Path, *, max_bytes: int) -> Path:
-    """Copy the upload to a file GDAL can open, whose suffix tells it the format."""
-    file_name = Path(upload.filename or "upload").name  # .name: no directories from the client
-    if Path(file_name).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise InvalidInput(
-            f"file {upload.filename!r} must end in {', '.join(UPLOAD_SUFFIXES)} "
-            "(zip the parts of a Shapefile)",
-            field="file",
-        )
-    path = directory / file_name
-    size = 0
-    with path.open("wb") as target:
-        while chunk := upload.file.read(UPLOAD_CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                limit_mb = max_bytes // (1024 * 1024)
-                raise InvalidInput(f"file is larger than {limit_mb} MB", field="file")
-            target.write(chunk)
-    return path
 
 
 @router.patch("/{component_id}")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.orm import Session
 from typer.testing import Result
@@ -25,13 +18,17 @@ from citygrid.app import create_app
 from citygrid.auth import Role
 from tests.conftest import token_for
 from tests.maps.city import add_cases, block, every_cell, seed_city, two_minor_categories
+from tests.web.browser_support import (
+    DESKTOP,
+    WAIT_S,
+    chromium,
+    non_local,
+    requested_urls,
+    script_errors,
+    serve,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-LOCAL_SCHEMES = {"data", "blob", "about", "file", "chrome-error"}
 PERIOD = "period_from=2026-11-01T00:00:00%2B00:00&period_to=2026-11-20T00:00:00%2B00:00"
-WAIT_S = 15
 
 # Whether the page's map holds a drawn layer of the given kind, and how many features it has.
 LAYER_PROBE = """
@@ -66,23 +63,8 @@ return painted;
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--window-size=1200,900",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.execute_cdp_cmd("Network.enable", {})
-    try:
+    with chromium(DESKTOP) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -90,21 +72,8 @@ def server(session: Session) -> Iterator[str]:
     """The application on a free local port, sharing the test's session; its base URL."""
     app = create_app()
     app.dependency_overrides[db.get_session] = lambda: session
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not runner.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        runner.should_exit = True
-        thread.join(timeout=5)
-        listener.close()
+    with serve(app) as server:
+        yield server
 
 
 @pytest.fixture
@@ -117,34 +86,6 @@ def city(session: Session) -> None:
         session, dict.fromkeys(block((8, 3)), 30), created_at=created_at, category_id=category
     )
     session.flush()
-
-
-def requested_urls(driver: webdriver.Chrome) -> list[str]:
-    """Every URL the browser asked for since the last call (the log is drained)."""
-    urls = []
-    for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
-
-
-def non_local(urls: list[str]) -> list[str]:
-    """The URLs that go to another host."""
-    return [
-        url
-        for url in urls
-        if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname not in LOCAL_HOSTS
-    ]
-
-
-def script_errors(driver: webdriver.Chrome) -> list[str]:
-    """Severe console messages, except the browser's own favicon probe."""
-    return [
-        entry["message"]
-        for entry in driver.get_log("browser")  # type: ignore[no-untyped-call]
-        if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
-    ]
 
 
 def open_and_wait(driver: webdriver.Chrome, url: str, kind: str) -> int:

@@ -8,12 +8,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import uvicorn
+from fastapi import FastAPI
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -32,10 +35,11 @@ from tests.events.seed import PASSWORD
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_S = 20
-PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
-DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+PHONE: dict[str, object] = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+DESKTOP: dict[str, object] = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
+Seeded = TypeVar("Seeded")
 
 
 @contextmanager
@@ -51,9 +55,32 @@ def committed_database(server_url: str) -> Iterator[Engine]:
             engine.dispose()
 
 
+@dataclass(frozen=True)
+class Site(Generic[Seeded]):
+    """A served committed database: its engine, the server's base URL, what the seed returned."""
+
+    engine: Engine
+    server: str
+    seeded: Seeded
+
+
+@contextmanager
+def seeded_site(
+    server_url: str, media_dir: Path, seed: Callable[[Session], Seeded]
+) -> Iterator[Site[Seeded]]:
+    """A committed throwaway database, seeded by `seed` (then committed), served on a local port."""
+    with committed_database(server_url) as engine:
+        with Session(engine, expire_on_commit=False) as session:
+            seeded = seed(session)
+            session.commit()
+        with live_server(engine, media_dir) as server:
+            yield Site(engine, server, seeded)
+
+
 @contextmanager
 def live_server(engine: Engine, media_dir: Path) -> Iterator[str]:
-    """The application on a free local port over the database; its base URL."""
+    """The application on a free local port over the database, each request with its own
+    session as in production; its base URL."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
 
     def own_session() -> Iterator[Session]:
@@ -67,6 +94,13 @@ def live_server(engine: Engine, media_dir: Path) -> Iterator[str]:
     )
     app.dependency_overrides[db.get_session] = own_session
     app.dependency_overrides[settings_dependency] = lambda: settings
+    with serve(app) as server:
+        yield server
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free local port; its base URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     runner = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -102,12 +136,19 @@ def chromium(metrics: dict[str, object] = PHONE) -> Iterator[webdriver.Chrome]:
 
 
 def sign_in(driver: webdriver.Chrome, server: str, username: str, page: str) -> None:
-    """Sign out whoever was in, log in through the form (pages in Chinese), land on `page`."""
+    """Sign out whoever was in, log in through the form (pages in Chinese), land on `page`
+    (a path, with its query if it has one)."""
     driver.delete_all_cookies()
     driver.get(f"{server}/language?set=zh-CN&next=/login%3Fnext%3D{page}")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
-    WebDriverWait(driver, WAIT_S).until(lambda d: urlsplit(d.current_url).path == page)
+    WebDriverWait(driver, WAIT_S).until(lambda d: path_and_query(d.current_url) == page)
+
+
+def path_and_query(url: str) -> str:
+    """The path of `url`, with `?query` when it has one."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 def set_offline(driver: webdriver.Chrome, offline: bool) -> None:
@@ -161,3 +202,26 @@ def artifacts() -> Path:
 
 def screenshot(driver: webdriver.Chrome, name: str) -> None:
     driver.save_screenshot(str(artifacts() / f"{name}.png"))
+
+
+def text_of(driver: webdriver.Chrome, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def wait_for_text(driver: webdriver.Chrome, element_id: str, expected: str) -> str:
+    """The element's text once it holds `expected`."""
+    WebDriverWait(driver, WAIT_S).until(lambda d: expected in text_of(d, element_id))
+    return text_of(driver, element_id)
+
+
+def fill_report(
+    driver: webdriver.Chrome, category: str, description: str, photo: Path | None
+) -> None:
+    """On the report form: find the category (name or code), describe, attach a photo."""
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.execute_script("return document.getElementById('category').options.length")
+    )
+    driver.find_element(By.ID, "category-search").send_keys(category)
+    driver.find_element(By.ID, "description").send_keys(description)
+    if photo is not None:
+        driver.find_element(By.ID, "photos").send_keys(str(photo))

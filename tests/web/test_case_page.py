@@ -3,53 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.auth import PAGE_HEADER, SESSION_COOKIE, Role, issue_token
+from citygrid.auth import PAGE_HEADER, Role
 from citygrid.i18n import translations
-from citygrid.settings import get_settings
 from citygrid.users import User
 from dispatch.models import Department
 from events import case_page
 from events.case_schemas import HistoryRow
 from events.lifecycle import CaseAction, CaseStatus
 from events.models import Case, Category
-from tests.events.seed import add_case, add_category, add_department
-from tests.events.seed import add_user as add_seeded_user
+from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.grid.places import CELL_NW, COMMUNITY, STREET
-from tests.web import test_pages_common
+from tests.web.pages_support import EN, HTML, ZH, log_in, log_in_through_form
 
-HTML = {"Accept": "text/html"}
 ZH_TEXT = translations("zh-CN").gettext
-ZH = {**HTML, "Accept-Language": "zh-CN"}
-EN = {**HTML, "Accept-Language": "en"}
-
-
-def add_user(
-    session: Session, role: Role, *, username: str, department: Department | None = None
-) -> User:
-    """A seeded user, remembered so that `log_in` can sign them in without hashing."""
-    user = add_seeded_user(session, role, username=username, department=department)
-    SIGNED_UP[username] = user
-    return user
-
-
-SIGNED_UP: dict[str, User] = {}
-
-
-def log_in(client: TestClient, username: str) -> None:
-    """Sign in as the page's login would, with the session cookie it sets (the password check
-    costs a second of argon2 on a busy machine; one test below uses the real login form)."""
-    token = issue_token(
-        SIGNED_UP[username].principal(),
-        secret=get_settings().secret_key,
-        ttl=timedelta(minutes=10),
-    )
-    client.cookies.set(SESSION_COOKIE, token)
 
 
 @dataclass
@@ -89,7 +61,7 @@ def test_reporter_sees_their_case_in_their_language(
     headers: dict[str, str],
     expected: list[str],
 ) -> None:
-    log_in(client, "reporter")
+    log_in(client, seeded.reporter)
     page = client.get(f"/cases/{seeded.case.id}", headers=headers)
     assert page.status_code == 200, page.text
     for text in [*expected, seeded.case.number, CELL_NW.code, COMMUNITY.code, STREET.name]:
@@ -107,8 +79,7 @@ def test_a_case_one_may_not_see_is_not_found_in_a_translated_page(
     """As the case API answers (events.visibility): like an id that does not exist."""
     set_state(session, seeded.case, CaseStatus.DISPATCHED, seeded.department)
     other = add_department(session, code="OTHER") if role is Role.DEPARTMENT else None
-    add_user(session, role, username="stranger", department=other)
-    log_in(client, "stranger")
+    log_in(client, add_user(session, role, username="stranger", department=other))
     page = client.get(f"/cases/{seeded.case.id}", headers=ZH)
     assert page.status_code == 404
     assert ZH_TEXT("Not found") in page.text and ZH_TEXT("There is nothing here.") in page.text
@@ -122,7 +93,7 @@ def test_an_unknown_case_is_not_found_and_no_session_goes_to_login(
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/login?next=/cases/{seeded.case.id}"
     add_user(session, Role.MANAGER, username="boss")
-    test_pages_common.log_in(client, "boss", f"/cases/{seeded.case.id}")
+    log_in_through_form(client, "boss", f"/cases/{seeded.case.id}")
     assert client.get("/cases/999999999", headers=EN).status_code == 404
 
 
@@ -160,9 +131,9 @@ def test_actions_are_offered_by_role_and_state(
     expected: list[str],
 ) -> None:
     member_of = seeded.department if role is Role.DEPARTMENT else None
-    add_user(session, role, username="actor", department=member_of)
+    actor = add_user(session, role, username="actor", department=member_of)
     set_state(session, seeded.case, status, seeded.department)
-    log_in(client, "actor")
+    log_in(client, actor)
     page = client.get(f"/cases/{seeded.case.id}", headers=EN)
     assert page.status_code == 200, page.text
     assert forms_offered(page.text) == expected
@@ -173,9 +144,9 @@ def test_actions_are_offered_by_role_and_state(
 def test_forms_ask_for_what_their_action_needs(
     session: Session, client: TestClient, seeded: Seeded
 ) -> None:
-    add_user(session, Role.DEPARTMENT, username="crew", department=seeded.department)
+    crew = add_user(session, Role.DEPARTMENT, username="crew", department=seeded.department)
     set_state(session, seeded.case, CaseStatus.ACCEPTED, seeded.department)
-    log_in(client, "crew")
+    log_in(client, crew)
     page = client.get(f"/cases/{seeded.case.id}", headers=ZH).text
     handle = page.split('id="action-handle"')[1].split("</form>")[0]
     assert 'data-field="photos"' in handle and 'data-field="reason"' in handle
@@ -188,11 +159,11 @@ def test_forms_ask_for_what_their_action_needs(
 def test_dispatch_form_lists_departments_and_the_action_goes_through_the_api(
     session: Session, client: TestClient, seeded: Seeded
 ) -> None:
-    add_user(session, Role.DISPATCHER, username="clerk")
+    clerk = add_user(session, Role.DISPATCHER, username="clerk")
     set_state(session, seeded.case, CaseStatus.FILED, seeded.department)
     seeded.case.department_id = None
     session.flush()
-    log_in(client, "clerk")
+    log_in(client, clerk)
     page = client.get(f"/cases/{seeded.case.id}", headers=EN).text
     assert '<option value="HW-01"' in page and '"components_url": "/api/components"' in page
     url = f"/api/cases/{seeded.case.id}/actions/dispatch"
@@ -206,11 +177,10 @@ def test_dispatch_form_lists_departments_and_the_action_goes_through_the_api(
 def test_history_names_people_to_staff_only(
     session: Session, client: TestClient, seeded: Seeded
 ) -> None:
-    add_user(session, Role.MANAGER, username="boss")
-    log_in(client, "boss")
+    log_in(client, add_user(session, Role.MANAGER, username="boss"))
     staff_view = client.get(f"/cases/{seeded.case.id}", headers=EN).text
     assert "citizen (Citizen)" in staff_view
-    log_in(client, "reporter")
+    log_in(client, seeded.reporter)
     own_view = client.get(f"/cases/{seeded.case.id}", headers=EN).text
     assert "citizen (Citizen)" not in own_view and "(Citizen)" in own_view
 

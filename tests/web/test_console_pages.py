@@ -4,7 +4,6 @@ languages, and refused to roles that do not dispatch."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import SESSION_COOKIE, Role, issue_token
-from citygrid.settings import get_settings
+from citygrid.auth import Role
 from citygrid.users import User
 from dispatch import routing
 from dispatch.deadlines import WorkCalendar, parse_periods
@@ -30,9 +28,16 @@ from events.lifecycle import CaseAction
 from events.models import Case, Category
 from tests.events.seed import PASSWORD, add_case, add_category, add_department, add_user
 from tests.grid.places import CELL_NE, CELL_NW, CELL_SW, DISTRICT
+from tests.web.pages_support import (
+    HTML,
+    IN_LANGUAGE,
+    ZH,
+    inline_code,
+    log_in,
+    open_page,
+    script_messages,
+)
 
-HTML = {"Accept": "text/html"}
-LANGUAGE = {"zh-CN": {"Accept-Language": "zh-CN"}, "en": {"Accept-Language": "en"}}
 TEST_STANDARD = "citygrid-test"
 WINDOW = timedelta(days=30)
 
@@ -50,13 +55,6 @@ class World:
     reported: Case  # waiting to be filed
     duplicate: Case  # filed, next to `filed`
     postponing: Case  # accepted by sanitation, a postponement asked
-
-
-def log_in(client: TestClient, user: User) -> None:
-    """The session cookie /login would set (hashing the password in every test is slow; one
-    test below logs in through the form)."""
-    token = issue_token(user.principal(), secret=get_settings().secret_key, ttl=timedelta(hours=1))
-    client.cookies.set(SESSION_COOKIE, token)
 
 
 def act(session: Session, case: Case, action: CaseAction, user: User, **body: Any) -> Case:
@@ -115,9 +113,7 @@ def world(session: Session) -> World:
 
 
 def console(client: TestClient, language: str, path: str = "/console") -> str:
-    answer = client.get(path, headers={**HTML, **LANGUAGE[language]})
-    assert answer.status_code == 200, answer.text
-    return str(answer.text)
+    return open_page(client, path, IN_LANGUAGE[language])
 
 
 @pytest.mark.parametrize(
@@ -244,7 +240,7 @@ def test_roles_that_do_not_dispatch_are_refused(
     session: Session, client: TestClient, role: Role
 ) -> None:
     log_in(client, add_user(session, role, username=f"no-console-{role}"))
-    answer = client.get("/console", headers={**HTML, **LANGUAGE["zh-CN"]})
+    answer = client.get("/console", headers=ZH)
     assert answer.status_code == 403
     assert "您的角色无权打开此页面。" in answer.text
 
@@ -255,7 +251,7 @@ def test_without_a_session_the_console_asks_to_log_in_and_comes_back(
     answer = client.get("/console", headers=HTML, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/console"
     form = {"username": world.dispatcher.username, "password": PASSWORD, "next": "/console"}
-    signed_in = client.post("/login", data=form, headers=LANGUAGE["en"])
+    signed_in = client.post("/login", data=form, headers={"Accept-Language": "en"})
     assert signed_in.status_code == 200 and "Dispatch console" in signed_in.text
 
 
@@ -283,15 +279,6 @@ def test_working_hours_left_count_only_working_time(
     assert working_hours_left(due_at, now, OFFICE_HOURS) == hours_left
 
 
-def script_messages(page: str) -> dict[str, str]:
-    """The translated messages a page hands its scripts."""
-    found = re.search(
-        r'<script type="application/json" id="citygrid-messages">(.*?)</script>', page
-    )
-    assert found is not None
-    return dict(json.loads(found.group(1)))
-
-
 def test_the_scripts_get_their_messages_translated_and_no_inline_code(
     client: TestClient, world: World
 ) -> None:
@@ -305,5 +292,4 @@ def test_the_scripts_get_their_messages_translated_and_no_inline_code(
         script_messages(console(client, "en"))["error.none_selected"] == "Select at least one case."
     )
     # Content Security Policy: scripts come from files, no inline handlers or styles.
-    assert re.findall(r"<script(?![^>]*(?:src=|application/json))", page) == []
-    assert re.search(r"\s(?:on[a-z]+|style)=", page) is None
+    assert inline_code(page) == []

@@ -16,13 +16,10 @@ from events.models import Case
 from maps import dashboard
 from maps.dashboard import DashboardFilters, TrendPoint
 from maps.schemas import Metric, Unit
-from tests.events.seed import add_case, add_category, add_department
+from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.grid.places import COMMUNITY, DISTRICT
-from tests.web.test_case_page import add_user, log_in
+from tests.web.pages_support import EN, HTML, ZH, log_in
 
-HTML = {"Accept": "text/html"}
-ZH = {**HTML, "Accept-Language": "zh-CN"}
-EN = {**HTML, "Accept-Language": "en"}
 CITY = ZoneInfo("Asia/Shanghai")
 TODAY = datetime.now(CITY).date()
 
@@ -35,8 +32,7 @@ def seeded_case(session: Session) -> Case:
 
 
 def signed_in(session: Session, client: TestClient, role: Role = Role.MANAGER) -> None:
-    add_user(session, role, username=f"dash-{role}")
-    log_in(client, f"dash-{role}")
+    log_in(client, add_user(session, role, username=f"dash-{role}"))
 
 
 def frame_urls(page: str) -> dict[str, str]:
@@ -121,8 +117,7 @@ def test_the_seeded_case_is_counted_by_community_and_in_the_trend(
 def test_a_dispatched_case_is_counted_for_its_department(
     session: Session, client: TestClient, seeded_case: Case
 ) -> None:
-    add_user(session, Role.DISPATCHER, username="clerk")
-    log_in(client, "clerk")
+    log_in(client, add_user(session, Role.DISPATCHER, username="clerk"))
     for action, body in (("file", {}), ("dispatch", {"department_code": "HW-01"})):
         url = f"/api/cases/{seeded_case.id}/actions/{action}"
         answer = client.post(url, json=body, headers={PAGE_HEADER: "1"})

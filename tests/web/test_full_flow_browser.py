@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
@@ -29,15 +28,17 @@ from tests.web.browser_support import (
     DESKTOP,
     PHONE,
     WAIT_S,
+    Site,
     chromium,
-    committed_database,
-    live_server,
+    fill_report,
     non_local,
     requested_urls,
     screenshot,
     script_errors,
+    seeded_site,
     set_offline,
     sign_in,
+    wait_for_text,
 )
 
 DEPARTMENT_CODE = "HW-E2E"
@@ -49,7 +50,8 @@ const map = Object.keys(window).filter(k => k.startsWith('map_')).map(k => windo
 if (!map) return null;
 let value = null;
 map.eachLayer(layer => {
-    if (layer.feature && layer.feature.properties.code === code) value = layer.feature.properties.value;
+    if (layer.feature && layer.feature.properties.code === code)
+        value = layer.feature.properties.value;
 });
 return value;
 """
@@ -57,29 +59,27 @@ return value;
 OFFLINE_NOISE = "ERR_INTERNET_DISCONNECTED"
 
 
-@dataclass(frozen=True)
-class City:
-    engine: Engine
-    server: str
+City = Site[None]
+
+
+def seed(session: Session) -> None:
+    """The block of four cells, one category, one department, a user per role."""
+    seed_block(session)
+    add_category(session, code="9971", name_zh="暴露垃圾", name_en="Exposed garbage")
+    department = add_department(session, code=DEPARTMENT_CODE)
+    for role, username in (
+        (Role.INSPECTOR, "e2e-inspector"),
+        (Role.DISPATCHER, "e2e-dispatcher"),
+        (Role.MANAGER, "e2e-manager"),
+    ):
+        add_user(session, role, username=username)
+    add_user(session, Role.DEPARTMENT, username="e2e-worker", department=department)
 
 
 @pytest.fixture(scope="module")
 def city(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
-    with committed_database(server_url) as engine:
-        with Session(engine) as session:
-            seed_block(session)
-            add_category(session, code="9971", name_zh="暴露垃圾", name_en="Exposed garbage")
-            department = add_department(session, code=DEPARTMENT_CODE)
-            for role, username in (
-                (Role.INSPECTOR, "e2e-inspector"),
-                (Role.DISPATCHER, "e2e-dispatcher"),
-                (Role.MANAGER, "e2e-manager"),
-            ):
-                add_user(session, role, username=username)
-            add_user(session, Role.DEPARTMENT, username="e2e-worker", department=department)
-            session.commit()
-        with live_server(engine, tmp_path_factory.mktemp("media")) as server:
-            yield City(engine, server)
+    with seeded_site(server_url, tmp_path_factory.mktemp("media"), seed) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
@@ -118,23 +118,6 @@ def cases_of_report(city: City, report_uuid: str) -> int:
         return int(session.scalar(query) or 0)
 
 
-def wait_for_text(driver: webdriver.Chrome, element_id: str, expected: str) -> str:
-    WebDriverWait(driver, WAIT_S).until(
-        lambda d: expected in d.find_element(By.ID, element_id).text
-    )
-    return str(driver.find_element(By.ID, element_id).text)
-
-
-def fill_report(driver: webdriver.Chrome, description: str, photo: Path | None) -> None:
-    WebDriverWait(driver, WAIT_S).until(
-        lambda d: d.execute_script("return document.getElementById('category').options.length")
-    )
-    driver.find_element(By.ID, "category-search").send_keys("9971")
-    driver.find_element(By.ID, "description").send_keys(description)
-    if photo is not None:
-        driver.find_element(By.ID, "photos").send_keys(str(photo))
-
-
 def submit_and_wait_for_reload(driver: webdriver.Chrome, button: WebElement) -> None:
     """Press an action's button; its success reloads the page."""
     page = driver.find_element(By.TAG_NAME, "html")
@@ -166,7 +149,7 @@ def inspector_files_a_report_and_one_more_offline(
 ) -> int:
     sign_in(browser, city.server, "e2e-inspector", "/m/report")
     wait_for_text(browser, "place-status", CELL_NW.code)
-    fill_report(browser, "垃圾堆放在路边", photo_file(folder, "garbage.jpg"))
+    fill_report(browser, "9971", "垃圾堆放在路边", photo_file(folder, "garbage.jpg"))
     screenshot(browser, "flow-1-inspector-report")
     browser.find_element(By.ID, "submit-report").click()
     wait_for_text(browser, "queue-status", "已发送：案件")
@@ -175,9 +158,8 @@ def inspector_files_a_report_and_one_more_offline(
 
     set_offline(browser, True)
     browser.find_element(By.ID, "use-location").click()  # the form was cleared after sending
-    lon, lat = centre_of(CELL_NW)
-    wait_for_text(browser, "place-status", f"{lat:.6f}")
-    fill_report(browser, "又有一堆垃圾", None)
+    wait_for_text(browser, "place-status", f"{centre_of(CELL_NW)[1]:.6f}")
+    fill_report(browser, "9971", "又有一堆垃圾", None)
     browser.find_element(By.ID, "submit-report").click()
     wait_for_text(browser, "queue-summary", "有 1 条上报等待发送")
     waiting_uuid: str = browser.execute_async_script(

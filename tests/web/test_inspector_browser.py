@@ -6,208 +6,95 @@ through its own connections, so a rolled-back test transaction would be invisibl
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from citygrid import db
-from citygrid.app import create_app
 from citygrid.auth import Role
-from citygrid.cli import migrate
-from citygrid.settings import PROJECT_DIR, get_settings, settings_dependency
 from events.models import Case, CasePhoto, Category, Report
 from grid.models import GridCell
-from tests.conftest import throwaway_database
 from tests.events.images import image_bytes
-from tests.events.seed import PASSWORD, add_category, add_user
+from tests.events.seed import add_category, add_user
 from tests.grid.places import CELL_NE, CELL_NW, centre_of, seed_block
+from tests.web import browser_support
+from tests.web.browser_support import (
+    PHONE,
+    WAIT_S,
+    Site,
+    chromium,
+    fill_report,
+    non_local,
+    requested_urls,
+    seeded_site,
+    set_offline,
+    sign_in,
+    text_of,
+    wait_for_text,
+)
 from tests.web.test_inspector_pages import handled_case
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WIDTH, HEIGHT = 390, 844
-WAIT_S = 20
 TAB_PRESSES_MAX = 40
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
 USERNAME = "walker"
 # What the browser logs when the network is cut or the API refuses the report outside the grid:
 # expected, not script errors.
-EXPECTED_NOISE = ("ERR_INTERNET_DISCONNECTED", "favicon.ico", "status of 422")
+EXPECTED_NOISE = ("ERR_INTERNET_DISCONNECTED", "status of 422")
 
 
-@dataclass(frozen=True)
-class City:
-    engine: Engine
-    category_id: int
+City = Site[int]  # seeded: the category's id
 
 
-@pytest.fixture(scope="module")
-def city(server_url: str) -> Iterator[City]:
-    with throwaway_database(server_url) as url:
-        migrate(url)
-        engine = db.make_engine(url, pool_size=4)
-        with Session(engine, expire_on_commit=False) as session:
-            seed_block(session)
-            category = add_category(
-                session, code="9981", standard="browser", name_zh="井盖破损", name_en="Broken cover"
-            )
-            add_user(session, Role.INSPECTOR, username=USERNAME)
-            session.commit()
-        yield City(engine, category.id)
-        engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def server(city: City, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The application on a free local port over the committed database; its base URL."""
-    factory = sessionmaker(bind=city.engine, expire_on_commit=False)
-
-    def own_session() -> Iterator[Session]:
-        with factory() as session:
-            yield session
-
-    media_dir = tmp_path_factory.mktemp("media")
-    settings = get_settings().model_copy(update={"media_dir": media_dir})
-    app = create_app()
-    app.state.statements = db.AsyncStatements(
-        city.engine.url.render_as_string(hide_password=False), max_size=4
+def seed_inspector(session: Session) -> int:
+    """The block of cells, a category and the inspector; the category's id."""
+    seed_block(session)
+    category = add_category(
+        session, code="9981", standard="browser", name_zh="井盖破损", name_en="Broken cover"
     )
-    app.dependency_overrides[db.get_session] = own_session
-    app.dependency_overrides[settings_dependency] = lambda: settings
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    runner = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not runner.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        runner.should_exit = True
-        thread.join(timeout=5)
-        listener.close()
+    add_user(session, Role.INSPECTOR, username=USERNAME)
+    session.flush()
+    return category.id
 
 
 @pytest.fixture(scope="module")
-def browser(server: str) -> Iterator[webdriver.Chrome]:
+def city(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    with seeded_site(server_url, tmp_path_factory.mktemp("media"), seed_inspector) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def browser(city: City) -> Iterator[webdriver.Chrome]:
     """A phone-sized Chromium, signed in as the inspector, pages in Chinese, position granted."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    metrics = {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 2, "mobile": True}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": server, "permissions": ["geolocation"]}
-    )
-    lon, lat = centre_of(CELL_NW)
-    driver.execute_cdp_cmd(
-        "Emulation.setGeolocationOverride", {"latitude": lat, "longitude": lon, "accuracy": 12}
-    )
-    try:
-        driver.get(f"{server}/language?set=zh-CN&next=/login%3Fnext%3D/m/report")
-        driver.find_element(By.ID, "username").send_keys(USERNAME)
-        driver.find_element(By.ID, "password").send_keys(PASSWORD + Keys.ENTER)
-        WebDriverWait(driver, WAIT_S).until(lambda d: d.current_url.endswith("/m/report"))
+    with chromium(PHONE) as driver:
+        driver.execute_cdp_cmd(
+            "Browser.grantPermissions", {"origin": city.server, "permissions": ["geolocation"]}
+        )
+        lon, lat = centre_of(CELL_NW)
+        driver.execute_cdp_cmd(
+            "Emulation.setGeolocationOverride", {"latitude": lat, "longitude": lon, "accuracy": 12}
+        )
+        sign_in(driver, city.server, USERNAME, "/m/report")
         yield driver
-    finally:
-        driver.quit()
-
-
-def artifacts() -> Path:
-    folder = Path(
-        os.environ.get("CITYGRID_TEST_ARTIFACTS") or PROJECT_DIR / ".citygrid" / "test-artifacts"
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> None:
-    driver.save_screenshot(str(artifacts() / f"inspector-{name}.png"))
+    browser_support.screenshot(driver, f"inspector-{name}")
 
 
-def text_of(driver: webdriver.Chrome, element_id: str) -> str:
-    return str(driver.find_element(By.ID, element_id).text)
+def script_errors(driver: webdriver.Chrome) -> list[str]:
+    return browser_support.script_errors(driver, *EXPECTED_NOISE)
 
 
 def text_of_selector(driver: webdriver.Chrome, selector: str) -> str:
     return str(driver.find_element(By.CSS_SELECTOR, selector).text)
-
-
-def wait_for_text(driver: webdriver.Chrome, element_id: str, expected: str) -> str:
-    """The element's text once it holds `expected`."""
-    WebDriverWait(driver, WAIT_S).until(lambda d: expected in text_of(d, element_id))
-    return text_of(driver, element_id)
-
-
-def requested_urls(driver: webdriver.Chrome) -> list[str]:
-    """Every URL the browser asked for since the last call (the log is drained)."""
-    urls = []
-    for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
-
-
-def non_local(urls: list[str]) -> list[str]:
-    return [
-        url
-        for url in urls
-        if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname not in LOCAL_HOSTS
-    ]
-
-
-def script_errors(driver: webdriver.Chrome) -> list[str]:
-    return [
-        entry["message"]
-        for entry in driver.get_log("browser")  # type: ignore[no-untyped-call]
-        if entry["level"] == "SEVERE"
-        and not any(noise in entry["message"] for noise in EXPECTED_NOISE)
-    ]
-
-
-def set_offline(driver: webdriver.Chrome, offline: bool) -> None:
-    conditions = {
-        "offline": offline,
-        "latency": 0,
-        "downloadThroughput": -1,
-        "uploadThroughput": -1,
-    }
-    driver.execute_cdp_cmd("Network.emulateNetworkConditions", conditions)
-    WebDriverWait(driver, WAIT_S).until(
-        lambda d: d.execute_script("return navigator.onLine") is (not offline)
-    )
 
 
 def queued(driver: webdriver.Chrome) -> list[dict[str, Any]]:
@@ -218,17 +105,6 @@ def queued(driver: webdriver.Chrome) -> list[dict[str, Any]]:
         "(r) => ({uuid: r.uuid, error: r.error || null, photos: r.photos.length}))));"
     )
     return records
-
-
-def fill_report(driver: webdriver.Chrome, description: str, photo: Path | None) -> None:
-    """Choose the category by its Chinese name, describe, attach a photo (a pointer is fine)."""
-    WebDriverWait(driver, WAIT_S).until(
-        lambda d: d.execute_script("return document.getElementById('category').options.length")
-    )
-    driver.find_element(By.ID, "category-search").send_keys("井盖")
-    driver.find_element(By.ID, "description").send_keys(description)
-    if photo is not None:
-        driver.find_element(By.ID, "photos").send_keys(str(photo))
 
 
 def cases_of(city: City, report_uuid: str | None = None) -> list[Case]:
@@ -242,16 +118,16 @@ def cases_of(city: City, report_uuid: str | None = None) -> list[Case]:
 
 
 def test_a_report_made_offline_is_sent_once_when_the_network_returns(
-    browser: webdriver.Chrome, server: str, city: City, tmp_path: Path
+    browser: webdriver.Chrome, city: City, tmp_path: Path
 ) -> None:
     photo = tmp_path / "pothole.jpg"
     photo.write_bytes(image_bytes("JPEG", size=(64, 48)))
     requested_urls(browser)
-    browser.get(f"{server}/m/report")
+    browser.get(f"{city.server}/m/report")
     # The position comes from the (overridden) geolocation, with its accuracy, in its cell.
     wait_for_text(browser, "place-status", CELL_NW.code)
     assert "12" in wait_for_text(browser, "accuracy", "米")
-    fill_report(browser, "井盖缺失，行人易跌落", photo)
+    fill_report(browser, "井盖", "井盖缺失，行人易跌落", photo)
     screenshot(browser, "1-filled")
     browser.find_element(By.ID, "submit-report").click()
     sent = wait_for_text(browser, "queue-status", "已发送：案件")
@@ -312,7 +188,7 @@ def queue_while_offline(driver: webdriver.Chrome, at: tuple[float, float], text:
     )
     driver.find_element(By.ID, "use-location").click()
     wait_for_text(driver, "place-status", f"{lat:.6f}")
-    fill_report(driver, text, None)
+    fill_report(driver, "井盖", text, None)
     driver.find_element(By.ID, "submit-report").click()
     wait_for_text(driver, "queue-list", text)
 
@@ -331,15 +207,15 @@ def tab_to(driver: webdriver.Chrome, element_id: str) -> None:
 
 
 def test_the_form_can_be_filled_and_sent_with_the_keyboard_alone(
-    browser: webdriver.Chrome, server: str, city: City
+    browser: webdriver.Chrome, city: City
 ) -> None:
     # No position from the device this time: the cell code places the report.
     browser.execute_cdp_cmd(
         "Browser.setPermission",
-        {"origin": server, "permission": {"name": "geolocation"}, "setting": "denied"},
+        {"origin": city.server, "permission": {"name": "geolocation"}, "setting": "denied"},
     )
     before = len(cases_of(city))
-    browser.get(f"{server}/m/report")
+    browser.get(f"{city.server}/m/report")
     WebDriverWait(browser, WAIT_S).until(
         lambda d: d.execute_script("return document.getElementById('category').options.length")
     )
@@ -380,16 +256,16 @@ def test_the_form_can_be_filled_and_sent_with_the_keyboard_alone(
 
 
 def test_an_inspector_verifies_a_handled_case_with_a_photo(
-    browser: webdriver.Chrome, server: str, city: City, tmp_path: Path
+    browser: webdriver.Chrome, city: City, tmp_path: Path
 ) -> None:
     with Session(city.engine, expire_on_commit=False) as session:
-        category = session.get(Category, city.category_id)
+        category = session.get(Category, city.seeded)
         assert category is not None
         case = handled_case(session, category, feedback="已更换井盖 cover replaced")
         session.commit()
     photo = tmp_path / "after.jpg"
     photo.write_bytes(image_bytes("JPEG", size=(64, 48)))
-    browser.get(f"{server}/m/tasks")
+    browser.get(f"{city.server}/m/tasks")
     card = browser.find_element(By.ID, f"task-{case.id}")
     assert "已更换井盖 cover replaced" in card.text
     card.find_element(By.NAME, "reason").send_keys("现场已修复")

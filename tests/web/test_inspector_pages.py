@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,26 +11,25 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import PAGE_HEADER, SESSION_COOKIE, Role, issue_token
-from citygrid.settings import get_settings
+from citygrid.auth import PAGE_HEADER, Role
 from citygrid.users import User
 from events.inspector_pages import STATUS_NAMES, local_time, status_name
 from events.lifecycle import CaseStatus
 from events.models import Case, CasePhoto, CaseTransition, Category, Report
 from tests.events.seed import PASSWORD, add_case, add_category, add_department, add_user
 from tests.grid.places import CELL_NE, CELL_NW, centre_of, seed_block
+from tests.web.pages_support import (
+    EN,
+    HTML,
+    ZH,
+    inline_code,
+    log_in,
+    script_messages,
+    script_sources,
+)
 
-HTML = {"Accept": "text/html"}
-ZH = {**HTML, "Accept-Language": "zh-CN"}
-EN = {**HTML, "Accept-Language": "en"}
 PAGE = {PAGE_HEADER: "1"}
 TEST_STANDARD = "inspector-test"
-
-
-def log_in(client: TestClient, user: User) -> None:
-    """The session cookie /login would set (without the password hash's deliberate slowness)."""
-    token = issue_token(user.principal(), secret=get_settings().secret_key, ttl=timedelta(hours=1))
-    client.cookies.set(SESSION_COOKIE, token)
 
 
 def test_logging_in_through_the_form_lands_on_the_report_page(
@@ -53,15 +51,6 @@ def category(session: Session) -> Category:
     return add_category(
         session, code="9981", standard=TEST_STANDARD, name_zh="井盖破损", name_en="Broken manhole"
     )
-
-
-def scripts_and_inline_code(html: str) -> tuple[list[str], list[str]]:
-    """The page's script sources, and anything a strict CSP would block (inline code, handlers,
-    style attributes)."""
-    sources = re.findall(r'<script src="([^"]+)"></script>', html)
-    inline = re.findall(r"<script(?![^>]*(?:src=|application/json))[^>]*>", html)
-    inline += re.findall(r"\s(on[a-z]+|style)=", html)
-    return sources, inline
 
 
 # --- pure helpers --------------------------------------------------------------------------
@@ -121,14 +110,14 @@ def test_report_form_labels_every_control_and_runs_no_inline_code(
     for control in controls:
         assert f'<label for="{control}">' in html, control
     assert 'accept="image/*" capture="environment" multiple' in html
-    sources, inline = scripts_and_inline_code(html)
+    sources = script_sources(html)
     assert sources == [
         "/static/citygrid/citygrid.js",
         "/maps/assets/leaflet/leaflet.js",
         "/static/events/inspector_queue.js",
         "/static/events/inspector_report.js",
     ]
-    assert inline == []
+    assert inline_code(html) == []
     for source in sources:
         assert client.get(source).status_code == 200
 
@@ -138,9 +127,7 @@ def test_report_page_scripts_get_their_messages_translated(
 ) -> None:
     inspector(session, client)
     html = client.get("/m/report", headers=ZH).text
-    found = re.search(r'id="citygrid-messages">([^<]+)<', html)
-    assert found is not None
-    messages = json.loads(found.group(1))
+    messages = script_messages(html)
     assert messages["queue.sent"] == "已发送：案件 {number}。"
     assert messages["queue.count.other"] == "有 {n} 条上报等待发送。"
     assert messages["error.field.lon/lat"].startswith("请设置网格范围内的位置")
@@ -304,8 +291,7 @@ def test_tasks_list_handled_cases_with_the_departments_feedback(
     assert "不通过：退回返工" in zh.text
     en = client.get("/m/tasks", headers=EN).text
     assert "Pass: the problem is solved" in en and "Broken manhole" in en
-    _, inline = scripts_and_inline_code(en)
-    assert inline == []
+    assert inline_code(en) == []
 
 
 def test_a_verified_task_leaves_the_list(session: Session, client: TestClient) -> None:
