@@ -13,7 +13,8 @@ INSERT … SELECT writes the components with their 'imported' history.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -614,8 +615,10 @@ def import_components(
     update: bool = False,
     by: int | None = None,
     progress: ProgressCallback | None = None,
+    bulk_rows_min: int | None = None,
 ) -> ImportResult:
     """Validate and write every row of `table`; ImportRejected (nothing written) on any problem.
+    From `bulk_rows_min` new rows (default BULK_ROWS_MIN) foreign keys are checked once.
 
     In update mode a code already in the database updates that component (history records
     each changed field); otherwise it is a problem."""
@@ -637,7 +640,7 @@ def import_components(
     if problems:
         raise _rejection(problems, len(table))
     notify("writing components", 0, 1)
-    result = _write(session, table, by=by)
+    result = _write(session, table, by=by, bulk_rows_min=bulk_rows_min or BULK_ROWS_MIN)
     notify("done", 1, 1)
     return result
 
@@ -654,7 +657,44 @@ def _rejection(problems: list[Problem], total: int) -> ImportRejected:
     )
 
 
-def _write(session: Session, table: ComponentTable, *, by: int | None) -> ImportResult:
+# From this many new components on, the foreign keys are checked once for the whole import
+# instead of by a trigger per row (the triggers took 16 of 26 s for 100,000 rows).
+BULK_ROWS_MIN = 20_000
+WRITTEN_TABLES = ("component", "component_change")
+FOREIGN_KEYS = text(
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid = CAST(:table AS regclass) AND contype = 'f' ORDER BY conname"
+)
+
+
+@contextmanager
+def foreign_keys_checked_once(
+    session: Session, tables: Sequence[str], *, enabled: bool
+) -> Iterator[None]:
+    """Inside the block the tables' foreign keys are dropped; after it they are added again,
+    which checks every row in one set-based query per key, all in the caller's transaction: a
+    row that breaks one fails the import, and a failure rolls the constraints back with it.
+
+    The price is a lock: the tables are not readable, nor the referenced tables writable, until
+    the transaction ends (a census import is a rare, planned event)."""
+    if not enabled:
+        yield
+        return
+    dropped = {table: session.execute(FOREIGN_KEYS, {"table": table}).all() for table in tables}
+    for table, keys in dropped.items():
+        if keys:
+            drops = ", ".join(f"DROP CONSTRAINT {name}" for name, _ in keys)
+            session.execute(text(f"ALTER TABLE {table} {drops}"))
+    yield
+    for table, keys in dropped.items():
+        if keys:
+            adds = ", ".join(f"ADD CONSTRAINT {name} {definition}" for name, definition in keys)
+            session.execute(text(f"ALTER TABLE {table} {adds}"))
+
+
+def _write(
+    session: Session, table: ComponentTable, *, by: int | None, bulk_rows_min: int
+) -> ImportResult:
     """Record the import, insert the new components, update the existing ones."""
     import_id = session.scalar(
         INSERT_IMPORT,
@@ -668,7 +708,9 @@ def _write(session: Session, table: ComponentTable, *, by: int | None) -> Import
     )
     existing = int(session.scalar(EXISTING_ROWS) or 0)
     params = {"import_id": import_id, "by": by}
-    session.execute(INSERT_COMPONENTS, params)
+    bulk = len(table) - existing >= bulk_rows_min
+    with foreign_keys_checked_once(session, WRITTEN_TABLES, enabled=bulk):
+        session.execute(INSERT_COMPONENTS, params)
     updated = _execute_counting(session, UPDATE_COMPONENTS, params) if existing else 0
     session.execute(text("DROP TABLE component_resolved"))
     session.execute(text("DROP TABLE component_staging"))

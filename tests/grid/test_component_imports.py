@@ -201,6 +201,30 @@ def test_geojson_points_lines_and_polygons_get_their_cells_departments_and_histo
     assert count(session, "component_import") == 1
 
 
+FOREIGN_KEYS = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid IN ('component'::regclass, 'component_change'::regclass) AND contype = 'f'
+ORDER BY 1, 2
+"""
+
+
+def test_a_bulk_import_checks_the_foreign_keys_once_and_keeps_them(
+    session: Session, block: list[Department], tmp_path: Path
+) -> None:
+    keys_before = session.execute(text(FOREIGN_KEYS)).all()
+    rows = [row(n, owner="SZ-01", maintainer="LD-01") for n in range(1, 6)]
+    table = read_components(write_geojson(tmp_path / "c.geojson", rows), crs=None)
+    result = import_components(session, table, bulk_rows_min=1)
+    assert (result.created, count(session, "component"), count(session, "component_change")) == (
+        5,
+        5,
+        5,
+    )
+    assert {found.maintainer for found in components(session).values()} == {"LD-01"}
+    assert session.execute(text(FOREIGN_KEYS)).all() == keys_before
+    assert len(keys_before) == 9
+
+
 @pytest.mark.parametrize(("suffix", "driver"), [(".gpkg", "GPKG"), (".shp", "ESRI Shapefile")])
 def test_geopackage_and_shapefile_are_imported(
     session: Session, block: list[Department], tmp_path: Path, suffix: str, driver: str
