@@ -35,11 +35,18 @@ from citygrid.auth import STAFF_ROLES, Allow, AllowOrAnonymous, Principal, Role,
 from citygrid.db import RowFetcher, SessionDep, Writer, WriterDep
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
 from citygrid.settings import Settings, SettingsDep
-from events import photos
+from events import case_service, photos
 from events.lifecycle import OPEN_STATUSES, CaseStatus
-from events.models import CasePhoto
-from events.schemas import CellOfReport, DuplicateCandidate, ReportAccepted, ReportCreate
+from events.models import Case, CasePhoto
+from events.schemas import (
+    CellOfReport,
+    DuplicateCandidate,
+    MatchedComponent,
+    ReportAccepted,
+    ReportCreate,
+)
 from grid import service as grid_service
+from grid.components import matching
 from grid.geometry import BD09, GCJ02, WGS84, normalise_crs_name
 from grid.schemas import Located, NotLocated
 
@@ -54,7 +61,8 @@ RATE_WINDOW_S = 60.0
 FORM_FIELDS_MAX = 50
 CATEGORIES_HINT = "list the valid ones with GET /api/categories"
 CATEGORY_OF_REPORT = """
-    SELECT id, code, name_en, retired_at, duplicate_radius_m FROM category
+    SELECT id, code, name_en, retired_at, duplicate_radius_m, kind, component_radius_m
+    FROM category
     WHERE level = 'minor'
       AND (%(id)s::int IS NULL OR id = %(id)s::int)
       AND (%(code)s::text IS NULL OR code = %(code)s::text)
@@ -67,16 +75,29 @@ OPEN_STATUS_VALUES = sorted(status.value for status in OPEN_STATUSES)
 EXISTING_REPORT = """
     SELECT r.id AS report_id, r.snapped_m, c.id AS case_id, c.number, c.status,
            g.code AS cell_code, g.name AS cell_name,
-           ARRAY(SELECT p.id FROM case_photo p WHERE p.report_id = r.id ORDER BY p.id) AS photo_ids
+           ARRAY(SELECT p.id FROM case_photo p WHERE p.report_id = r.id ORDER BY p.id) AS photo_ids,
+           cp.code AS component_code, cp.name AS component_name,
+           c.component_distance_m, c.component_match
     FROM report r JOIN event_case c ON c.id = r.case_id JOIN grid_cell g ON g.id = c.cell_id
+         LEFT JOIN component cp ON cp.id = c.component_id
     WHERE r.report_uuid = %(report_uuid)s
 """
+# The nearest component of the report's category, in the INTAKE statement's terms.
+NEAREST_TO_REPORT = matching.nearest_component_query(
+    point="point.geom",
+    category_id="category.id",
+    radius_m="coalesce(category.component_radius_m, %(component_radius_m)s::float8)",
+)
 # Intake is one statement, a transaction by itself: one round trip, no lock held across round
 # trips. It reads what intake needs to know (an earlier report with this UUID, the category
 # candidates, the cell by the grid's locate rule, the duplicate candidates: open cases of the
 # category nearby, within the category's radius, else the default) and files the report only
 # when all is well: no earlier report, exactly one current category, a cell within the snap
-# distance. Otherwise it writes nothing, and the answer says why (JSON columns carry the
+# distance. For a component category it also finds the component: the one the report names
+# (component_code, which must be of the category and not removed, else nothing is filed), or
+# the nearest within the category's radius (grid.components.matching); open cases on that
+# component are duplicate candidates too, however far and old.
+# Otherwise it writes nothing, and the answer says why (JSON columns carry the
 # differently shaped parts). The report row goes in first, with the case id from the sequence:
 # when its UUID arrived meanwhile (a retry racing the original) ON CONFLICT leaves it out and
 # every later insert reads from it, so nothing at all is written. Foreign keys are checked at
@@ -86,7 +107,24 @@ INTAKE = f"""
     categories AS ({CATEGORY_OF_REPORT}),
     place AS ({grid_service.LOCATE_POINTS}),
     point AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS geom),
-    duplicates AS (
+    named_component AS (
+        SELECT cp.id, cp.code, cp.name, cp.status, cp.category_id, cat.code AS category_code,
+               ST_Distance(cp.geom::geography, point.geom::geography) AS distance_m
+        FROM point, component cp JOIN category cat ON cat.id = cp.category_id
+        WHERE cp.code = %(component_code)s::text
+    ),
+    matched_component AS (
+        SELECT named.id, named.code, named.name, named.distance_m, 'confirmed' AS match
+        FROM named_component named, categories category
+        WHERE (SELECT count(*) FROM categories) = 1
+          AND named.category_id = category.id AND named.status <> 'removed'
+        UNION ALL
+        SELECT nearest.id, nearest.code, nearest.name, nearest.distance_m, 'suggested'
+        FROM categories category, point, LATERAL ({NEAREST_TO_REPORT}) nearest
+        WHERE %(component_code)s::text IS NULL AND category.kind = 'component'
+          AND (SELECT count(*) FROM categories) = 1
+    ),
+    nearby_cases AS (
         SELECT c.id, c.number, c.status, c.created_at,
                ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
         FROM categories category, point, event_case c
@@ -102,12 +140,30 @@ INTAKE = f"""
         ORDER BY distance_m, c.id
         LIMIT %(limit)s
     ),
+    same_component_cases AS (
+        SELECT c.id, c.number, c.status, c.created_at,
+               ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
+        FROM matched_component m, point, event_case c
+        WHERE c.component_id = m.id
+          AND c.status = ANY(%(open_statuses)s) AND c.merged_into_id IS NULL
+        ORDER BY c.created_at DESC, c.id
+        LIMIT %(limit)s
+    ),
+    duplicates AS (
+        SELECT id, number, status, created_at, distance_m, bool_or(same) AS same_component
+        FROM (SELECT *, false AS same FROM nearby_cases
+              UNION ALL SELECT *, true FROM same_component_cases) found
+        GROUP BY id, number, status, created_at, distance_m
+        ORDER BY same_component DESC, distance_m, id
+        LIMIT %(limit)s
+    ),
     accepted AS (
         SELECT category.id AS category_id, place.cell_code, place.distance_m
         FROM categories category, place
         WHERE NOT EXISTS (SELECT 1 FROM earlier)
           AND (SELECT count(*) FROM categories) = 1 AND category.retired_at IS NULL
           AND place.distance_m <= %(snap_m)s
+          AND (%(component_code)s::text IS NULL OR EXISTS (SELECT 1 FROM matched_component))
     ),
     new_report AS (
         INSERT INTO report (report_uuid, case_id, original_case_id, reporter_id, channel, geom,
@@ -121,11 +177,13 @@ INTAKE = f"""
     ),
     new_case AS (
         INSERT INTO event_case (id, number, status, category_id, urgency, description, address,
-                                geom, cell_id, reported_by)
+                                geom, cell_id, reported_by, component_id, component_distance_m,
+                                component_match)
         SELECT new_report.case_id, next_case_number(%(day)s::date), %(status)s,
                accepted.category_id, %(urgency)s, %(description)s, %(address)s, point.geom,
-               (SELECT id FROM grid_cell WHERE code = accepted.cell_code), %(reporter_id)s
-        FROM new_report, accepted, point
+               (SELECT id FROM grid_cell WHERE code = accepted.cell_code), %(reporter_id)s,
+               m.id, m.distance_m, m.match
+        FROM new_report, accepted, point LEFT JOIN matched_component m ON true
         RETURNING id, number, status
     ),
     history AS (
@@ -144,8 +202,11 @@ INTAKE = f"""
     SELECT (SELECT to_jsonb(earlier) FROM earlier) AS earlier,
            (SELECT coalesce(jsonb_agg(to_jsonb(categories)), '[]') FROM categories) AS categories,
            (SELECT to_jsonb(place) FROM place) AS place,
-           (SELECT coalesce(jsonb_agg(to_jsonb(duplicates) ORDER BY distance_m, id), '[]')
+           (SELECT coalesce(jsonb_agg(to_jsonb(duplicates)
+                                      ORDER BY same_component DESC, distance_m, id), '[]')
             FROM duplicates) AS duplicates,
+           (SELECT to_jsonb(named_component) FROM named_component) AS named_component,
+           (SELECT to_jsonb(matched_component) FROM matched_component) AS component,
            (SELECT jsonb_build_object(
                 'case_id', new_case.id, 'number', new_case.number, 'status', new_case.status,
                 'report_id', new_report.id,
@@ -315,6 +376,18 @@ def _replayed(row: Any) -> ReportAccepted:
         replayed=True,
         snapped_m=row.snapped_m,
         photo_ids=list(row.photo_ids),
+        component=_component_of_case(row),
+    )
+
+
+def _component_of_case(row: Any) -> MatchedComponent | None:
+    if row.component_code is None:
+        return None
+    return MatchedComponent(
+        code=row.component_code,
+        name=row.component_name,
+        distance_m=row.component_distance_m or 0.0,
+        match=row.component_match,
     )
 
 
@@ -326,6 +399,8 @@ class IntakeAnswer:
     categories: list[SimpleNamespace]
     place: SimpleNamespace | None
     duplicates: list[DuplicateCandidate]
+    named_component: dict[str, Any] | None  # the component_code's component, whatever it is
+    component: MatchedComponent | None
     filed: dict[str, Any] | None
 
 
@@ -356,6 +431,8 @@ async def run_intake(
         "default_radius_m": settings.duplicate_radius_m,
         "limit": DUPLICATES_SHOWN,
         "snap_m": settings.locate_snap_m,
+        "component_code": report.component_code,
+        "component_radius_m": settings.component_radius_m,
         "reporter_id": reporter.user_id if reporter else None,
         "actor_role": reporter.role.value if reporter else None,
         "channel": channel or ("app" if reporter else "anonymous"),
@@ -376,6 +453,8 @@ async def run_intake(
         categories=[_category(found) for found in row.categories],
         place=SimpleNamespace(**row.place) if row.place else None,
         duplicates=[DuplicateCandidate.model_validate(found) for found in row.duplicates],
+        named_component=row.named_component,
+        component=MatchedComponent.model_validate(row.component) if row.component else None,
         filed=row.filed,
     )
 
@@ -529,6 +608,7 @@ def _accepted(
         return None
     reported_category(answer.categories, report)
     place = located(answer.place, *wgs84, snap_m=settings.locate_snap_m)
+    checked_component(answer, report)
     if answer.filed is None:
         return None
     filed = answer.filed
@@ -542,7 +622,28 @@ def _accepted(
         snapped_m=place.distance_m,
         photo_ids=list(filed["photo_ids"]),
         duplicate_candidates=answer.duplicates,
+        component=answer.component,
     )
+
+
+def checked_component(answer: IntakeAnswer, report: ReportCreate) -> None:
+    """InvalidInput (component_code) when the report names a component that is not there, of
+    another category, or removed: the INTAKE statement then filed nothing."""
+    code = report.component_code
+    if code is None or answer.component is not None:
+        return
+    named = answer.named_component
+    if named is None:
+        why = f"no component has code {code}"
+    elif named["status"] == "removed":
+        why = f"component {code} was removed from the inventory"
+    else:
+        category = answer.categories[0]
+        why = (
+            f"component {code} is of category {named['category_code']}, "
+            f"not of the report's category {category.code} ({category.name_en})"
+        )
+    raise InvalidInput(why, field="component_code")
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -589,10 +690,18 @@ async def create_report(
     return accepted
 
 
-def photo_file(session: Session, photo_id: int, media_dir: Path, *, original: bool) -> FileResponse:
-    """The stored file of a photo, with its content type; NotFound when either is missing."""
+def photo_file(
+    session: Session,
+    photo_id: int,
+    media_dir: Path,
+    *,
+    original: bool,
+    principal: Principal | None = None,
+) -> FileResponse:
+    """The stored file of a photo, with its content type; NotFound when either is missing, or
+    when `principal` is given and may not see the photo's case (worded as for a missing photo)."""
     photo = session.get(CasePhoto, photo_id)
-    if photo is None:
+    if photo is None or (principal is not None and not photo_visible(session, photo, principal)):
         raise NotFound(f"no photo {photo_id}", field="photo_id")
     path = photos.photo_path(media_dir, photo.storage_key, photo.content_type, original=original)
     if not path.is_file():
@@ -607,15 +716,29 @@ def photo_file(session: Session, photo_id: int, media_dir: Path, *, original: bo
     )
 
 
-# Every signed-in role for now: who may see which case's photos (the reporting citizen, staff of
-# the case's department) is an object-level check that comes with case access in a later issue.
-@router.get("/api/photos/{photo_id}", dependencies=[Depends(Allow(*Role))])
-def get_photo(photo_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
-    """The public copy of a photo (re-encoded, no EXIF)."""
-    return photo_file(session, photo_id, settings.media_dir, original=False)
+def photo_visible(session: Session, photo: CasePhoto, principal: Principal) -> bool:
+    """Whether the principal may see the photo's case (events.visibility)."""
+    case = session.get(Case, photo.case_id)
+    return case is not None and case_service.may_see_case(session, case, principal)
 
 
-@router.get("/api/photos/{photo_id}/original", dependencies=[Depends(Allow(*STAFF_ROLES))])
-def get_photo_original(photo_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
-    """The photo as uploaded, EXIF included (staff only)."""
-    return photo_file(session, photo_id, settings.media_dir, original=True)
+@router.get("/api/photos/{photo_id}")
+def get_photo(
+    photo_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(Allow(*Role))],
+) -> FileResponse:
+    """The public copy of a photo (re-encoded, no EXIF), of a case the caller may see."""
+    return photo_file(session, photo_id, settings.media_dir, original=False, principal=principal)
+
+
+@router.get("/api/photos/{photo_id}/original")
+def get_photo_original(
+    photo_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(Allow(*STAFF_ROLES))],
+) -> FileResponse:
+    """The photo as uploaded, EXIF included (staff only), of a case the caller may see."""
+    return photo_file(session, photo_id, settings.media_dir, original=True, principal=principal)
