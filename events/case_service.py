@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,8 @@ from citygrid.auth import Principal, Role
 from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from dispatch import assignments, notifications, routing, webhooks
 from dispatch.deadlines import working_hours_between
-from dispatch.models import Department
-from events import photos
+from dispatch.models import CaseAssignment, Department
+from events import photos, visibility
 from events.case_schemas import (
     CaseActionBody,
     CaseDetail,
@@ -53,7 +53,8 @@ from events.models import Case, CasePhoto, CaseTransition, Report
 
 A = CaseAction
 EVENT_NAMESPACE = uuid.UUID("5d1f7c1e-3b0a-4c55-9a39-2f0c1d6c9e11")  # webhook event ids of steps
-# Roles that read every case; citizens and inspectors read the cases they reported.
+# Roles shown who made each report and who took each step; a citizen or an inspector sees only
+# their own user id there.
 READ_ALL_ROLES = frozenset({Role.DISPATCHER, Role.DEPARTMENT, Role.MANAGER, Role.ADMIN})
 # The last of these actions in a case's history tells whether a suspension request is pending.
 SUSPENSION_RECORD = (
@@ -167,7 +168,7 @@ def act_on_case(
     """Take `action` on the case as `principal`: the new state, its side effects, a history row;
     filing routes the case, and dispatches it at once where the rules say so."""
     ctx = ActionContext(principal, now, default_calendar_code, auto)
-    case = get_case(session, case_id)
+    case = visible_case(session, case_id, principal)
     situation = situation_of(session, case, now, reopen_window)
     if body.expected_version is not None and body.expected_version != case.version:
         raise changed_meanwhile(case, principal, situation)
@@ -263,7 +264,8 @@ def route_filed_case(
 def check_may_act(
     case: Case, action: CaseAction, principal: Principal, situation: Situation
 ) -> None:
-    """403 for another department's case; 409 with the allowed actions for anything impossible."""
+    """403 for a case another department holds now (one that held it before still sees it);
+    409 with the allowed actions for anything impossible."""
     status = CaseStatus(case.status)
     if case.merged_into_id is not None:
         raise TransitionRefused(
@@ -667,34 +669,63 @@ def attachable_photos(session: Session, case: Case, photo_ids: list[int]) -> lis
 # Reading
 
 
-def can_read(session: Session, case: Case, principal: Principal, situation: Situation) -> bool:
-    """Staff read every case; citizens and inspectors the cases they reported (merged ones
-    included) or acted on, and an inspector also a case waiting for verification."""
-    if principal.role in READ_ALL_ROLES or case.reported_by == principal.user_id:
-        return True
-    if principal.role is Role.INSPECTOR and actions_for(case, principal, situation):
-        return True
-    reported = exists().where(
-        Report.reporter_id == principal.user_id,
+def case_facts(session: Session, case: Case) -> visibility.CaseFacts:
+    """What the visibility rule needs to know about the case, in one statement of indexed
+    look-ups: its reporters, the users in its history, the departments that held it."""
+    # A report first filed as this case is on it, or on the case it is merged into.
+    report_case_ids = [case.id] if case.merged_into_id is None else [case.id, case.merged_into_id]
+    reporters = select(func.array_agg(Report.reporter_id)).where(
+        Report.case_id.in_(report_case_ids),
         or_(Report.case_id == case.id, Report.original_case_id == case.id),
     )
-    merged_in = exists().where(
-        Case.merged_into_id == case.id, Case.reported_by == principal.user_id
+    actors = select(func.array_agg(CaseTransition.actor_id)).where(
+        CaseTransition.case_id == case.id
     )
-    acted = exists().where(
-        CaseTransition.case_id == case.id, CaseTransition.actor_id == principal.user_id
+    departments = select(func.array_agg(CaseAssignment.department_id)).where(
+        CaseAssignment.case_id == case.id
     )
-    return bool(session.scalar(select(or_(reported, merged_in, acted))))
+    row = session.execute(
+        select(reporters.scalar_subquery(), actors.scalar_subquery(), departments.scalar_subquery())
+    ).one()
+    return visibility.CaseFacts(
+        status=CaseStatus(case.status),
+        merged=case.merged_into_id is not None,
+        reporter_ids=ids_of(*(row[0] or []), case.reported_by),
+        actor_ids=ids_of(*(row[1] or [])),
+        department_ids=ids_of(*(row[2] or []), case.department_id),
+    )
+
+
+def ids_of(*ids: int | None) -> frozenset[int]:
+    return frozenset(id_ for id_ in ids if id_ is not None)
+
+
+def may_see_case(session: Session, case: Case, principal: Principal) -> bool:
+    """Whether the principal may see the case (events.visibility); see-all roles cost nothing."""
+    if visibility.sees_every_case(principal):
+        return True
+    survivor = get_case(session, case.merged_into_id) if case.merged_into_id else None
+    return visibility.may_see(
+        principal,
+        case_facts(session, case),
+        survivor=case_facts(session, survivor) if survivor is not None else None,
+    )
+
+
+def visible_case(session: Session, case_id: int, principal: Principal) -> Case:
+    """The case, when the principal may see it; otherwise NotFound, worded as for an id that
+    does not exist, so that guessing ids reveals nothing."""
+    case = session.get(Case, case_id)
+    if case is None or not may_see_case(session, case, principal):
+        raise NotFound(f"no case has id {case_id}", field="case_id")
+    return case
 
 
 def readable_case(
     session: Session, case_id: int, principal: Principal, situation_at: tuple[datetime, timedelta]
 ) -> tuple[Case, Situation]:
-    case = get_case(session, case_id)
-    situation = situation_of(session, case, *situation_at)
-    if not can_read(session, case, principal, situation):
-        raise PermissionDenied(f"case {case_id} is not one you reported")
-    return case, situation
+    case = visible_case(session, case_id, principal)
+    return case, situation_of(session, case, *situation_at)
 
 
 def case_detail(
@@ -821,8 +852,15 @@ def case_history(
         .where(CaseTransition.case_id.in_(case_ids))
         .order_by(CaseTransition.at, CaseTransition.id)
     )
-    return [
+    rows = [
         history_row(transition, merged=transition.case_id != case.id) for transition in transitions
+    ]
+    if principal.role in READ_ALL_ROLES:
+        return rows
+    # As with reports: others' user ids are not shown to citizens and inspectors.
+    return [
+        row if row.actor_id == principal.user_id else row.model_copy(update={"actor_id": None})
+        for row in rows
     ]
 
 
@@ -855,7 +893,8 @@ def merge_case(
 ) -> Case:
     """Merge a duplicate into a surviving case: its reports move, its photos and history show
     with the survivor's; returns the survivor."""
-    merged, survivor = get_case(session, case_id), get_case(session, into_case_id)
+    merged = visible_case(session, case_id, principal)
+    survivor = visible_case(session, into_case_id, principal)
     check_mergeable(session, merged, survivor)
     same_category = merged.category_id == survivor.category_id
     bump_versions(session, principal, now, {merged: {"merged_into_id": survivor.id}, survivor: {}})
@@ -896,7 +935,7 @@ def split_case(
     session: Session, case_id: int, principal: Principal, reason: str, now: datetime
 ) -> Case:
     """Undo a merge: the case's own reports come back to it; returns the split-out case."""
-    merged = get_case(session, case_id)
+    merged = visible_case(session, case_id, principal)
     if merged.merged_into_id is None:
         raise Conflict(f"case {case_id} is not merged into another case")
     survivor = get_case(session, merged.merged_into_id)

@@ -1,4 +1,8 @@
-"""Case routes: the closed loop's actions, a case with its history, merge and split."""
+"""Case routes: the closed loop's actions, a case with its history, merge and split.
+
+Every route answers 404 for a case the caller may not see (events.visibility), exactly as for
+an id that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -129,7 +133,7 @@ def upload_photos(
 ) -> PhotosUploaded:
     """Photos for the caller's next action on the case (handling feedback, a verification):
     stored unattached; the action names them in `photo_ids`."""
-    case = case_service.get_case(session, case_id)
+    case = case_service.visible_case(session, case_id, principal)
     window = timedelta(days=settings.reopen_window_days)
     situation = case_service.situation_of(session, case, datetime.now(UTC), window)
     if not case_service.actions_for(case, principal, situation):

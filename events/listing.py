@@ -1,7 +1,7 @@
 """Case queries and exports: the staff listing, streamed CSV/GeoJSON exports, the public listing.
 
-Every query is built from bound parameters and whitelisted ORDER BY clauses; the caller's role
-narrows it in SQL (`scope_condition`), never in Python after fetching.
+Every query is built from bound parameters and whitelisted ORDER BY clauses; the caller narrows
+it in SQL (`visible_condition`: events.visibility's rule), never in Python after fetching.
 
 Counting: the page is one statement (joins for the display columns); the total is a second
 `count(*)` over `event_case` alone, since every filter is a condition on the case table itself
@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Result,
     Row,
     Select,
@@ -46,7 +47,7 @@ from citygrid.auth import ALL_ROLES, PUBLIC, Allow, Principal, Role, RoleChecked
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
-from dispatch.models import Department
+from dispatch.models import CaseAssignment, Department
 from events.lifecycle import WORKING_STATUSES, CaseStatus
 from events.listing_schemas import (
     BBox,
@@ -57,7 +58,8 @@ from events.listing_schemas import (
     PublicCaseItem,
     PublicCasePage,
 )
-from events.models import Case, Category, Report
+from events.models import Case, CaseTransition, Category, Report
+from events.visibility import Relation, relations_seen, sees_every_case
 from grid.models import GridCell, GridRegion
 from grid.router import parse_bbox
 
@@ -246,30 +248,64 @@ def reported_case_ids(user_id: int) -> list[Select[Any]]:
     ]
 
 
+def relation_case_ids(relation: Relation, principal: Principal) -> list[Select[Any]]:
+    """Ids of the cases the principal has the relation to, each from an indexed look-up (the
+    history's actor_id has no index: a scan of case_transition)."""
+    user_id, department_id = principal.user_id, principal.department_id
+    if relation is Relation.REPORTED:
+        return [*reported_case_ids(user_id), select(Case.id).where(Case.reported_by == user_id)]
+    if relation is Relation.ACTED:
+        return [select(CaseTransition.case_id).where(CaseTransition.actor_id == user_id)]
+    if relation is Relation.DEPARTMENT_HELD:
+        return [
+            select(CaseAssignment.case_id).where(CaseAssignment.department_id == department_id),
+            select(Case.id).where(Case.department_id == department_id),
+        ]
+    waiting = (Case.status == CaseStatus.HANDLED.value, Case.merged_into_id.is_(None))
+    return [select(Case.id).where(*waiting)]
+
+
+def visible_case_ids(principal: Principal) -> CompoundSelect[Any] | None:
+    """Ids of the cases the principal may see (events.visibility's rule in SQL, relation by
+    relation), cases merged into them included; None: every case."""
+    if sees_every_case(principal):
+        return None
+    direct = [
+        select_
+        for relation in sorted(relations_seen(principal))
+        for select_ in relation_case_ids(relation, principal)
+    ]
+    if not direct:
+        return union_all(select(Case.id).where(false()))
+    # A CTE is computed once (PostgreSQL materializes one read twice), for itself and for the
+    # cases merged into it (by ix_event_case_merged_into_id).
+    seen = union_all(*direct).cte("visible_case")
+    merged = aliased(Case, name="merged")
+    merged_in = select(merged.id).where(merged.merged_into_id.in_(select(seen.c[0])))
+    return union_all(select(seen.c[0]), merged_in)
+
+
 # One IN over a UNION ALL (not an OR of conditions) lets PostgreSQL start from the user's reports
-# (ix_report_reporter_id) and the handled cases (ix_event_case_status_created_at) and join to
-# event_case by primary key, instead of testing every case.
+# (ix_report_reporter_id), the department's assignments and the handled cases
+# (ix_event_case_status_created_at) and join to event_case by primary key, instead of testing
+# every case.
+def visible_condition(principal: Principal) -> ColumnElement[bool]:
+    """The cases the principal may see, as a condition on event_case."""
+    ids = visible_case_ids(principal)
+    return true() if ids is None else Case.id.in_(ids)
+
+
+def scope_of(principal: Principal, filters: CaseFilters) -> ColumnElement[bool]:
+    """visible_condition, left out when the filters alone keep to visible cases: a reporter's
+    own reports (their "my reports" pages) skip computing every case they may see."""
+    own_reports = filters.reporter_id == principal.user_id
+    if own_reports and Relation.REPORTED in relations_seen(principal):
+        return true()
+    return visible_condition(principal)
+
+
 def case_id_in(*ids: Select[Any]) -> ColumnElement[bool]:
     return Case.id.in_(union_all(*ids))
-
-
-def scope_condition(principal: Principal) -> ColumnElement[bool]:
-    """The cases a principal may see.
-
-    An inspector sees their own reports and every case waiting for on-site verification
-    (status handled): until the dispatch issue assigns verification tasks to specific inspectors,
-    any inspector may verify any handled case.
-    """
-    if principal.role is Role.DEPARTMENT:
-        if principal.department_id is None:
-            return false()
-        return Case.department_id == principal.department_id
-    if principal.role is Role.CITIZEN:
-        return case_id_in(*reported_case_ids(principal.user_id))
-    if principal.role is Role.INSPECTOR:
-        waiting = select(Case.id).where(Case.status == CaseStatus.HANDLED.value)
-        return case_id_in(*reported_case_ids(principal.user_id), waiting)
-    return true()
 
 
 def overdue_condition() -> ColumnElement[bool]:
@@ -343,7 +379,7 @@ def filter_conditions(filters: CaseFilters) -> list[ColumnElement[bool]]:
 
 
 def where_clause(principal: Principal, filters: CaseFilters) -> ColumnElement[bool]:
-    return and_(scope_condition(principal), *filter_conditions(filters))
+    return and_(scope_of(principal, filters), *filter_conditions(filters))
 
 
 # Queries --------------------------------------------------------------------------------------
@@ -413,9 +449,10 @@ def list_cases_route(
     page: PageParam = 1,
     page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
 ) -> CasePage:
-    """Cases matching the filters, one page at a time, within the caller's scope: a department
-    member sees its department's cases, a citizen their own, an inspector their own reports and
-    the cases waiting for verification; dispatchers, managers and admins see all."""
+    """Cases matching the filters, one page at a time, among those the caller may see: a
+    department member the cases its department holds or held, a citizen their own reports, an
+    inspector their own reports, the cases they acted on and those waiting for verification;
+    dispatchers, managers and admins every case."""
     return list_cases(
         session, principal, filters, sort=parse_sort(sort), page=page, page_size=page_size
     )

@@ -151,7 +151,8 @@ def test_the_whole_loop_from_reported_to_closed(
         ("handle", "accepted", "handled"),
         ("verify_pass", "handled", "closed"),
     ]
-    handle_row = rows[4]
+    assert rows[4]["actor_id"] is None  # the citizen is not shown who the worker is
+    handle_row = history(client, case.id, world.dispatcher)[4]
     assert handle_row["actor_id"] == world.worker.id
     assert handle_row["actor_role"] == "department"
     assert handle_row["reason"] == "swept"
@@ -224,7 +225,14 @@ def test_illegal_transitions_are_409_with_status_and_allowed_actions(
     action: CaseAction,
     role: Role,
 ) -> None:
-    case = add_case(session, category=world.category, status=status, department=world.sanitation)
+    # Reported by the inspector and held by the worker's department: every role here sees it.
+    case = add_case(
+        session,
+        category=world.category,
+        status=status,
+        department=world.sanitation,
+        reporter=world.inspector,
+    )
     user = {
         Role.DISPATCHER: world.dispatcher,
         Role.DEPARTMENT: world.worker,
@@ -275,11 +283,11 @@ def test_a_department_acts_only_on_its_own_cases(
     session: Session, client: TestClient, world: World
 ) -> None:
     case_id = dispatched_case(session, client, world)
+    # Another department's case is hidden from it: 404, as for an id that does not exist.
     refused = act(client, case_id, "accept", world.road_worker)
-    assert refused.status_code == 403
-    assert "another department" in refused.json()["detail"]
-    detail = ok(client.get(f"/api/cases/{case_id}", headers=headers_of(world.road_worker)))
-    assert detail["allowed_actions"] == []
+    assert refused.status_code == 404
+    unseen = client.get(f"/api/cases/{case_id}", headers=headers_of(world.road_worker))
+    assert unseen.status_code == 404
     assert ok(act(client, case_id, "accept", world.worker))["status"] == "accepted"
 
 
@@ -479,9 +487,9 @@ def test_citizens_and_inspectors_read_the_cases_they_reported(
     assert mine["allowed_actions"] == []
     for outsider in (stranger, world.inspector):
         response = client.get(f"/api/cases/{case.id}", headers=headers_of(outsider))
-        assert response.status_code == 403
+        assert response.status_code == 404  # hidden, as for an id that does not exist
         history_response = client.get(f"/api/cases/{case.id}/history", headers=headers_of(outsider))
-        assert history_response.status_code == 403
+        assert history_response.status_code == 404
 
 
 def test_an_inspector_reads_a_case_waiting_for_verification(

@@ -119,7 +119,7 @@ def test_an_empty_export_is_still_well_formed(
 @pytest.mark.parametrize(
     ("who", "params", "expected"),
     [
-        ("member_a", {}, {"c2", "c4"}),
+        ("member_a", {}, {"c2", "c4", "c5"}),  # c5 is merged into c2
         ("member_a", {"department_code": "HW-B"}, set()),
         ("member_b", {}, {"c3"}),
         ("dispatcher", {"status": "dispatched,closed", "urgency": "urgent"}, {"c2"}),

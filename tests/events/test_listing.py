@@ -363,10 +363,10 @@ def test_total_is_right_on_full_short_and_past_the_end_pages(
 @pytest.mark.parametrize(
     ("who", "expected"),
     [
-        ("member_a", {"c2", "c4"}),
+        ("member_a", {"c2", "c4", "c5"}),  # c5 is merged into c2
         ("member_b", {"c3"}),
         ("citizen1", {"c1", "c2", "c4", "c5"}),  # c2 holds citizen1's merged report
-        ("citizen2", {"c2", "c3"}),
+        ("citizen2", {"c2", "c3", "c5"}),  # c5 is merged into citizen2's c2
         ("inspector", {"c3", "c6"}),  # own report c6, and c3 waiting for verification
     ],
 )

@@ -74,13 +74,17 @@ def test_a_form_report_stores_each_photo_privately_and_publicly(
 
 
 def test_the_public_copy_has_no_exif_and_the_original_keeps_it(
-    client: TestClient, post_form: Callable[..., Response], session: Session, category: Category
+    client: TestClient,
+    post_form: Callable[..., Response],
+    session: Session,
+    category: Category,
+    inspector: User,
 ) -> None:
     lon, lat = centre_of(CELL_NW)
     answer = post_form(report_body(category, (lon, lat)), [photo_file(jpeg_with_gps(lon, lat))])
     photo_id = answer.json()["photo_ids"][0]
-    citizen = headers_for(add_user(session, Role.CITIZEN))
-    public = client.get(f"/api/photos/{photo_id}", headers=citizen)
+    reporter = headers_for(inspector)  # the reporter: others may not see the case's photos
+    public = client.get(f"/api/photos/{photo_id}", headers=reporter)
     assert public.status_code == 200
     assert public.headers["content-type"] == "image/jpeg"
     public_image = opened(public.content)
