@@ -216,6 +216,8 @@ class CaseAssignment(Base):
     __tablename__ = "case_assignment"
     __table_args__ = (
         Index("ix_case_assignment_department_dispatched", "department_id", "dispatched_at"),
+        # Which cases a department holds or held (object-level access), read from the index alone.
+        Index("ix_case_assignment_department_case", "department_id", "case_id"),
         Index("ix_case_assignment_dispatched_at", "dispatched_at"),
         # At most one current assignment per case.
         Index(

@@ -66,7 +66,7 @@ def act_on_component(
 ) -> ComponentActionOutcome:
     """Confirm, change or refuse the case's component; returns the case, the census task that
     "not in the inventory" opened and the routing decision of a waiting case routed again."""
-    case = case_service.get_case(session, case_id)
+    case = case_service.visible_case(session, case_id, principal)
     check_may_change_match(session, case, principal)
     change = match_change(session, case, request)
     status = CaseStatus(case.status)

@@ -212,8 +212,9 @@ def test_who_may_act_on_a_case_component(
 ) -> None:
     case_id = new_case()
     refused = {
-        "other_inspector": (world.other_inspector, 403),  # not their report
-        "citizen": (world.citizen, 403),
+        # Not their report: the case is hidden from them, as a missing one is.
+        "other_inspector": (world.other_inspector, 404),
+        "citizen": (world.citizen, 404),
         "department": (world.department, 403),  # the route admits no department member
     }
     for name, (headers, status) in refused.items():
