@@ -23,7 +23,7 @@ from citygrid import db
 from citygrid.app import create_app
 from citygrid.auth import Principal, Role
 from citygrid.cli import migrate
-from dispatch.models import Department
+from dispatch.models import CaseAssignment, Department
 from events import case_service
 from events.case_schemas import CaseActionBody
 from events.lifecycle import CaseAction, CaseStatus
@@ -82,14 +82,22 @@ def racing_client(committed: tuple[Engine, Cast]) -> Iterator[TestClient]:
 
 
 def new_case(engine: Engine, cast: Cast, status: CaseStatus, *, department: str | None) -> int:
-    """A committed case in `status`, owned by the department with code `department`."""
+    """A committed case in `status`, dispatched to the department with code `department` (its
+    assignment row too: a department keeps seeing a case it held, e.g. after returning it)."""
     with Session(engine) as session:
         category = session.get(Category, cast.category_id)
         assert category is not None
         case = add_case(session, category=category, status=status)
         if department is not None:
-            case.department_id = session.scalar(
+            department_id = session.scalar(
                 select(Department.id).where(Department.code == department)
+            )
+            assert department_id is not None
+            case.department_id = department_id
+            session.add(
+                CaseAssignment(
+                    case_id=case.id, department_id=department_id, dispatched_at=datetime.now(UTC)
+                )
             )
         session.commit()
         return case.id
