@@ -38,7 +38,7 @@ import maps.api
 import maps.dashboard
 import maps.hotspots
 import maps.router
-from citygrid import middleware, web
+from citygrid import error_responses, middleware, web
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
@@ -112,6 +112,7 @@ def create_app() -> FastAPI:
         settings.resolved_database_url(), max_size=settings.pool_size
     )
     middleware.install(app, settings)
+    error_responses.install(app)
     app.add_exception_handler(CitygridError, handle_domain_error)
     for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(database_down, handle_database_down)

@@ -29,6 +29,7 @@ from citygrid.db import SessionDep
 from citygrid.errors import CitygridError, NotAuthenticated, NotFound
 from citygrid.i18n import LANGUAGES, negotiate_language, translations
 from citygrid.security import LoginThrottled, current_time, revocations_in
+from citygrid.served_files import file_inside
 from citygrid.settings import SettingsDep, get_settings
 from citygrid.users import LoginRefused, log_in_checked, log_out_token
 
@@ -300,8 +301,7 @@ def static_file(package: str, path: str) -> FileResponse:
     """A page's script, style sheet or image, served by the app (no CDN: intranets are offline)."""
     if package not in WEB_PACKAGES:
         raise NotFound(f"no static files for {package!r}", field="package")
-    folder = static_folder(package).resolve()
-    target = (folder / path).resolve()
-    if not target.is_relative_to(folder) or not target.is_file():
+    target = file_inside(static_folder(package).resolve(), path)
+    if target is None:
         raise NotFound(f"no static file {path!r}", field="path")
     return FileResponse(target, headers={"Cache-Control": f"public, max-age={STATIC_MAX_AGE_S}"})

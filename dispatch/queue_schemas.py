@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.case_schemas import REASON_MAX_CHARS
+
+# A case's key is a bigint: a larger number would make PostgreSQL fail instead of finding nothing.
+CaseId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class QueueItem(BaseModel):
@@ -44,7 +48,7 @@ class BulkAssignBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_ids: list[int] = Field(min_length=1)
+    case_ids: list[CaseId] = Field(min_length=1)
     department_code: str | None = Field(default=None, max_length=32)
     reason: str | None = Field(default=None, max_length=REASON_MAX_CHARS)
 
@@ -59,7 +63,7 @@ class AssignOutcome(BaseModel):
 class RerouteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    case_ids: list[int] | None = None  # None: every waiting case
+    case_ids: list[CaseId] | None = None  # None: every waiting case
 
 
 class Rerouted(BaseModel):

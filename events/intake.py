@@ -282,7 +282,7 @@ async def read_submission(request: Request, settings: SettingsDep) -> AsyncItera
         return
     try:
         body = await request.json()
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep to parse
         raise InvalidInput("the body is not valid JSON", field="body") from error
     yield Submission(validated_report(body), [])
 

@@ -39,6 +39,9 @@ Problem = dict[str, Any]  # {"index": int, "code": str | None, "reason": str}
 CELL_COLUMNS = ("area_class", "responsible_party")
 MAX_TEXT_LENGTH = {"name": 200, "area_class": 32, "responsible_party": 200}
 POLYGONAL_TYPE_IDS = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+# Per feature. A real boundary needs far fewer; a larger one only slows every spatial query
+# (and the validity check) down, or is an attempt to.
+MAX_VERTICES = 100_000
 STAGING_CHUNK_ROWS = 10_000
 
 
@@ -267,14 +270,28 @@ def geometry_problems(geometries: npt.NDArray[np.object_]) -> list[str | None]:
     off_globe = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (
         np.abs(bounds[:, [1, 3]]) > 90
     ).any(axis=1)
+    vertex_counts = shapely.get_num_coordinates(geometries)
     reasons: list[str | None] = []
-    for geometry, type_id, nan, off in zip(geometries, type_ids, has_nan, off_globe, strict=True):
-        reasons.append(_geometry_reason(geometry, int(type_id), nan=bool(nan), off_globe=bool(off)))
+    for geometry, type_id, nan, off, vertices in zip(
+        geometries, type_ids, has_nan, off_globe, vertex_counts, strict=True
+    ):
+        reasons.append(
+            _geometry_reason(
+                geometry, int(type_id), nan=bool(nan), off_globe=bool(off), vertices=int(vertices)
+            )
+        )
     return reasons
 
 
+def too_many_vertices(vertices: int) -> str | None:
+    """Why a geometry of `vertices` vertices is refused, or None when it is not."""
+    if vertices <= MAX_VERTICES:
+        return None
+    return f"geometry has {vertices} vertices; at most {MAX_VERTICES} are accepted (simplify it)"
+
+
 def _geometry_reason(
-    geometry: shapely.Geometry | None, type_id: int, *, nan: bool, off_globe: bool
+    geometry: shapely.Geometry | None, type_id: int, *, nan: bool, off_globe: bool, vertices: int
 ) -> str | None:
     if geometry is None:
         return "geometry is missing or unreadable"
@@ -282,6 +299,8 @@ def _geometry_reason(
         return f"geometry is a {geometry.geom_type}; only Polygon and MultiPolygon are accepted"
     if geometry.is_empty:
         return "geometry is empty"
+    if vertices > MAX_VERTICES:
+        return too_many_vertices(vertices)
     if nan:
         return "geometry has NaN coordinates"
     if off_globe:

@@ -7,9 +7,22 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from citygrid.errors import InvalidInput
 from maps.schemas import MapFilters
 
 DEFAULT_PERIOD_DAYS = 30
+# Periods far outside the city's records would overflow the date arithmetic (the default start,
+# the previous period of the same length) instead of matching nothing.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
+
+
+def check_year(moment: datetime | None, *, field: str) -> None:
+    """Refuse (InvalidInput) a period bound outside EARLIEST_YEAR..LATEST_YEAR."""
+    if moment is not None and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidInput(
+            f"{field} must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}", field=field
+        )
 
 
 def map_filters(
@@ -22,6 +35,8 @@ def map_filters(
     area: Annotated[str | None, Query(description="A district, street or community code.")] = None,
 ) -> MapFilters:
     """The filters of a map page from its query string (default period: the last 30 days)."""
+    check_year(period_from, field="period_from")
+    check_year(period_to, field="period_to")
     period_to = period_to or datetime.now(UTC)
     return MapFilters(
         period_from=period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS),

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from citygrid.auth import PUBLIC, Allow, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
+from citygrid.served_files import file_inside
 from citygrid.settings import Settings, SettingsDep
 from grid.components import queries as component_queries
 from grid.components.query_schemas import MapComponent
@@ -597,8 +598,7 @@ def hotspots_csv(
 @router.get("/maps/assets/{path:path}", dependencies=[Depends(PUBLIC)])
 def asset(path: str) -> FileResponse:
     """A vendored Leaflet/plugin file (public: open-source code, no data)."""
-    root = render.ASSETS_DIR.resolve()
-    target = (root / path).resolve()
-    if not target.is_file() or root not in target.parents:
-        raise NotFound(f"no map asset {path}")
+    target = file_inside(render.ASSETS_DIR.resolve(), path)
+    if target is None:
+        raise NotFound(f"no map asset {path}", field="path")
     return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})

@@ -76,11 +76,33 @@ class Open311Route(RoleCheckedRoute):
         return handle
 
 
+# The spec's error list, documented so that clients (and the schema fuzzing test) know it.
+OPEN311_ERROR_LIST = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "required": ["code", "description"],
+    },
+}
+OPEN311_ERROR_CONTENT = {"application/json": {"schema": OPEN311_ERROR_LIST}, "text/xml": {}}
+OPEN311_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": OPEN311_ERROR_CONTENT}
+    for status, description in (
+        (400, "A parameter is missing or malformed"),
+        (403, "The api_key is missing or not accepted"),
+        (404, "No such service, request, token or media"),
+        (409, "The request conflicts with the current state"),
+        (429, "Too many requests: retry after `Retry-After` seconds"),
+    )
+}
+
 router = APIRouter(
     prefix="/open311/v2",
     tags=["open311"],
     route_class=Open311Route,
     dependencies=[Depends(PUBLIC)],
+    responses=OPEN311_ERRORS,
 )
 FMT_DOC = "json or xml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ router = APIRouter(tags=["components"], route_class=RoleCheckedRoute)
 
 CODE_PATTERN = r"^[0-9]{16,17}$"
 CENSUS_TASKS_PAGE_MAX = 1_000
+MAX_ROW_ID = 2**31 - 1  # an integer key; a larger id would make PostgreSQL fail, not miss
 MATCH_ACTORS = (Role.INSPECTOR, Role.CITIZEN, Role.DISPATCHER, Role.ADMIN)
 MatchActor = Annotated[Principal, Depends(Allow(*MATCH_ACTORS))]
 Staff = Annotated[Principal, Depends(Allow(*STAFF_ROLES))]
@@ -130,7 +131,10 @@ def list_census_tasks(
 
 @router.post("/api/census-tasks/{task_id}")
 def resolve_census_task(
-    task_id: int, body: CensusTaskResolve, session: SessionDep, principal: Staff
+    task_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    body: CensusTaskResolve,
+    session: SessionDep,
+    principal: Staff,
 ) -> CensusTaskRead:
     """Close an open census task: done (with the new component's code) or dismissed."""
     case_match.resolve_census_task(

@@ -35,7 +35,15 @@ from grid.components.codes import (
 )
 from grid.components.schemas import ComponentStatus, ImportResult
 from grid.geometry import WGS84, converter_to_wgs84, geometries_to_wgs84, normalise_crs_name
-from grid.imports import Problem, ProgressCallback, _file_crs, _read_layer, field_text
+from grid.imports import (
+    MAX_VERTICES,
+    Problem,
+    ProgressCallback,
+    _file_crs,
+    _read_layer,
+    field_text,
+    too_many_vertices,
+)
 from grid.index import cell_index_for
 from grid.service import grid_revision
 
@@ -260,9 +268,15 @@ def geometry_reasons(geometries: npt.NDArray[np.object_]) -> dict[int, str]:
         ).any(axis=1)
     accepted = np.isin(type_ids, list(ACCEPTED_TYPE_IDS))
     empty = shapely.is_empty(geometries) & ~missing
-    bad = missing | ~accepted | empty | has_nan | off_globe
+    vertex_counts = shapely.get_num_coordinates(geometries)
+    bad = missing | ~accepted | empty | has_nan | off_globe | (vertex_counts > MAX_VERTICES)
     reasons = {
-        row: _geometry_reason(geometries[row], accepted=bool(accepted[row]), nan=bool(has_nan[row]))
+        row: _geometry_reason(
+            geometries[row],
+            accepted=bool(accepted[row]),
+            nan=bool(has_nan[row]),
+            vertices=int(vertex_counts[row]),
+        )
         for row in np.flatnonzero(bad).tolist()
     }
     return reasons | _validity_reasons(geometries, ~bad & (type_ids != POINT_TYPE_ID))
@@ -280,7 +294,9 @@ def _validity_reasons(
     }
 
 
-def _geometry_reason(geometry: shapely.Geometry | None, *, accepted: bool, nan: bool) -> str:
+def _geometry_reason(
+    geometry: shapely.Geometry | None, *, accepted: bool, nan: bool, vertices: int
+) -> str:
     if geometry is None:
         return "geometry is missing or unreadable"
     if not accepted:
@@ -289,6 +305,9 @@ def _geometry_reason(geometry: shapely.Geometry | None, *, accepted: bool, nan: 
         return "geometry is empty"
     if nan:
         return "coordinates are NaN"
+    too_many = too_many_vertices(vertices)
+    if too_many:
+        return too_many
     return "coordinates fall outside longitude/latitude after conversion (wrong --crs?)"
 
 
