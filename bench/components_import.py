@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 import pyogrio.raw
 import shapely
-from harness import bench_city, ensure_grid
-from sqlalchemy import Engine, create_engine, make_url, text
+from harness import bench_city, bench_url, ensure_grid
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from citygrid.settings import get_settings
 from events import categories, taxonomy
 from grid.components.imports import ComponentTable, import_components, read_components
 
@@ -44,18 +43,7 @@ FILES = Path(tempfile.gettempdir()) / "citygrid-bench-components"
 
 def components_bench_url() -> str:
     """BENCH_DATABASE_URL, or the `citygrid_bench_components` database (created when missing)."""
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    server = get_settings().resolved_database_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
-        )
-        if exists is None:
-            connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    return make_url(server).set(database=DATABASE).render_as_string(hide_password=False)
+    return bench_url(DATABASE)
 
 
 def ensure_reference_data(engine: Engine) -> list[str]:

@@ -34,19 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 WEST, SOUTH = 116.20, 39.75  # south-west corner of the bench city (around Beijing)
 
 
-def bench_url() -> str:
+def bench_url(database: str = "citygrid_bench") -> str:
+    """BENCH_DATABASE_URL, or the named database on the embedded cluster (created if missing)."""
     if os.environ.get("BENCH_DATABASE_URL"):
         return os.environ["BENCH_DATABASE_URL"]
     server = get_settings().resolved_database_url()
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        if (
-            connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'citygrid_bench'"))
-            is None
-        ):
-            connection.execute(text("CREATE DATABASE citygrid_bench"))
+        exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
+        if connection.scalar(exists, {"name": database}) is None:
+            connection.execute(text(f"CREATE DATABASE {database}"))
     admin.dispose()
-    return make_url(server).set(database="citygrid_bench").render_as_string(hide_password=False)
+    return make_url(server).set(database=database).render_as_string(hide_password=False)
 
 
 def bench_city(cells: int) -> shapely.Geometry:

@@ -30,9 +30,9 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != BENCH_DIR] + [BENCH_DIR]
 
 import numpy as np  # noqa: E402
-from harness import ensure_grid  # noqa: E402
+from harness import bench_url, ensure_grid  # noqa: E402
 from scipy.spatial import KDTree  # noqa: E402
-from sqlalchemy import create_engine, make_url, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from citygrid.settings import get_settings  # noqa: E402
@@ -54,18 +54,7 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 def maps_bench_url() -> str:
     """BENCH_DATABASE_URL, or the `citygrid_bench_maps` database (created when missing)."""
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    server = get_settings().resolved_database_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
-        )
-        if exists is None:
-            connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    return make_url(server).set(database=DATABASE).render_as_string(hide_password=False)
+    return bench_url(DATABASE)
 
 
 def ensure_taxonomy(session: Session) -> list[int]:

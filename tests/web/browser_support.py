@@ -225,3 +225,15 @@ def fill_report(
     driver.find_element(By.ID, "description").send_keys(description)
     if photo is not None:
         driver.find_element(By.ID, "photos").send_keys(str(photo))
+
+
+@contextmanager
+def phone_at(server: str, lon: float, lat: float, accuracy_m: float) -> Iterator[webdriver.Chrome]:
+    """A phone-sized Chromium whose position (granted to the site) is lon/lat."""
+    with chromium(PHONE) as driver:
+        driver.execute_cdp_cmd(
+            "Browser.grantPermissions", {"origin": server, "permissions": ["geolocation"]}
+        )
+        position = {"latitude": lat, "longitude": lon, "accuracy": accuracy_m}
+        driver.execute_cdp_cmd("Emulation.setGeolocationOverride", position)
+        yield driver

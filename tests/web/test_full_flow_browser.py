@@ -29,9 +29,9 @@ from tests.web.browser_support import (
     PHONE,
     WAIT_S,
     Site,
-    chromium,
     fill_report,
     non_local,
+    phone_at,
     requested_urls,
     screenshot,
     script_errors,
@@ -84,13 +84,7 @@ def city(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def browser(city: City) -> Iterator[webdriver.Chrome]:
-    with chromium(PHONE) as driver:
-        driver.execute_cdp_cmd(
-            "Browser.grantPermissions", {"origin": city.server, "permissions": ["geolocation"]}
-        )
-        lon, lat = centre_of(CELL_NW)
-        position = {"latitude": lat, "longitude": lon, "accuracy": 9}
-        driver.execute_cdp_cmd("Emulation.setGeolocationOverride", position)
+    with phone_at(city.server, *centre_of(CELL_NW), accuracy_m=9) as driver:
         yield driver
 
 

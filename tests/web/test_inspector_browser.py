@@ -28,12 +28,11 @@ from tests.events.seed import add_category, add_user
 from tests.grid.places import CELL_NE, CELL_NW, centre_of, seed_block
 from tests.web import browser_support
 from tests.web.browser_support import (
-    PHONE,
     WAIT_S,
     Site,
-    chromium,
     fill_report,
     non_local,
+    phone_at,
     requested_urls,
     seeded_site,
     set_offline,
@@ -73,14 +72,7 @@ def city(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def browser(city: City) -> Iterator[webdriver.Chrome]:
     """A phone-sized Chromium, signed in as the inspector, pages in Chinese, position granted."""
-    with chromium(PHONE) as driver:
-        driver.execute_cdp_cmd(
-            "Browser.grantPermissions", {"origin": city.server, "permissions": ["geolocation"]}
-        )
-        lon, lat = centre_of(CELL_NW)
-        driver.execute_cdp_cmd(
-            "Emulation.setGeolocationOverride", {"latitude": lat, "longitude": lon, "accuracy": 12}
-        )
+    with phone_at(city.server, *centre_of(CELL_NW), accuracy_m=12) as driver:
         sign_in(driver, city.server, USERNAME, "/m/report")
         yield driver
 
