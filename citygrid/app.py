@@ -38,10 +38,10 @@ import maps.api
 import maps.dashboard
 import maps.hotspots
 import maps.router
-from citygrid import error_responses, middleware, web
+from citygrid import auth, error_responses, middleware, web
 from citygrid.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
-from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated
+from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated, PermissionDenied
 from citygrid.settings import get_settings
 from dispatch.scheduler import running_scheduler
 
@@ -73,6 +73,8 @@ def status_code_for(error: CitygridError) -> int:
 
 async def handle_domain_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, CitygridError)
+    if isinstance(error, PermissionDenied) and not error.audited:
+        await auth.audit_domain_denial(request, error)
     if web.is_page_request(request):
         return web.page_error(request, error, status_code_for(error))
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, NotAuthenticated) else None

@@ -25,7 +25,7 @@ from citygrid import logs, security
 from citygrid.db import RowFetcher, Writer, get_row_fetcher, get_writer
 from citygrid.errors import CitygridError, InvalidInput, NotAuthenticated, PermissionDenied
 from citygrid.security import AuditEntry, AuditKind, RequestOrigin
-from citygrid.settings import Settings, SettingsDep
+from citygrid.settings import Settings, SettingsDep, get_settings
 
 TOKEN_ALGORITHM = "HS256"
 MIN_PASSWORD_LENGTH = 10
@@ -197,7 +197,22 @@ async def audit_refusal(
         details={"reason": error.message, **details},
     )
     writer: Writer = await occasional_dependency(request, get_writer)
+    error.audited = True
     await security.write_audit_event(writer, entry)
+
+
+async def audit_domain_denial(request: Request, error: PermissionDenied) -> None:
+    """Audit a 403 that a service raised (a role check audits its own): the caller as the
+    request's token says, when it says anything valid."""
+    token = presented_token(request)
+    principal = None
+    if token is not None:
+        try:
+            principal = read_token(token, secret=get_settings().secret_key)
+        except NotAuthenticated:
+            principal = None
+    details = {"role": principal.role.value} if principal else {}
+    await audit_refusal(request, AuditKind.PERMISSION_DENIED, error, principal=principal, **details)
 
 
 # The role dependencies are async: they check a signature and the in-memory revocation state,

@@ -12,6 +12,7 @@ class CitygridError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.audited = False  # set once a refusal is in the audit log (never logged twice)
 
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {"detail": self.message}

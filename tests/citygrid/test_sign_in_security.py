@@ -408,6 +408,23 @@ def test_a_failed_login_and_a_denial_are_audited(
     assert denial.details["role"] == "inspector"
 
 
+def test_a_denial_raised_by_a_service_is_audited_once(
+    client: TestClient, session: Session, auth: Callable[[Role], dict[str, str]]
+) -> None:
+    # The role check admits department members; the evaluation service refuses them other rows.
+    denied = client.get(
+        "/api/evaluation?by=street&from=2026-09-01&to=2026-12-01", headers=auth(Role.DEPARTMENT)
+    )
+    assert denied.status_code == 403
+    [denial] = audit_rows(session, "permission_denied")
+    assert (denial.method, denial.path, denial.details["role"]) == (
+        "GET",
+        "/api/evaluation",
+        "department",
+    )
+    assert "by=department" in denial.details["reason"]
+
+
 def test_a_garbage_token_is_audited(client: TestClient, session: Session) -> None:
     assert client.get("/api/users/me", headers=bearer("not-a-token")).status_code == 401
     [refusal] = audit_rows(session, "token_refused")
