@@ -267,7 +267,7 @@ async def revocation_refusal(
     """Why a token is revoked (logout, disabled user, tokens reset), or None; answered from
     the process's revocation state, re-read at most every `revocation_refresh_s`."""
     state = security.revocations_in(request.app.state)
-    max_age_s = security.revocation_refresh_s(settings)
+    max_age_s = settings.revocation_refresh_s
     if state.is_stale(max_age_s):
         fetch: RowFetcher = await occasional_dependency(request, get_row_fetcher)
         await state.ensure_fresh(

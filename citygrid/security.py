@@ -29,7 +29,6 @@ from citygrid.backoff import BackoffPolicy, blocked_until, retry_after_s
 from citygrid.db import RowFetcher, Writer
 from citygrid.errors import CitygridError
 from citygrid.security_models import AuditEvent, LoginThrottle
-from citygrid.settings import Settings
 
 LOG = logging.getLogger(__name__)
 # A revocation is read by the time its row was written; a transaction committing later than
@@ -61,11 +60,6 @@ class LoginThrottled(CitygridError):
 async def current_time() -> datetime:
     """Now, for login throttling (a dependency tests replace to move the clock)."""
     return datetime.now(UTC)
-
-
-def revocation_refresh_s(settings: Settings) -> float:
-    """Seconds between re-reads of the revocation state."""
-    return settings.revocation_refresh_s
 
 
 # --- Revocation state -------------------------------------------------------------------------

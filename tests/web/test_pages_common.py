@@ -14,14 +14,9 @@ from citygrid.i18n_extract import (
     used_messages,
 )
 from tests.events.seed import PASSWORD, add_user
+from tests.web.pages_support import log_in_through_form
 
 HTML = {"Accept": "text/html"}
-
-
-def log_in(client: TestClient, username: str, next_path: str = "") -> None:
-    form = {"username": username, "password": PASSWORD, "next": next_path}
-    answer = client.post("/login", data=form, follow_redirects=False)
-    assert answer.status_code == 303, answer.text
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -102,7 +97,7 @@ def test_session_cookie_authenticates_api_reads_and_page_changes_only(
     session: Session, client: TestClient
 ) -> None:
     add_user(session, Role.ADMIN, username="admin1")
-    log_in(client, "admin1")
+    log_in_through_form(client, "admin1")
     assert client.get("/api/users/me").json()["username"] == "admin1"
     body = {"username": "x1", "password": "long-enough-1", "role": "manager", "display_name": "X"}
     refused = client.post("/api/users", json=body)
@@ -114,7 +109,7 @@ def test_session_cookie_authenticates_api_reads_and_page_changes_only(
 
 def test_logout_drops_the_session(session: Session, client: TestClient) -> None:
     add_user(session, Role.INSPECTOR, username="insp2")
-    log_in(client, "insp2")
+    log_in_through_form(client, "insp2")
     answer = client.post("/logout", follow_redirects=False)
     assert answer.headers["location"] == "/login"
     assert client.get("/api/users/me").status_code == 401
@@ -122,7 +117,7 @@ def test_logout_drops_the_session(session: Session, client: TestClient) -> None:
 
 def test_forbidden_page_is_a_translated_page(session: Session, client: TestClient) -> None:
     add_user(session, Role.CITIZEN, username="citizen1")
-    log_in(client, "citizen1")
+    log_in_through_form(client, "citizen1")
     answer = client.get("/maps/heatmap", headers={**HTML, "Accept-Language": "zh-CN"})
     assert answer.status_code == 403
     assert "您的角色无权打开此页面。" in answer.text
