@@ -55,14 +55,16 @@ DESK_ACTIONS = (
     CaseAction.REQUEST_POSTPONEMENT,
 )
 
-LIGHT_LABELS = {"green": N_("On time"), "yellow": N_("Due soon"), "red": N_("Overdue")}
-URGENCY_LABELS = {"normal": N_("Normal"), "urgent": N_("Urgent")}
 QUEUE_KIND_LABELS = {
     QueueKind.NEW.value: N_("New"),
     QueueKind.UNROUTED.value: N_("Unrouted"),
     QueueKind.RETURNED.value: N_("Returned"),
 }
-LABELS = {"status": case_page.STATUS_LABELS, "light": LIGHT_LABELS, "urgency": URGENCY_LABELS}
+LABELS = {
+    "status": case_page.STATUS_LABELS,
+    "light": case_page.LIGHT_LABELS,
+    "urgency": case_page.URGENCY_LABELS,
+}
 
 # What the pages' scripts show (the API's field errors beyond the common ones, and outcomes).
 ACTION_MESSAGES = {

@@ -23,7 +23,7 @@ from citygrid.auth import Allow, Principal, Role, RoleCheckedRoute
 from citygrid.db import SessionDep
 from citygrid.web import N_, render
 from dispatch.models import Department
-from events import listing
+from events import case_page, listing
 from events.intake import CITY_TIME_ZONE
 from events.lifecycle import CaseAction, CaseStatus
 from events.listing_schemas import CaseFilters, CaseListItem, CaseSort
@@ -52,11 +52,6 @@ STATUS_NAMES: dict[CaseStatus, str] = {
     CaseStatus.SUSPENDED: N_("Suspended"),
     CaseStatus.CLOSED: N_("Closed"),
     CaseStatus.CANCELLED: N_("Cancelled"),
-}
-LIGHT_NAMES = {
-    "green": N_("On time"),
-    "yellow": N_("Due soon"),
-    "red": N_("Overdue"),
 }
 
 # What the offline queue shows, on the report page and on "my reports".
@@ -177,7 +172,7 @@ def my_reports_page(request: Request, session: SessionDep, principal: Reporter) 
         {
             "item": item,
             "status": status_name(item.status),
-            "light": LIGHT_NAMES.get(item.light or ""),
+            "light": case_page.LIGHT_LABELS.get(item.light or ""),
             "created": local_time(item.created_at),
         }
         for item in my_reports(session, principal)
