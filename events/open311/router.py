@@ -165,7 +165,7 @@ def get_service_definition(service_code: str, fmt: str, session: SessionDep) -> 
 def get_requests(fmt: str, request: Request, session: SessionDep) -> Response:
     """Requests by the spec's filters (and the extensions), newest first."""
     format = chosen_format(fmt)
-    query = request_query(request.query_params, now=datetime.now(UTC), zone=service.CITY_TIME_ZONE)
+    query = request_query(request.query_params, now=datetime.now(UTC), zone=intake.CITY_TIME_ZONE)
     found = service.search_requests(session, query, media_base=media_base(request))
     return document_response(found, "service_requests", format)
 
@@ -191,7 +191,7 @@ def get_token(token: str, fmt: str, session: SessionDep) -> Response:
 def get_request_updates(fmt: str, request: Request, session: SessionDep) -> Response:
     """Status updates of requests in a date span (FixMyStreet's extension), newest first."""
     format = chosen_format(fmt)
-    query = request_query(request.query_params, now=datetime.now(UTC), zone=service.CITY_TIME_ZONE)
+    query = request_query(request.query_params, now=datetime.now(UTC), zone=intake.CITY_TIME_ZONE)
     updates = service.request_updates(session, query)
     return document_response(updates, "service_request_updates", format)
 

@@ -10,15 +10,14 @@ import re
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from citygrid.errors import NotFound
+from events.intake import CITY_TIME_ZONE
 from events.lifecycle import CaseStatus
 from events.open311.params import RequestQuery
 
-CITY_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 SERVICE_CODE = re.compile(r"(component|event)-([0-9A-Za-z]{1,8})")
 CLOSED_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.CANCELLED, CaseStatus.NOT_FILED})
 STATUSES_OF: dict[str, list[str]] = {

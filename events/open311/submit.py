@@ -13,8 +13,9 @@ from citygrid.db import RowFetcher, Writer
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import Settings
 from events import intake
+from events.intake import CITY_TIME_ZONE
 from events.open311.attributes import AttributeDefinition, answers_of_form, checked_answers
-from events.open311.service import CITY_TIME_ZONE, SERVICES
+from events.open311.service import SERVICES
 from events.schemas import ReportAccepted
 
 ATTRIBUTE_DEFINITIONS = """

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from citygrid.errors import InvalidInput, NotFound
+from events.intake import CITY_TIME_ZONE
 from events.lifecycle import OPEN_STATUSES
 from grid.components.query_schemas import (
     CaseCounts,
@@ -46,7 +46,6 @@ CASES_LISTED_MAX = 500
 GEOJSON_DECIMALS = 6  # about 0.1 m: a manhole cover is about 0.7 m across
 MAP_GEOJSON_DECIMALS = 5  # about 1 m, as the rest of a map page
 # The city's calendar year for "failed N times this year" (the demo city is in Beijing).
-CITY_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 COUNTED_CASE = "e.merged_into_id IS NULL AND e.status <> ALL(CAST(:not_counted AS text[]))"
 # Component categories with the given code, or under the major category with that code.

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citygrid.auth import Role
+from events.intake import CITY_TIME_ZONE
 from events.lifecycle import CaseStatus
 from events.models import Case, Category, Report
 from events.open311.models import Open311Request
-from events.open311.service import CITY_TIME_ZONE
 from tests.events.images import jpeg_with_gps
 from tests.events.intake_support import Configure
 from tests.events.open311_support import (
