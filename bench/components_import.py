@@ -33,8 +33,9 @@ from harness import bench_city, bench_url, ensure_grid
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from events import categories, taxonomy
-from grid.components.imports import ComponentTable, import_components, read_components
+from components.imports import ComponentTable, import_components, read_components
+from events import taxonomy
+from events.categories import service as categories
 
 DATABASE = "citygrid_bench_components"
 DEPARTMENTS = 200

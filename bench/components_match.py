@@ -6,8 +6,9 @@
 Own database `citygrid_bench_components_match`, made afresh each run (or BENCH_DATABASE_URL,
 which should be empty), a square city of
 `--cells` 100 m cells (20,000: 200 km², five times Dongcheng, so a million components is
-~50 per hectare). Intake runs in-process through the production path (`events.intake.run_intake`
-on `citygrid.db.AsyncStatements`: autocommit, prepared, generic plans), one report at a time,
+~50 per hectare). Intake runs in-process through the production path
+(`events.intake.service.run_intake` on `citygrid.db.AsyncStatements`: autocommit, prepared,
+generic plans), one report at a time,
 each timed around its statement:
 
 1. *empty inventory*: street-lamp (component 0118) reports with no component loaded;
@@ -15,7 +16,7 @@ each timed around its statement:
    points, ten component categories, identifiers with the category codes) and analysed;
 3. *with inventory*, interleaved in one loop: a street-lamp report (matched against the
    inventory), an event report (no match runs: the control, same tables at the same moment),
-   and the match statement alone (`grid.components.matching.nearest_component`).
+   and the match statement alone (`components.matching.nearest_component`).
 
 Added milliseconds = lamp report − event report at the same percentile, and the match alone.
 The plan of the match statement is printed (the GiST index must answer the box).
@@ -36,14 +37,14 @@ from harness import bench_city, ensure_grid
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Principal, Role, hash_password
+from citygrid.accounts.auth import Principal, Role, hash_password
 from citygrid.db import AsyncStatements
 from citygrid.settings import get_settings
-from events.categories import load_taxonomy
-from events.intake import Point, run_intake
-from events.schemas import ReportCreate
+from components import matching
+from events.categories.service import load_taxonomy
+from events.intake.schemas import ReportCreate
+from events.intake.service import Point, run_intake
 from events.taxonomy import read_taxonomy
-from grid.components import matching
 from grid.geometry import WGS84
 
 DATABASE = "citygrid_bench_components_match"

@@ -26,12 +26,13 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from citygrid import db
+from citygrid.accounts.auth import Principal, Role, issue_token
 from citygrid.app import create_app
-from citygrid.auth import Principal, Role, issue_token
 from citygrid.cli import migrate
 from citygrid.settings import get_settings
-from events import categories, taxonomy
-from grid.components import queries
+from components import queries
+from events import taxonomy
+from events.categories import service as categories
 
 WEST, SOUTH, STEP, SIDE = 116.20, 39.75, 0.003, 100  # 100 × 100 cells of ~300 m
 DB = "citygrid_bench_components_queries"

@@ -52,12 +52,12 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import Principal, Role, issue_token
 from citygrid.cli import migrate
 from citygrid.cluster import Cluster
 from citygrid.settings import get_settings
-from dispatch import webhooks
-from dispatch.escalation import DEFAULT_CHAIN
+from dispatch.escalation.ladder import DEFAULT_CHAIN
+from dispatch.webhooks import service as webhooks
 from tests.events.seed import add_category, add_department, add_user
 from tests.grid.places import BLOCK_EAST, BLOCK_NORTH, BLOCK_SOUTH, BLOCK_WEST, seed_block
 

@@ -10,7 +10,7 @@ returned once, 5 % reworked, 3 % postponed, 0.5 % merged duplicates. About 0.94M
 1M reports, 5.5M history rows (a verify row names the handling it verifies in
 details.handled_at and the working hours since in details.verify_working_hours, as the case
 actions record them; here a random 0–8 h, so about half are later than the 4 h limit). Then
-VACUUM ANALYZE, and `dispatch.evaluation_service.evaluate` (the statement plus turning counts
+VACUUM ANALYZE, and `dispatch.evaluation.service.evaluate` (the statement plus turning counts
 into rates, scores and grades) is timed for the last 30, 90 and 365 days by department, street,
 community and inspector: first with the migrated schema's indexes only, then adding the
 candidate indexes below one set at a time (created here, in the bench database only).
@@ -28,8 +28,8 @@ from harness import bench_url, ensure_grid
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from dispatch import evaluation_service
-from dispatch.evaluation import GroupKind
+from dispatch.evaluation import service as evaluation_service
+from dispatch.evaluation.grading import GroupKind
 
 DATA_END = datetime(2026, 11, 26, tzinfo=UTC)
 DEPARTMENTS = 50

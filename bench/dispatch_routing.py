@@ -26,9 +26,9 @@ from harness import bench_url, ensure_grid
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-import citygrid.users  # noqa: F401  (the mapper of app_user, which rule_set refers to)
-from dispatch import routing
-from dispatch.rules import RuleSetSpec
+import citygrid.accounts.users  # noqa: F401  (the mapper of app_user, which rule_set refers to)
+from dispatch.rules import service as routing
+from dispatch.rules.rulebook import RuleSetSpec
 
 DEPARTMENTS = 200
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

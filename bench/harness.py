@@ -23,7 +23,7 @@ import shapely
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import Principal, Role, issue_token
 from citygrid.cli import migrate
 from citygrid.settings import get_settings
 from grid import service as grid_service

@@ -33,8 +33,8 @@ from harness import (
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role, hash_password
-from events.categories import load_taxonomy
+from citygrid.accounts.auth import Role, hash_password
+from events.categories.service import load_taxonomy
 from events.taxonomy import read_taxonomy
 
 WRK_SCRIPT = """

@@ -9,7 +9,7 @@ cells, 30 % in 20 Gaussian clusters. The pages cover the whole city: heatmap and
 all 60 days, hotspots over the last 30 days (the trend reads the 30 days before).
 
 For each page it reports the SQL aggregation, the weights (cold: built from the grid; cached),
-Gi*, the total page build (maps.router's page builders, as the routes call them) and the HTML
+Gi*, the total page build (maps.pages.pages's page builders, as the routes call them) and the HTML
 size; rendering is the page build minus the aggregation, weights and Gi* measured alone.
 """
 
@@ -36,7 +36,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from citygrid.settings import get_settings  # noqa: E402
-from events import categories, taxonomy  # noqa: E402
+from events import taxonomy  # noqa: E402
+from events.categories import service as categories  # noqa: E402
 from maps import hotspots as gi_star  # noqa: E402
 from maps import service, weights  # noqa: E402
 from maps.schemas import MapFilters, Metric, Unit  # noqa: E402
@@ -217,7 +218,7 @@ def timed(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def bench_pages(session: Session, repeat: int) -> list[tuple[str, str]]:
     """Rows of the figures table."""
-    from maps import router as pages  # the pages helper's page builders
+    from maps.pages import pages
 
     everything = MapFilters(period_from=NOW - timedelta(days=DAYS), period_to=NOW)
     recent = MapFilters(period_from=NOW - timedelta(days=DAYS // 2), period_to=NOW)

@@ -15,31 +15,32 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-import citygrid.users
-import dispatch.departments
-import dispatch.evaluation_router
-import dispatch.inbox
-import dispatch.pages
-import dispatch.queue
-import dispatch.rules_router
-import dispatch.webhook_router
-import events.case_page
-import events.cases
-import events.categories
-import events.inspector_pages
-import events.intake
-import events.listing
+import citygrid.accounts.users
+import components.case_router
+import components.query_router
+import components.router
+import dispatch.console.pages
+import dispatch.departments.router
+import dispatch.evaluation.router
+import dispatch.inbox.router
+import dispatch.queue.router
+import dispatch.rules.router
+import dispatch.webhooks.router
+import events.cases.pages
+import events.cases.router
+import events.categories.service
+import events.inspector.pages
+import events.intake.service
+import events.listing.service
 import events.open311.router
-import grid.components.case_router
-import grid.components.query_router
-import grid.components.router
 import grid.router
-import maps.api
-import maps.dashboard
+import maps.api.router
+import maps.dashboard.pages
 import maps.hotspots
-import maps.router
-from citygrid import auth, error_responses, middleware, web
-from citygrid.auth import PUBLIC, RoleCheckedRoute
+import maps.pages.pages
+from citygrid import error_responses, middleware, web
+from citygrid.accounts import auth
+from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import AsyncStatements, get_session
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated, PermissionDenied
 from citygrid.settings import get_settings
@@ -120,28 +121,33 @@ def create_app() -> FastAPI:
         app.add_exception_handler(database_down, handle_database_down)
     app.include_router(health_router)
     app.include_router(web.router)
-    app.include_router(citygrid.users.router)
+    app.include_router(citygrid.accounts.users.router)
     app.include_router(grid.router.router)
-    app.include_router(grid.components.router.router)
-    app.include_router(grid.components.query_router.router)
-    app.include_router(grid.components.case_router.router)
-    app.include_router(events.categories.router)
-    app.include_router(events.intake.router)
+    app.include_router(components.router.router)
+    app.include_router(components.query_router.router)
+    app.include_router(components.case_router.router)
+    app.include_router(events.categories.service.router)
+    app.include_router(events.intake.service.router)
     # Before the case routes: /api/cases/export must not be taken for /api/cases/{case_id}.
-    app.include_router(events.listing.router)
-    app.include_router(events.cases.router)
+    app.include_router(events.listing.service.router)
+    app.include_router(events.cases.router.router)
     for dispatch_module in (
-        dispatch.departments,
-        dispatch.queue,
-        dispatch.rules_router,
-        dispatch.inbox,
-        dispatch.webhook_router,
-        dispatch.evaluation_router,
+        dispatch.departments.router,
+        dispatch.queue.router,
+        dispatch.rules.router,
+        dispatch.inbox.router,
+        dispatch.webhooks.router,
+        dispatch.evaluation.router,
     ):
         app.include_router(dispatch_module.router)
     app.include_router(events.open311.router.router)
-    app.include_router(maps.api.router)
-    app.include_router(maps.router.router)
-    for page_module in (events.inspector_pages, events.case_page, dispatch.pages, maps.dashboard):
+    app.include_router(maps.api.router.router)
+    app.include_router(maps.pages.pages.router)
+    for page_module in (
+        events.inspector.pages,
+        events.cases.pages,
+        dispatch.console.pages,
+        maps.dashboard.pages,
+    ):
         app.include_router(page_module.router)
     return app

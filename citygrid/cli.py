@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy import NullPool, create_engine
 
 from citygrid import backup
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.cluster import Cluster, ClusterError
 from citygrid.db import open_session
 from citygrid.errors import CitygridError, ImportRejected
@@ -209,7 +209,7 @@ def users_create(
     ] = None,
 ) -> None:
     """Create a user with a role."""
-    from citygrid.users import UserCreate, create_user
+    from citygrid.accounts.users import UserCreate, create_user
 
     if password is None:
         password = getpass.getpass(f"password for {username}: ")
@@ -255,12 +255,12 @@ def serve(
 
 def register_domain_commands() -> None:
     """Domain packages add their own sub-commands (grid import/generate, demo), once."""
-    from citygrid.demo import demo_app
+    from citygrid.demo.city import demo_app
+    from components.cli import components_app
     from dispatch.cli import dispatch_app
     from events.cli import taxonomy_app
     from events.open311.cli import open311_app
     from grid.cli import grid_app
-    from grid.components.cli import components_app
     from maps.cli import maps_app
 
     registered = {group.name for group in app.registered_groups}

@@ -23,7 +23,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import grid.router
-from citygrid import auth, logs
+from citygrid import logs
+from citygrid.accounts import auth
 from citygrid.errors import CitygridError
 from citygrid.settings import Settings
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from citygrid.auth import (
+from citygrid.accounts.auth import (
     PUBLIC,
     SESSION_COOKIE,
     Principal,
@@ -25,13 +25,13 @@ from citygrid.auth import (
     read_verified_token,
     request_origin,
 )
+from citygrid.accounts.security import LoginThrottled, current_time, revocations_in
+from citygrid.accounts.users import LoginRefused, log_in_checked, log_out_token
 from citygrid.db import SessionDep
 from citygrid.errors import CitygridError, NotAuthenticated, NotFound
 from citygrid.i18n import LANGUAGES, negotiate_language, translations
-from citygrid.security import LoginThrottled, current_time, revocations_in
 from citygrid.served_files import file_inside
 from citygrid.settings import SettingsDep, get_settings
-from citygrid.users import LoginRefused, log_in_checked, log_out_token
 
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
 WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")

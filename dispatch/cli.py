@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from dispatch.escalation_cli import escalations_app, webhooks_app
-from dispatch.rules_cli import rules_app
+from dispatch.escalation.cli import escalations_app, webhooks_app
+from dispatch.rules.cli import rules_app
 
 dispatch_app = typer.Typer(
     help="Dispatch: routing rules, escalations, webhooks.", no_args_is_help=True

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from citygrid import db
 from citygrid.settings import Settings
-from dispatch import webhooks
-from dispatch.escalation_service import EscalationReport, run_escalations
-from dispatch.webhooks import DeliveryReport, Sender
+from dispatch.escalation.service import EscalationReport, run_escalations
+from dispatch.webhooks import service as webhooks
+from dispatch.webhooks.service import DeliveryReport, Sender
 
 logger = logging.getLogger(__name__)
 

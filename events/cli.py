@@ -11,7 +11,7 @@ from rich.table import Table
 
 from citygrid import db
 from citygrid.cli import reported_errors
-from events.categories import load_taxonomy
+from events.categories.service import load_taxonomy
 from events.open311.seed import seed_service_attributes
 from events.taxonomy import DEFAULT_TAXONOMY, read_taxonomy
 

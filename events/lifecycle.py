@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.errors import Conflict, InvalidInput
 
 

@@ -11,7 +11,8 @@ to it, and each role has its own relations:
 
 A case merged into a case one may see is visible too: the survivor's page lists it, its reports
 and photos. A case one may not see is answered like a case that does not exist (404), so
-guessing ids reveals nothing. The listing's SQL filter (`events.listing.visible_case_ids`) is
+guessing ids reveals nothing. The listing's SQL filter
+(`events.listing.service.visible_case_ids`) is
 built from the same table, relation by relation.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from citygrid.auth import Principal, Role
+from citygrid.accounts.auth import Principal, Role
 from events.lifecycle import CaseStatus
 
 

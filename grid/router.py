@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from citygrid.auth import ALL_ROLES, Allow, Role, RoleCheckedRoute
+from citygrid.accounts.auth import ALL_ROLES, Allow, Role, RoleCheckedRoute
 from citygrid.db import FetchDep, SessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep

@@ -16,7 +16,7 @@ from citygrid.settings import get_settings
 from maps.schemas import MapFilters, Metric, Unit
 
 if TYPE_CHECKING:
-    from maps import router as pages
+    from maps.pages import pages
 
 # The map modules (folium, mapclassify, scipy) are imported by the export command only: every
 # other `citygrid` command would otherwise spend seconds importing them at start-up.
@@ -63,7 +63,7 @@ def export(
 ) -> None:
     """Write a map as one HTML file with Leaflet and its plugins inlined: it opens offline."""
     from maps import render
-    from maps import router as pages
+    from maps.pages import pages
 
     end = parse_moment(period_to, default=datetime.now(UTC), name="--to")
     start = parse_moment(period_from, default=end - timedelta(days=30), name="--from")
@@ -92,7 +92,7 @@ def page_html(
     confidence: float,
 ) -> str:
     """The map page as the application serves it, without links back to the application."""
-    from maps import router as pages
+    from maps.pages import pages
 
     limits = pages.map_limits(get_settings())
     if layer is Layer.HEATMAP:

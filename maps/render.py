@@ -24,7 +24,7 @@ from folium.plugins import FastMarkerCluster, HeatMap
 from folium.template import Template
 from folium.utilities import JsCode
 
-from grid.components.query_schemas import MapComponent
+from components.query_schemas import MapComponent
 from maps.schemas import CaseMarker, CellHotspot, HotspotClass, UnitValue
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"

@@ -6,8 +6,8 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Connection, create_engine, pool
 
-from citygrid.schema import metadata
 from citygrid.settings import get_settings
+from citygrid.table_registry import metadata
 
 config = context.config
 

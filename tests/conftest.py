@@ -20,10 +20,11 @@ os.environ.setdefault("CITYGRID_SCHEDULER_ENABLED", "false")
 
 from citygrid import cli as citygrid_cli
 from citygrid import db
+from citygrid.accounts.auth import Principal, Role, issue_token
 from citygrid.app import create_app
-from citygrid.auth import Principal, Role, issue_token
 from citygrid.settings import get_settings
-from events import categories, taxonomy
+from events import taxonomy
+from events.categories import service as categories
 
 
 def create_throwaway_database(server_url: str, name: str) -> str:
@@ -139,14 +140,14 @@ def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     cli_modules = (
         "citygrid.cli",
         "grid.cli",
-        "citygrid.demo",
+        "citygrid.demo.city",
         "events.cli",
         "dispatch.cli",
-        "dispatch.rules_cli",
-        "dispatch.escalation_cli",
+        "dispatch.rules.cli",
+        "dispatch.escalation.cli",
         "events.open311.cli",
         "maps.cli",
-        "grid.components.cli",
+        "components.cli",
     )
     for module_name in cli_modules:
         monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)

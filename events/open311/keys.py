@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.db import RowFetcher
 from citygrid.errors import NotFound, PermissionDenied
-from events.intake import SlidingWindowLimiter
+from events.intake.service import SlidingWindowLimiter
 from events.open311.models import Open311ApiKey
 
 KEY_BYTES = 24

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
-from citygrid.auth import PUBLIC, RoleCheckedRoute
+from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import FetchDep, SessionDep, WriterDep
 from citygrid.errors import CitygridError, Conflict, NotFound, PermissionDenied
 from citygrid.settings import SettingsDep
-from events import intake
+from events.intake import service as intake
 from events.models import CasePhoto
 from events.open311 import service
 from events.open311.formats import MEDIA_TYPES, Format, errors_document, format_of, render

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from citygrid.errors import NotFound
-from events.intake import CITY_TIME_ZONE
+from events.intake.service import CITY_TIME_ZONE
 from events.lifecycle import CaseStatus
 from events.open311.params import RequestQuery
 

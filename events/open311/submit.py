@@ -12,11 +12,11 @@ from starlette.datastructures import FormData, UploadFile
 from citygrid.db import RowFetcher, Writer
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import Settings
-from events import intake
-from events.intake import CITY_TIME_ZONE
+from events.intake import service as intake
+from events.intake.schemas import ReportAccepted
+from events.intake.service import CITY_TIME_ZONE
 from events.open311.attributes import AttributeDefinition, answers_of_form, checked_answers
 from events.open311.service import SERVICES
-from events.schemas import ReportAccepted
 
 ATTRIBUTE_DEFINITIONS = """
     SELECT code, datatype, required, variable,

@@ -18,13 +18,17 @@ from shapely.geometry import box
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from citygrid import demo
-from citygrid.auth import Role
-from dispatch import assignments, demo_rules, queue_service
+from citygrid.accounts.auth import Role
+from citygrid.demo import city as demo
+from citygrid.demo import rules as demo_rules
+from citygrid.demo.history import DemoActors, load_demo_history
+from dispatch.assignments import service as assignments
 from dispatch.models import Department
-from events import categories, photos, taxonomy
-from events.demo_history import DemoActors, load_demo_history
+from dispatch.queue import service as queue_service
+from events import taxonomy
+from events.categories import service as categories
 from events.models import CasePhoto
+from events.photos import service as photos
 from grid import service as grid_service
 from grid.generate import generate_grid
 from grid.imports import ImportOptions, read_features

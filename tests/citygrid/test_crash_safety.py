@@ -28,7 +28,7 @@ from bench.crash import (
 )
 from citygrid.db import close_after_request
 from citygrid.settings import get_settings
-from dispatch.escalation import DEFAULT_CHAIN
+from dispatch.escalation.ladder import DEFAULT_CHAIN
 from dispatch.scheduler import AcceptedDeliveries
 
 SHORT_PLAN = DrillPlan(load_s=20.0, clients=4, crashes=1, down_s=6.0, assignments_per_s=1.0)

@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from citygrid import db, error_responses
+from citygrid.accounts.auth import Role
 from citygrid.app import create_app
-from citygrid.auth import Role
 from tests.conftest import token_for
 from tests.events.intake_support import configure_app, seed_intake
 from tests.events.seed import add_case, add_department, add_user

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import citygrid.app
 from citygrid import db, logs, middleware
-from citygrid.auth import PUBLIC, Role, RoleCheckedRoute
+from citygrid.accounts.auth import PUBLIC, Role, RoleCheckedRoute
 from citygrid.settings import PROJECT_DIR, Settings, get_settings
 from tests.conftest import token_for
 from tests.events.images import image_bytes
@@ -348,7 +348,7 @@ from citygrid.logs import configure_logging
 from citygrid.settings import Settings
 config = configure_logging(Settings(log_format=sys.argv[1], secret_key="the-signing-key-0042"))
 logging.config.dictConfig(config)  # uvicorn applies it again in each worker
-logging.getLogger("citygrid.users").warning(
+logging.getLogger("citygrid.accounts.users").warning(
     "login failed; headers %s; form password=hunter22 and the-signing-key-0042",
     {"Authorization": "Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"},
 )
@@ -371,10 +371,10 @@ def test_the_served_logs_redact_secrets(log_format: str) -> None:
     assert "password=[redacted]" in line and "'Authorization': '[redacted]'" in line
     if log_format == "json":
         entry = json.loads(line)
-        assert (entry["level"], entry["logger"]) == ("WARNING", "citygrid.users")
+        assert (entry["level"], entry["logger"]) == ("WARNING", "citygrid.accounts.users")
         assert entry["message"].startswith("login failed")
     else:
-        assert " WARNING citygrid.users [-] login failed" in line
+        assert " WARNING citygrid.accounts.users [-] login failed" in line
 
 
 # --- pure parts ------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import Principal, Role, issue_token
+from citygrid.accounts.users import UserCreate, create_user
 from citygrid.settings import DEMO_SECRET, Settings, get_settings
-from citygrid.users import UserCreate, create_user
 
 
 def test_health_says_the_database_answers(client: TestClient) -> None:

@@ -18,7 +18,7 @@ from httpx import Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.settings import get_settings
 from events.models import Category
 from tests.conftest import token_for

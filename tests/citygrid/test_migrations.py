@@ -8,7 +8,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine, create_engine, inspect
 
 from citygrid.cli import migrate
-from citygrid.schema import metadata
+from citygrid.table_registry import metadata
 
 
 def test_empty_to_head_to_base_to_head(empty_database_url: str) -> None:

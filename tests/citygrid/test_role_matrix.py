@@ -13,8 +13,15 @@ from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from citygrid.accounts.auth import (
+    PUBLIC,
+    Allow,
+    Principal,
+    Role,
+    RoleCheckedRoute,
+    current_principal,
+)
 from citygrid.app import create_app
-from citygrid.auth import PUBLIC, Allow, Principal, Role, RoleCheckedRoute, current_principal
 from tests.conftest import token_for
 
 PUBLIC_MARK = ["anyone"]

@@ -16,20 +16,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid import db, security
-from citygrid.auth import (
+from citygrid import db
+from citygrid.accounts import security
+from citygrid.accounts.auth import (
     SESSION_COOKIE,
     Role,
     check_password_strength,
     issue_token,
     password_weakness,
 )
-from citygrid.backoff import LOGIN_BACKOFF, BackoffPolicy, retry_after_s, wait_after_failures
+from citygrid.accounts.backoff import (
+    LOGIN_BACKOFF,
+    BackoffPolicy,
+    retry_after_s,
+    wait_after_failures,
+)
+from citygrid.accounts.models import AuditEvent, LoginThrottle
+from citygrid.accounts.security import RequestOrigin, RevocationState, revocations_in
+from citygrid.accounts.users import User, log_in_checked
 from citygrid.errors import InvalidInput
-from citygrid.security import RequestOrigin, RevocationState, revocations_in
-from citygrid.security_models import AuditEvent, LoginThrottle
 from citygrid.settings import get_settings
-from citygrid.users import User, log_in_checked
 from tests.conftest import token_for
 from tests.events.seed import PASSWORD, add_user
 

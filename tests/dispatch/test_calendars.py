@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.errors import NotFound
-from dispatch import calendars
+from dispatch.calendars import service as calendars
 from dispatch.deadlines import DEFAULT_PERIODS, add_working_hours
 from dispatch.models import CalendarDay
 from tests.conftest import token_for

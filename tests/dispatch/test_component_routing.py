@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dispatch import routing
+from components.models import Component
 from dispatch.models import Department, RoutingDecision
-from dispatch.rules import RuleSetSpec
+from dispatch.rules import service as routing
+from dispatch.rules.rulebook import RuleSetSpec
 from events.models import Case, Category
-from grid.components.models import Component
 from tests.events.seed import add_case, add_department
 from tests.grid.places import CELL_NW, DISTRICT, centre_of, seed_block
 

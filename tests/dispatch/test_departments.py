@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from tests.events.seed import add_department, add_user
 
 Headers = Callable[[Role], dict[str, str]]

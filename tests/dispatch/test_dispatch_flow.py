@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from citygrid.settings import get_settings
-from citygrid.users import User
-from dispatch import escalation_service, routing, webhooks
-from dispatch.calendars import calendar_for_department
+from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import add_working_hours, working_hours_between
+from dispatch.escalation import service as escalation_service
 from dispatch.models import (
     CaseAssignment,
     Department,
@@ -26,9 +26,11 @@ from dispatch.models import (
     RuleSet,
     WebhookDelivery,
 )
-from dispatch.rules import RuleSetSpec
-from events import case_service
-from events.case_schemas import CaseActionBody
+from dispatch.rules import service as routing
+from dispatch.rules.rulebook import RuleSetSpec
+from dispatch.webhooks import service as webhooks
+from events.cases import service as case_service
+from events.cases.schemas import CaseActionBody
 from events.lifecycle import CaseAction, CaseStatus
 from events.models import Case, Category
 from tests.conftest import token_for

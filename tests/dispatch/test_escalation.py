@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from citygrid import db
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from citygrid.errors import NotFound
 from citygrid.settings import Settings, get_settings
-from citygrid.users import User
-from dispatch import calendars, scheduler, webhooks
+from dispatch import scheduler
+from dispatch.calendars import service as calendars
 from dispatch.deadlines import DEFAULT_PERIODS, DEFAULT_WEEKDAYS, WorkCalendar, add_working_hours
-from dispatch.escalation import (
+from dispatch.escalation.ladder import (
     DEFAULT_CHAIN,
     EscalationStep,
     Recipient,
@@ -34,7 +35,7 @@ from dispatch.escalation import (
     parse_chain,
     step_threshold,
 )
-from dispatch.escalation_service import run_escalations
+from dispatch.escalation.service import run_escalations
 from dispatch.models import (
     CaseAssignment,
     Department,
@@ -43,6 +44,7 @@ from dispatch.models import (
     RuleSet,
     WebhookDelivery,
 )
+from dispatch.webhooks import service as webhooks
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user
 

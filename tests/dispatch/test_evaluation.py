@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from citygrid.errors import InvalidInput
-from dispatch.evaluation import (
+from dispatch.evaluation.grading import (
     SCORE_WEIGHTS,
     GroupKind,
     evaluated,

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from dispatch.models import CaseAssignment, Department
 from events.lifecycle import CaseStatus
 from events.models import Case, CaseTransition, Report

@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
-from dispatch import notifications
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
+from dispatch.inbox import service as notifications
 from dispatch.models import Notification
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citygrid.demo import rules as demo_rules
 from citygrid.errors import Conflict
-from dispatch import demo_rules, routing
 from dispatch.models import Department, RoutingDecision, RoutingRuleKey
-from dispatch.rules import RuleSetRejected, RuleSetSpec
+from dispatch.rules import service as routing
+from dispatch.rules.rulebook import RuleSetRejected, RuleSetSpec
 from events.models import Case, Category
 from tests.events.seed import add_case, add_department
 from tests.grid.places import (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dispatch.rules import (
+from dispatch.rules.rulebook import (
     AreaKind,
     AreaSelector,
     CategoryLevel,

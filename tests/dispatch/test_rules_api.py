@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from dispatch import routing
+from citygrid.accounts.auth import Role
 from dispatch.models import RoutingRule, RuleSet
-from dispatch.rules import RuleSetSpec
+from dispatch.rules import service as routing
+from dispatch.rules.rulebook import RuleSetSpec
 from events.models import Case, Category
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.settings import Settings
-from dispatch import webhooks
 from dispatch.models import Webhook, WebhookAttempt, WebhookDelivery
+from dispatch.webhooks import service as webhooks
 from tests.conftest import token_for
 from tests.events.seed import add_user
 

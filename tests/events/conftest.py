@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from events.models import Category
 from tests.events.intake_support import Configure, configure_app, seed_intake
 from tests.events.seed import add_user

@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
-from citygrid.auth import issue_token
+from citygrid.accounts.auth import issue_token
+from citygrid.accounts.users import User
 from citygrid.settings import Settings, get_settings, settings_dependency
-from citygrid.users import User
 from events.models import Category
 from tests.events.seed import add_category
 from tests.grid.places import COMMUNITY, Place, add_cell, rectangle_wkt, seed_block

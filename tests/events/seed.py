@@ -10,8 +10,8 @@ from shapely.geometry import Point
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Principal, Role
-from citygrid.users import User
+from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.users import User
 from dispatch.models import Department
 from events.lifecycle import CaseStatus
 from events.models import Case, CaseTransition, Category, Report

@@ -13,10 +13,10 @@ from httpx import Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from citygrid.settings import get_settings
-from citygrid.users import User
-from dispatch.calendars import calendar_for_department
+from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import WorkCalendar, working_hours_between
 from dispatch.models import Department
 from events.lifecycle import RULES, CaseAction, CaseStatus, allowed_actions

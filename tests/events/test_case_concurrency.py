@@ -20,12 +20,12 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from citygrid import db
+from citygrid.accounts.auth import Principal, Role
 from citygrid.app import create_app
-from citygrid.auth import Principal, Role
 from citygrid.cli import migrate
 from dispatch.models import CaseAssignment, Department
-from events import case_service
-from events.case_schemas import CaseActionBody
+from events.cases import service as case_service
+from events.cases.schemas import CaseActionBody
 from events.lifecycle import CaseAction, CaseStatus
 from events.models import CaseTransition, Category
 from tests.conftest import throwaway_database, token_for

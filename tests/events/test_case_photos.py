@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.users import User
 from citygrid.settings import get_settings, settings_dependency
-from citygrid.users import User
 from tests.events.images import image_bytes
 from tests.events.test_case_actions import (
     World,

@@ -14,8 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid.auth import Role
-from events.categories import LoadCounts, load_taxonomy
+from citygrid.accounts.auth import Role
+from events.categories.service import LoadCounts, load_taxonomy
 from events.models import Case, Category
 from events.taxonomy import STANDARD_2013, STANDARD_2026, parse_taxonomy, read_taxonomy
 from tests.events.seed import add_case

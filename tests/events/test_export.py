@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, true
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from events.listing import EXPORT_CHUNK_ROWS, EXPORT_FIELDS, listing_select
-from events.listing_schemas import CaseSort
+from citygrid.accounts.auth import Role
+from events.listing.schemas import CaseSort
+from events.listing.service import EXPORT_CHUNK_ROWS, EXPORT_FIELDS, listing_select
 from grid.models import GridCell
 from tests.conftest import token_for
 from tests.events.seed import add_category, add_department

@@ -18,13 +18,13 @@ from pyproj import Geod
 from sqlalchemy import Connection, create_engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import events.intake
+import events.intake.service
 from citygrid import db
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from citygrid.app import create_app
-from citygrid.auth import Role
 from citygrid.cli import migrate
 from citygrid.settings import get_settings, settings_dependency
-from citygrid.users import User
 from events.models import Case, CaseTransition, Category, Report
 from grid.geometry import gcj02_to_bd09, wgs84_to_gcj02
 from tests.conftest import throwaway_database
@@ -75,7 +75,7 @@ def test_a_json_report_becomes_a_located_case_with_its_history(
     assert response.status_code == 201, response.text
     answer = response.json()
     assert NUMBER_FORMAT.match(answer["number"])
-    assert answer["number"][:8] == f"{events.intake.city_today():%Y%m%d}"
+    assert answer["number"][:8] == f"{events.intake.service.city_today():%Y%m%d}"
     assert answer["cell"] == {"code": CELL_NW.code, "name": CELL_NW.name}
     assert answer["status"] == "reported"
     assert answer["replayed"] is False
@@ -341,7 +341,7 @@ def test_a_bad_token_is_401_even_when_anonymous_reports_are_on(
 
 
 def test_the_sliding_window_admits_again_once_old_hits_leave_it() -> None:
-    limiter = events.intake.SlidingWindowLimiter(window_s=60)
+    limiter = events.intake.service.SlidingWindowLimiter(window_s=60)
     assert limiter.retry_after_s("a", limit=2, now=0) is None
     assert limiter.retry_after_s("a", limit=2, now=10) is None
     assert limiter.retry_after_s("a", limit=2, now=20) == pytest.approx(40)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.errors import InvalidInput
 from events.lifecycle import (
     RULES,

@@ -15,9 +15,9 @@ from shapely.geometry import Point
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from citygrid.settings import Settings, get_settings, settings_dependency
-from citygrid.users import User
 from dispatch.models import Department
 from events.lifecycle import CaseStatus
 from events.models import Case, Category, Report
@@ -403,7 +403,7 @@ def test_a_citizen_cannot_widen_the_scope_by_filtering_on_someone_else(
 def test_a_department_token_without_department_sees_nothing(
     client: TestClient, world: World
 ) -> None:
-    from citygrid.auth import Principal, issue_token
+    from citygrid.accounts.auth import Principal, issue_token
 
     principal = Principal(999, "no-dept", Role.DEPARTMENT, None)
     token = issue_token(principal, secret=get_settings().secret_key, ttl=timedelta(minutes=5))

@@ -10,8 +10,8 @@ from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from events.lifecycle import CaseStatus
 from events.models import Case, Report
 from tests.events.seed import add_case, add_category, add_user

@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Principal, Role
-from citygrid.users import User
+from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.users import User
 from dispatch.models import CaseAssignment, Department
-from events import photos
 from events.lifecycle import CaseAction, CaseStatus
 from events.models import Case, CasePhoto, CaseTransition, Category, Report
+from events.photos import service as photos
 from events.visibility import CaseFacts, Relation, may_see, relations_of
 from tests.events.images import image_bytes
 from tests.events.intake_support import Configure, headers_for

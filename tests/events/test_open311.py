@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from events.intake import CITY_TIME_ZONE
+from citygrid.accounts.auth import Role
+from events.intake.service import CITY_TIME_ZONE
 from events.lifecycle import CaseStatus
 from events.models import Case, Category, Report
 from events.open311.models import Open311Request

@@ -13,10 +13,10 @@ from httpx import Response
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
-from events import photos
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
 from events.models import Category
+from events.photos import service as photos
 from tests.events.images import CAMERA, EXIF_GPS_IFD, EXIF_MAKE, image_bytes, jpeg_with_gps, opened
 from tests.events.intake_support import (
     Configure,

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role, password_matches
+from citygrid.accounts.auth import Role, password_matches
 from tests.events.seed import PASSWORD, add_case, add_category, add_user
 
 

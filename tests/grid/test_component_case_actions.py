@@ -15,10 +15,10 @@ from pyproj import Geod
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
+from components.models import CensusTask, Component
 from dispatch.models import Department
 from events.models import Case, CaseTransition, Category
-from grid.components.models import CensusTask, Component
 from tests.events.intake_support import configure_app, headers_for
 from tests.events.seed import add_category, add_department, add_user
 from tests.grid.places import CELL_NW, centre_of, seed_block

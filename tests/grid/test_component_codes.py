@@ -7,7 +7,7 @@ import re
 import pytest
 
 from citygrid.errors import InvalidInput
-from grid.components.codes import (
+from components.codes import (
     VALID_CODE_PATTERN,
     ComponentCode,
     category_part,

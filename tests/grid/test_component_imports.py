@@ -22,17 +22,17 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.errors import ImportRejected
-from dispatch.models import Department
-from events.taxonomy import STANDARD_2026
-from grid.components.imports import (
+from components.imports import (
     ComponentTable,
     PointColumns,
     geometry_reasons,
     import_components,
     read_components,
 )
+from dispatch.models import Department
+from events.taxonomy import STANDARD_2026
 from grid.geometry import wgs84_to_gcj02
 from tests.conftest import token_for
 from tests.events.seed import add_category, add_department, add_user

@@ -16,11 +16,11 @@ from pyproj import Geod
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.db import session_fetcher
+from components import matching
+from components.models import Component
 from events.models import Case, Category
-from grid.components import matching
-from grid.components.models import Component
 from tests.events.intake_support import configure_app, headers_for
 from tests.events.seed import add_user
 from tests.grid.places import CELL_NW, centre_of, seed_block

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from grid.components import queries
-from grid.components.query_schemas import CaseCounts
+from citygrid.accounts.auth import Role
+from components import queries
+from components.query_schemas import CaseCounts
 from tests.events.seed import add_department
 from tests.grid.places import (
     BLOCK_EAST,

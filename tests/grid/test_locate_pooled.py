@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.auth import Role
 from citygrid.app import create_app
-from citygrid.auth import Role
 from citygrid.cli import migrate
 from citygrid.db import AsyncStatements
 from tests.conftest import throwaway_database, token_for

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from citygrid import db
+from citygrid.accounts.auth import Role
 from citygrid.app import create_app
-from citygrid.auth import Role
 from tests.conftest import token_for
 from tests.maps.city import add_cases, block, every_cell, seed_city, two_minor_categories
 from tests.web.browser_support import (

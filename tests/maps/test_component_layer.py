@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.settings import Settings, get_settings, settings_dependency
+from components.query_schemas import MapComponent
 from dispatch.models import Department
-from grid.components.query_schemas import MapComponent
 from maps import render
 from tests.maps.city import EAST_COMMUNITY, WEST_COMMUNITY, WEST_STREET, cell_code, seed_city
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from citygrid.errors import InvalidInput
 from grid.service import record_grid_change
 from maps import hotspots, weights

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from grid.service import record_grid_change
 from maps import service
 from maps.schemas import MapFilters, Metric, Unit

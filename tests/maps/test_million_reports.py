@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from events.models import Case
 from tests.maps.city import add_cases, every_cell, seed_city, two_minor_categories
 

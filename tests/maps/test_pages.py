@@ -16,9 +16,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from maps import render
-from maps.router import ChoroplethOptions, MapLimits, choropleth_html, heatmap_html, hotspots_html
+from maps.pages.pages import (
+    ChoroplethOptions,
+    MapLimits,
+    choropleth_html,
+    heatmap_html,
+    hotspots_html,
+)
 from maps.schemas import CellHotspot, HotspotClass, MapFilters, Trend, UnitValue
 from tests.maps.city import (
     EAST_STREET,
@@ -306,7 +312,7 @@ def test_export_inlines_every_asset() -> None:
 def test_worst_case_pages_stay_under_two_megabytes() -> None:
     """What the caps allow at 100,000 cells: every cell a heat point, MAP_CELLS_DRAWN_MAX cell
     polygons with long names, full base outlines and the marker cap."""
-    from maps.router import MAP_CELLS_DRAWN_MAX
+    from maps.pages.pages import MAP_CELLS_DRAWN_MAX
 
     heat = [
         (39.0 + (i // 316) * 9e-4, 116.0 + (i % 316) * 9e-4, float(i % 50 + 1))
@@ -432,7 +438,7 @@ def test_a_resource_without_a_local_copy_is_refused() -> None:
 def test_a_long_table_is_paged(
     client: TestClient, auth: Auth, city: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("maps.router.TABLE_ROWS_MAX", 150)
+    monkeypatch.setattr("maps.pages.pages.TABLE_ROWS_MAX", 150)
     params = {**PERIOD, "page": "2"}
     table = client.get("/maps/hotspots/table", params=params, headers=auth(Role.MANAGER)).text
     assert "rows 151–300 of 400" in table

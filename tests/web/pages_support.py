@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from citygrid.auth import SESSION_COOKIE, issue_token
+from citygrid.accounts.auth import SESSION_COOKIE, issue_token
+from citygrid.accounts.users import User
 from citygrid.settings import get_settings
-from citygrid.users import User
 from tests.events.seed import PASSWORD
 
 HTML = {"Accept": "text/html"}

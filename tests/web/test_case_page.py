@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.auth import PAGE_HEADER, Role
+from citygrid.accounts.auth import PAGE_HEADER, Role
+from citygrid.accounts.users import User
 from citygrid.i18n import translations
-from citygrid.users import User
 from dispatch.models import Department
-from events import case_page
-from events.case_schemas import HistoryRow
+from events.cases import pages as case_page
+from events.cases.schemas import HistoryRow
 from events.lifecycle import CaseAction, CaseStatus
 from events.models import Case, Category
 from tests.events.seed import add_case, add_category, add_department, add_user

@@ -15,15 +15,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from citygrid.users import User
-from dispatch import routing
+from citygrid.accounts.auth import Role
+from citygrid.accounts.users import User
+from dispatch.console.pages import working_hours_left
 from dispatch.deadlines import WorkCalendar, parse_periods
 from dispatch.models import Department
-from dispatch.pages import working_hours_left
-from dispatch.rules import RuleSetSpec
-from events import case_service
-from events.case_schemas import CaseActionBody
+from dispatch.rules import service as routing
+from dispatch.rules.rulebook import RuleSetSpec
+from events.cases import service as case_service
+from events.cases.schemas import CaseActionBody
 from events.lifecycle import CaseAction
 from events.models import Case, Category
 from tests.events.seed import PASSWORD, add_case, add_category, add_department, add_user

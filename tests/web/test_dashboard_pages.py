@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.auth import PAGE_HEADER, Role
-from dispatch.evaluation import GroupKind
+from citygrid.accounts.auth import PAGE_HEADER, Role
+from dispatch.evaluation.grading import GroupKind
 from events.models import Case
-from maps import dashboard
-from maps.dashboard import DashboardFilters, TrendPoint
+from maps.dashboard import pages as dashboard
+from maps.dashboard.pages import DashboardFilters, TrendPoint
 from maps.schemas import Metric, Unit
 from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.grid.places import COMMUNITY, DISTRICT

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
-from dispatch.calendars import calendar_for_department
-from dispatch.pages import working_hours_left
+from citygrid.accounts.auth import Role
+from dispatch.calendars.service import calendar_for_department
+from dispatch.console.pages import working_hours_left
 from events.lifecycle import CaseAction
 from events.models import Case
 from tests.events.seed import add_user

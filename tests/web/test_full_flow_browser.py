@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from events.models import Case, CasePhoto, Report
 from tests.events.images import image_bytes
 from tests.events.seed import add_category, add_department, add_user

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import Role
+from citygrid.accounts.auth import Role
 from events.models import Case, CasePhoto, Category, Report
 from grid.models import GridCell
 from tests.events.images import image_bytes

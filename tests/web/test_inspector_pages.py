@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.auth import PAGE_HEADER, Role
-from citygrid.users import User
-from events.inspector_pages import STATUS_NAMES, local_time, status_name
+from citygrid.accounts.auth import PAGE_HEADER, Role
+from citygrid.accounts.users import User
+from events.inspector.pages import STATUS_NAMES, local_time, status_name
 from events.lifecycle import CaseStatus
 from events.models import Case, CasePhoto, CaseTransition, Category, Report
 from tests.events.seed import PASSWORD, add_case, add_category, add_department, add_user
@@ -313,7 +313,7 @@ def test_a_verified_task_leaves_the_list(session: Session, client: TestClient) -
 def test_a_long_task_list_shows_the_longest_waiting_first(
     session: Session, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("events.inspector_pages.TASKS_SHOWN", 1)
+    monkeypatch.setattr("events.inspector.pages.TASKS_SHOWN", 1)
     inspector(session, client)
     kind = category(session)
     newer = handled_case(session, kind, feedback="later")

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.auth import PAGE_HEADER, SESSION_COOKIE, Role
+from citygrid.accounts.auth import PAGE_HEADER, SESSION_COOKIE, Role
 from citygrid.i18n import LANGUAGES
 from citygrid.i18n_extract import (
     conflicting_translations,

@@ -1,0 +1,69 @@
+"""The dispatchers' queue (filed, unrouted, returned cases, suggested department); bulk assign."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.db import SessionDep
+from citygrid.errors import InvalidInput
+from citygrid.settings import SettingsDep
+from dispatch.queue import service as queue_service
+from dispatch.queue.schemas import AssignOutcome, BulkAssignBody, QueuePage, RerouteBody, Rerouted
+from dispatch.queue.service import QueueKind
+from events.cases.schemas import CaseActionBody
+from events.lifecycle import DISPATCHERS
+
+router = APIRouter(prefix="/api/dispatch", tags=["dispatch"], route_class=RoleCheckedRoute)
+Reader = Annotated[Principal, Depends(Allow(*DISPATCHERS, Role.MANAGER))]
+Dispatcher = Annotated[Principal, Depends(Allow(*DISPATCHERS))]
+
+
+@router.get("/queue")
+def read_queue(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Reader,
+    kind: QueueKind = QueueKind.ALL,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QueuePage:
+    """Cases waiting for a department: urgent first, then the longest waiting, each with the
+    suggested department and why (or why no rule matched) and how often it bounced."""
+    if limit > settings.queue_page_max:
+        raise InvalidInput(f"limit is at most {settings.queue_page_max}", field="limit")
+    return queue_service.queue_page(
+        session, kind, limit=limit, offset=offset, now=datetime.now(UTC)
+    )
+
+
+@router.post("/assign")
+def bulk_assign(
+    body: BulkAssignBody, session: SessionDep, settings: SettingsDep, principal: Dispatcher
+) -> list[AssignOutcome]:
+    """Dispatch several cases at once; all or nothing (409 lists every case that cannot go)."""
+    if len(body.case_ids) > settings.bulk_assign_max:
+        raise InvalidInput(f"at most {settings.bulk_assign_max} cases at once", field="case_ids")
+    action_body = CaseActionBody(department_code=body.department_code, reason=body.reason)
+    outcomes = queue_service.assign_many(
+        session,
+        body.case_ids,
+        action_body,
+        principal,
+        datetime.now(UTC),
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        default_calendar_code=settings.default_calendar_code,
+    )
+    session.commit()
+    return outcomes
+
+
+@router.post("/queue/reroute")
+def reroute(body: RerouteBody, session: SessionDep, principal: Dispatcher) -> Rerouted:
+    """Route waiting cases again with the rules in force now (after a rule change)."""
+    routed = queue_service.reroute_waiting(session, body.case_ids, now=datetime.now(UTC))
+    session.commit()
+    return Rerouted(routed=routed)

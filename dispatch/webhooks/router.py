@@ -1,0 +1,156 @@
+"""Webhooks: registration and the delivery log (admins)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.db import SessionDep
+from dispatch.models import Webhook
+from dispatch.webhooks import service as webhooks
+
+router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], route_class=RoleCheckedRoute)
+
+Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
+DELIVERIES_PAGE_MAX = 200
+EventKind = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_.]*$")]
+Secret = Annotated[str, Field(min_length=16, max_length=200)]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl  # http or https only
+    secret: Secret | None = None  # generated when absent, and shown once
+    event_kinds: list[EventKind] = Field(default_factory=list, max_length=50)  # empty: all
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl | None = None
+    secret: Secret | None = None
+    event_kinds: list[EventKind] | None = Field(default=None, max_length=50)
+    is_active: bool | None = None
+
+
+class WebhookRead(BaseModel):
+    """A webhook as listed: never with its secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    url: str
+    event_kinds: list[str]
+    is_active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookRead):
+    secret: str  # shown only in the answer to the creation (or a change of secret)
+
+
+class AttemptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_id: uuid.UUID
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    created_at: datetime
+    log: list[AttemptRead] = []
+
+
+class PingQueued(BaseModel):
+    event_id: uuid.UUID
+
+
+@router.post("", status_code=201)
+def create_webhook(body: WebhookCreate, session: SessionDep, principal: Admin) -> WebhookCreated:
+    """Registers a receiver; the answer carries the signing secret, shown this once."""
+    webhook = webhooks.create_webhook(
+        session,
+        url=str(body.url),
+        secret=body.secret,
+        event_kinds=body.event_kinds,
+        created_by=principal.user_id,
+    )
+    created = _with_secret(webhook)
+    session.commit()
+    return created
+
+
+@router.get("")
+def list_webhooks(session: SessionDep, principal: Admin) -> list[WebhookRead]:
+    """Every webhook, oldest first, without secrets."""
+    return [WebhookRead.model_validate(webhook) for webhook in webhooks.list_webhooks(session)]
+
+
+@router.patch("/{webhook_id}")
+def update_webhook(
+    webhook_id: int, body: WebhookUpdate, session: SessionDep, principal: Admin
+) -> WebhookRead:
+    """Changes the given fields; a new secret is echoed back once."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "url" in changes:
+        changes["url"] = str(body.url)
+    webhook = webhooks.update_webhook(session, webhook_id, changes)
+    answer = _with_secret(webhook) if "secret" in changes else WebhookRead.model_validate(webhook)
+    session.commit()
+    return answer
+
+
+@router.delete("/{webhook_id}", status_code=204)
+def delete_webhook(webhook_id: int, session: SessionDep, principal: Admin) -> Response:
+    """Removes the webhook, its pending deliveries and their log."""
+    webhooks.delete_webhook(session, webhook_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get("/{webhook_id}/deliveries")
+def list_deliveries(
+    webhook_id: int,
+    session: SessionDep,
+    principal: Admin,
+    limit: Annotated[int, Query(ge=1, le=DELIVERIES_PAGE_MAX)] = 50,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+) -> list[DeliveryRead]:
+    """The delivery log, newest first: each event with its status and every attempt."""
+    rows = webhooks.deliveries_of(session, webhook_id, limit=limit, before_id=before_id)
+    return [
+        DeliveryRead.model_validate(delivery).model_copy(
+            update={"log": [AttemptRead.model_validate(attempt) for attempt in attempts]}
+        )
+        for delivery, attempts in rows
+    ]
+
+
+@router.post("/{webhook_id}/test", status_code=202)
+def test_webhook(webhook_id: int, session: SessionDep, principal: Admin) -> PingQueued:
+    """Queues a `ping` event for this webhook; the scheduler delivers it."""
+    event_id = webhooks.ping(session, webhook_id, now=datetime.now(UTC))
+    session.commit()
+    return PingQueued(event_id=event_id)
+
+
+def _with_secret(webhook: Webhook) -> WebhookCreated:
+    return WebhookCreated.model_validate(webhook)
