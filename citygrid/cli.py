@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,19 +10,13 @@ import typer
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import NullPool, create_engine
 
-from citygrid import backup
+from citygrid import backup, db
 from citygrid.accounts.auth import Role
 from citygrid.cluster import Cluster, ClusterError
-from citygrid.db import open_session
-from citygrid.errors import CitygridError, ImportRejected
+from citygrid.console import console, fail, reported_errors
 from citygrid.settings import PROJECT_DIR, get_settings
-
-console = Console()
-err_console = Console(stderr=True)
 
 app = typer.Typer(
     help="citygrid: grid-based city management (网格化城市管理).", no_args_is_help=True
@@ -35,35 +27,6 @@ db_app = typer.Typer(
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def print_rejection(error: ImportRejected) -> None:
-    """Every problem of a rejected import as a table: index, code, reason."""
-    table = Table(title=error.message)
-    for column in ("index", "code", "reason"):
-        table.add_column(column)
-    for problem in error.problems:
-        table.add_row(
-            str(problem.get("index", "")), str(problem.get("code") or ""), problem["reason"]
-        )
-    err_console.print(table)
-
-
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn a domain error into a readable message on stderr and exit status 1."""
-    try:
-        yield
-    except ImportRejected as error:
-        print_rejection(error)
-        raise typer.Exit(1) from error
-    except CitygridError as error:
-        raise fail(error.message) from error
 
 
 def embedded_cluster() -> Cluster | None:
@@ -223,7 +186,7 @@ def users_create(
         )
     except ValueError as error:
         raise fail(str(error)) from error
-    with open_session() as session, reported_errors():
+    with db.open_session() as session, reported_errors():
         user = create_user(session, user_in)
         session.commit()
         console.print(f"created user {user.username} ({user.role}), id {user.id}")

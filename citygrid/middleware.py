@@ -22,7 +22,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import grid.router
 from citygrid import logs
 from citygrid.accounts import auth
 from citygrid.errors import CitygridError
@@ -96,7 +95,7 @@ def page_policies(settings: Settings) -> dict[str, str]:
 def body_limits(settings: Settings) -> dict[str, int]:
     """The paths that accept bodies larger than `request_max_bytes`: file imports."""
     return {
-        "/api/grid/imports": grid.router.MAX_UPLOAD_BYTES,
+        "/api/grid/imports": settings.grid_import_max_bytes,
         "/api/components/imports": settings.component_import_max_bytes,
     }
 

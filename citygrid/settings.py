@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     cells_page_max: int = Field(default=1_000, gt=0)
     overlap_tolerance_m2: float = Field(default=1.0, ge=0)
     gap_tolerance_m2: float = Field(default=1.0, ge=0)
+    grid_import_max_bytes: int = Field(default=200 * 1024 * 1024, gt=0)  # a grid file upload
+    # The city's clock: pages, exports, Open311 and "today" read times in it.
+    city_time_zone: str = "Asia/Shanghai"
     # Intake
     media_dir: Path = PROJECT_DIR / ".citygrid" / "media"  # photos: public/ and private/
     anonymous_reports: bool = False  # citizens may report without a token
@@ -66,6 +70,20 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []  # closed by default: no cross-origin browser calls
     request_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)  # bodies larger are refused
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("city_time_zone")
+    @classmethod
+    def known_time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {name!r}") from error
+        return name
+
+    @property
+    def city_zone(self) -> ZoneInfo:
+        """The city's time zone."""
+        return ZoneInfo(self.city_time_zone)
 
     @model_validator(mode="after")
     def refuse_demo_secret_in_production(self) -> Settings:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.cli import reported_errors
+from citygrid.console import reported_errors
 from components.imports import (
     ComponentTable,
     PointColumns,
@@ -22,7 +22,6 @@ from components.schemas import ImportResult
 
 components_app = typer.Typer(help="The component inventory (部件): import.", no_args_is_help=True)
 console = Console()
-open_session = db.open_session
 
 
 @components_app.command("import")
@@ -54,7 +53,7 @@ def import_file(
         table = read_components(
             file, crs=crs, point_columns=PointColumns(lon=lon_column, lat=lat_column)
         )
-    with open_session() as session, reported_errors():
+    with db.open_session() as session, reported_errors():
         result = _import_with_progress(session, table, update=update)
         session.commit()
     console.print(summary(result), soft_wrap=True)

@@ -8,10 +8,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.models import Department
 from citygrid.errors import InvalidInput, NotFound, PermissionDenied
 from components.models import Component, ComponentChange
 from components.schemas import ComponentChangeRead, ComponentUpdate
-from dispatch.models import Department
 
 DEPARTMENT_FIELDS = ("owner_department_id", "supervisor_department_id", "maintainer_department_id")
 # What a member of the maintaining department may change; everything else is the admin's.

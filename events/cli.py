@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from citygrid import db
-from citygrid.cli import reported_errors
+from citygrid.console import reported_errors
 from events.categories.service import load_taxonomy
 from events.open311.seed import seed_service_attributes
 from events.taxonomy import DEFAULT_TAXONOMY, read_taxonomy
@@ -19,7 +19,6 @@ taxonomy_app = typer.Typer(
     help="Component (部件) and event (事件) categories.", no_args_is_help=True
 )
 console = Console()
-open_session = db.open_session
 
 
 @taxonomy_app.command("load")
@@ -34,7 +33,7 @@ def load(
     """Add the categories of FILE that are missing; retired ones stay retired."""
     with reported_errors():
         taxonomy = read_taxonomy(file)
-    with open_session() as session, reported_errors():
+    with db.open_session() as session, reported_errors():
         counts = load_taxonomy(session, taxonomy, update=update)
         # The example questions (Open311 service attributes) of the shipped categories
         seed_service_attributes(session)

@@ -1,4 +1,4 @@
-"""Tables of events: the taxonomy, reports, cases, their photos and their history."""
+"""Tables of events: the taxonomy, reports, cases, their photos, assignments and history."""
 
 from __future__ import annotations
 
@@ -166,3 +166,53 @@ class CaseTransition(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CaseAssignment(Base):
+    """One dispatch of a case to a department, until it is returned, reassigned or closed.
+
+    Evaluation counts per assignment: a department answers for the cases it was given.
+    """
+
+    __tablename__ = "case_assignment"
+    __table_args__ = (
+        Index("ix_case_assignment_department_dispatched", "department_id", "dispatched_at"),
+        # Which cases a department holds or held (object-level access), read from the index alone.
+        Index("ix_case_assignment_department_case", "department_id", "case_id"),
+        Index("ix_case_assignment_dispatched_at", "dispatched_at"),
+        # At most one current assignment per case.
+        Index(
+            "ix_case_assignment_current",
+            "case_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        # Escalation looks for current assignments whose thresholds have passed.
+        Index(
+            "ix_case_assignment_open_warn_at",
+            "warn_at",
+            postgresql_where=text("ended_at IS NULL AND handled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("event_case.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    routing_decision_id: Mapped[int | None] = mapped_column(ForeignKey("routing_decision.id"))
+    dispatched_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    limit_hours: Mapped[float | None] = mapped_column(Float)  # working hours
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # 80 % used
+    due_provisional: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handling_hours: Mapped[float | None] = mapped_column(Float)  # working hours used
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    postponement_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    postponed_hours: Mapped[float] = mapped_column(Float, server_default="0")
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_hours: Mapped[float] = mapped_column(Float, server_default="0")  # working hours
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # returned, reassigned, closed, …

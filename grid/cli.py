@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.cli import fail, reported_errors
+from citygrid.console import fail, reported_errors
 from citygrid.errors import Conflict
 from citygrid.settings import get_settings
 from grid import service
@@ -23,7 +23,6 @@ from grid.imports import ImportOptions, ImportReport, UnitFeature, import_units,
 
 grid_app = typer.Typer(help="The unit grid: import, generate.", no_args_is_help=True)
 console = Console()
-open_session = db.open_session
 
 
 def import_options(*, repair: bool = False) -> ImportOptions:
@@ -60,7 +59,7 @@ def generate(
         raise fail(f"{boundary} holds no readable boundary")
 
     layout = GridLayout(cell_size, community_size, street_size, sliver_ratio)
-    with open_session() as session, reported_errors():
+    with db.open_session() as session, reported_errors():
         if service.district_exists(session, district_code):
             raise Conflict(f"district {district_code} exists already", field="district_code")
         generated = generate_grid(
@@ -104,7 +103,7 @@ def import_file(
         features = read_features(
             file, crs=crs, code_field=code_field, name_field=name_field, parent_field=parent_field
         )
-    with open_session() as session, reported_errors():
+    with db.open_session() as session, reported_errors():
         report = _import_with_progress(session, level, features, import_options(repair=repair))
         session.commit()
     _print_import_report(report, file)

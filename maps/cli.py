@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from citygrid.db import open_session
+from citygrid import db
 from citygrid.errors import CitygridError
 from citygrid.settings import get_settings
 from maps.schemas import MapFilters, Metric, Unit
@@ -73,7 +73,7 @@ def export(
             urgency=urgency, department_code=department, area_code=area,
         )  # fmt: skip
         options = pages.choropleth_options(metric, unit, scheme, classes, bounds)
-        with open_session() as session:
+        with db.open_session() as session:
             page = page_html(session, layer, filters, options, confidence=confidence)
     except CitygridError as error:
         typer.echo(f"error: {error.message}", err=True)

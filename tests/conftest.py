@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
@@ -105,14 +106,33 @@ def session(engine: Engine) -> Iterator[Session]:
         transaction.rollback()
 
 
-@pytest.fixture
-def client(session: Session) -> Iterator[TestClient]:
+PER_APP_LIMITERS = ("anonymous_limiter", "open311_limiter")
+
+
+@pytest.fixture(scope="session")
+def served(engine: Engine) -> Iterator[tuple[FastAPI, TestClient]]:
+    """One app for the whole run: its lifespan (gc.freeze, the statistics' warm-up) runs once."""
     app = create_app()
+    with TestClient(app) as test_client:
+        yield app, test_client
+
+
+@pytest.fixture
+def client(served: tuple[FastAPI, TestClient], session: Session) -> Iterator[TestClient]:
+    """The shared app, with this test's session behind every request and no cookies left over."""
+    app, test_client = served
+    app.dependency_overrides.clear()
     app.dependency_overrides[db.get_session] = lambda: session
     app.dependency_overrides[db.get_row_fetcher] = lambda: db.session_fetcher(session)
     app.dependency_overrides[db.get_writer] = lambda: db.SessionWriter(session)
-    with TestClient(app) as test_client:
-        yield test_client
+    test_client.cookies.clear()
+    # Rate limiters count per app: each test starts with none, as with an app of its own.
+    for limiter in PER_APP_LIMITERS:
+        if hasattr(app.state, limiter):
+            delattr(app.state, limiter)
+    yield test_client
+    app.dependency_overrides.clear()
+    test_client.cookies.clear()
 
 
 def token_for(role: Role, *, user_id: int = 1, department_id: int | None = None) -> str:
@@ -137,20 +157,8 @@ def run_cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     def test_session() -> Iterator[Session]:
         yield session
 
-    cli_modules = (
-        "citygrid.cli",
-        "grid.cli",
-        "citygrid.demo.city",
-        "events.cli",
-        "dispatch.cli",
-        "dispatch.rules.cli",
-        "dispatch.escalation.cli",
-        "events.open311.cli",
-        "maps.cli",
-        "components.cli",
-    )
-    for module_name in cli_modules:
-        monkeypatch.setattr(f"{module_name}.open_session", test_session, raising=False)
+    # Every command opens its session through citygrid.db.open_session: one place to replace.
+    monkeypatch.setattr(db, "open_session", test_session)
     citygrid_cli.register_domain_commands()
     runner = CliRunner()
 

@@ -1,4 +1,5 @@
-"""Tables of sign-in security: revoked tokens, login throttling, and the audit log."""
+"""Tables of accounts: departments (the units users belong to), sign-in security (revoked tokens,
+login throttling) and the audit log."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, Uuid, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,3 +64,30 @@ class AuditEvent(Base):
     path: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class DepartmentSupervisor(Base):
+    """A user who answers for a department: told when its cases run overdue."""
+
+    __tablename__ = "department_supervisor"
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Department(Base):
+    """A department (专业部门 / 责任单位) that handles cases."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    contact: Mapped[str | None] = mapped_column(Text)
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("work_calendar.id"))  # None: default
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")

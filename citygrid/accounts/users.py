@@ -33,11 +33,11 @@ from citygrid.accounts.auth import (
     request_origin,
 )
 from citygrid.accounts.backoff import LOGIN_BACKOFF, BackoffPolicy
+from citygrid.accounts.models import Department
 from citygrid.accounts.security import AuditEntry, AuditKind, LoginThrottled, RequestOrigin
 from citygrid.db import Base, SessionDep
 from citygrid.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from citygrid.settings import Settings, SettingsDep
-from dispatch.models import Department
 
 PASSWORD_MAX_LENGTH = 256
 AUDIT_PAGE_MAX = 1_000

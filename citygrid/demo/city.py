@@ -12,15 +12,15 @@ from rich.table import Table
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from citygrid import db
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User, UserCreate, create_user
-from citygrid.db import open_session
 from citygrid.demo import rules as demo_rules
 from citygrid.demo.components import load_demo_components
 from citygrid.demo.history import DemoActors, load_demo_history
 from citygrid.settings import get_settings
 from dispatch.assignments import service as assignments
-from dispatch.models import Department
 from dispatch.queue import service as queue_service
 from events import taxonomy
 from events.categories import service as categories
@@ -149,7 +149,7 @@ def demo_actors(session: Session) -> DemoActors:
 @demo_app.command("load")
 def load() -> None:
     """Load the demo city and demo users (a second run changes nothing), then print the logins."""
-    with open_session() as session:
+    with db.open_session() as session:
         categories.load_taxonomy(session, taxonomy.read_taxonomy())  # the reports need categories
         cells = load_demo_grid(session)
         users = load_demo_users(session)

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.models import Department, RuleSet
+from citygrid.accounts.models import Department
+from dispatch.models import RuleSet
 from dispatch.rules import service as routing
 from dispatch.rules.rulebook import RuleSetSpec
 from events.models import Category

@@ -15,6 +15,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Principal
+from citygrid.accounts.models import Department
 from dispatch.calendars import service as calendars
 from dispatch.deadlines import (
     WARNING_FRACTION,
@@ -24,8 +25,7 @@ from dispatch.deadlines import (
     working_hours_between,
 )
 from dispatch.deadlines import traffic_light as light_for
-from dispatch.models import CaseAssignment, Department
-from events.models import Case, Category
+from events.models import Case, CaseAssignment, Category
 
 
 @dataclass(frozen=True)

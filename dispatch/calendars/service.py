@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.models import Department
 from citygrid.errors import Conflict, InvalidInput, NotFound
 from dispatch import deadlines
-from dispatch.models import CalendarDay, Department
+from dispatch.models import CalendarDay
 from dispatch.models import WorkCalendar as WorkCalendarRow
 
 OFFICIAL = deadlines.ChineseOfficialCalendar()

@@ -18,13 +18,13 @@ from sqlalchemy import RowMapping, select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.models import Department
 from citygrid.db import SessionDep
 from citygrid.errors import NotFound
 from citygrid.settings import Settings, SettingsDep
 from citygrid.web import N_, render
 from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import WorkCalendar, working_hours_between
-from dispatch.models import Department
 from dispatch.queue import service as queue_service
 from dispatch.queue.service import QueueKind
 from events.cases import pages as case_page

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import STAFF_ROLES, Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.models import Department, DepartmentSupervisor
 from citygrid.accounts.users import User
 from citygrid.db import SessionDep
 from citygrid.errors import Conflict, InvalidInput, NotFound
 from dispatch.calendars import service as calendars
-from dispatch.models import Department, DepartmentSupervisor
 from dispatch.models import WorkCalendar as WorkCalendarRow
 
 router = APIRouter(tags=["departments"], route_class=RoleCheckedRoute)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from citygrid.db import open_session
+from citygrid import db
 from citygrid.settings import get_settings
 from dispatch import scheduler
 from dispatch.webhooks import service as webhooks
@@ -45,7 +45,7 @@ def parse_now(raw: str | None) -> datetime:
 def run_escalations(now: NowOption = None) -> None:
     """Fire the escalation steps due now (or at --now) and print what was done."""
     at = parse_now(now)
-    with open_session() as session:
+    with db.open_session() as session:
         report = scheduler.escalate_once(session, at, settings=get_settings())
     if report is None:
         typer.echo("another process is running escalations; nothing done")
@@ -64,7 +64,7 @@ def deliver(now: NowOption = None) -> None:
     at = parse_now(now)
     total = webhooks.DeliveryReport()
     while True:
-        with open_session() as session:
+        with db.open_session() as session:
             batch = scheduler.deliver_batch(session, at, settings=get_settings())
         if batch is None:
             typer.echo("another process is delivering webhooks; nothing done")

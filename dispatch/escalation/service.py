@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.models import Department
 from citygrid.settings import Settings
 from dispatch.calendars import service as calendars
 from dispatch.deadlines import WorkCalendar
@@ -31,9 +32,9 @@ from dispatch.escalation.ladder import (
     parse_chain,
 )
 from dispatch.escalation.ladder import step_thresholds as thresholds_of
-from dispatch.models import CaseAssignment, Department, Escalation, RuleSet
+from dispatch.models import Escalation, RuleSet
 from dispatch.webhooks import service as webhooks
-from events.models import Case
+from events.models import Case, CaseAssignment
 
 CANDIDATE_BATCH = 5_000
 NOTIFICATION_KIND = "escalation"

@@ -11,7 +11,7 @@ import yaml  # type: ignore[import-untyped]
 from pydantic import ValidationError
 from rich.console import Console
 
-from citygrid.db import open_session
+from citygrid import db
 from citygrid.errors import CitygridError
 from dispatch.rules import service as routing
 from dispatch.rules.rulebook import RuleSetRejected, RuleSetSpec
@@ -67,7 +67,7 @@ def load(
     if effective_from is not None and effective_from.tzinfo is None:
         effective_from = effective_from.replace(tzinfo=UTC)
     spec = read_rule_file(path, effective_from=effective_from, comment=comment)
-    with open_session() as session:
+    with db.open_session() as session:
         try:
             saved = routing.save_rule_set(session, spec, by=None, now=datetime.now(UTC))
         except RuleSetRejected as rejected:
@@ -86,7 +86,7 @@ def show(
     version: Annotated[int | None, typer.Argument(help="Version (default: the newest).")] = None,
 ) -> None:
     """Print a rule-set version's rules in precedence order (the first match wins)."""
-    with open_session() as session:
+    with db.open_session() as session:
         rule_set = (
             routing.newest_rule_set(session)
             if version is None

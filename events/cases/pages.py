@@ -20,12 +20,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import ALL_ROLES, STAFF_ROLES, Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, page_language, render
 from dispatch.evaluation import service as evaluation_service
-from dispatch.models import Department
 from events.cases import service as case_service
 from events.cases.schemas import CaseDetail, HistoryRow
 from events.lifecycle import RULES, CaseAction, CaseStatus

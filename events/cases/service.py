@@ -27,11 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.models import Department
 from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from dispatch.assignments import service as assignments
 from dispatch.deadlines import working_hours_between
 from dispatch.inbox import service as notifications
-from dispatch.models import CaseAssignment, Department
 from dispatch.rules import service as routing
 from dispatch.webhooks import service as webhooks
 from events import visibility
@@ -52,7 +52,7 @@ from events.lifecycle import (
     allowed_actions,
     next_status,
 )
-from events.models import Case, CasePhoto, CaseTransition, Report
+from events.models import Case, CaseAssignment, CasePhoto, CaseTransition, Report
 from events.photos import service as photos
 
 A = CaseAction

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.models import Department
 from citygrid.db import SessionDep
 from citygrid.web import N_, render
-from dispatch.models import Department
 from events.cases import pages as case_page
 from events.intake.service import CITY_TIME_ZONE
 from events.lifecycle import CaseAction, CaseStatus

@@ -44,10 +44,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from citygrid.accounts.auth import ALL_ROLES, PUBLIC, Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.models import Department
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
-from dispatch.models import CaseAssignment, Department
 from events.lifecycle import WORKING_STATUSES, CaseStatus
 from events.listing.schemas import (
     BBox,
@@ -58,7 +58,7 @@ from events.listing.schemas import (
     PublicCaseItem,
     PublicCasePage,
 )
-from events.models import Case, CaseTransition, Category, Report
+from events.models import Case, CaseAssignment, CaseTransition, Category, Report
 from events.visibility import Relation, relations_seen, sees_every_case
 from grid.models import GridCell, GridRegion
 from grid.router import parse_bbox

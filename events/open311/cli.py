@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from citygrid.db import open_session
+from citygrid import db
 from citygrid.errors import NotFound
 from events.open311 import keys
 
@@ -23,7 +23,7 @@ def create(
     ] = 60,
 ) -> None:
     """Issue a key: printed once, only its SHA-256 is stored."""
-    with open_session() as session:
+    with db.open_session() as session:
         issued = keys.issue_key(session, name=name, requests_per_minute=requests_per_minute)
         session.commit()
         typer.echo(f"key {issued.key.id} for {name} ({requests_per_minute} requests per minute)")
@@ -34,7 +34,7 @@ def create(
 @keys_app.command("list")
 def list_keys() -> None:
     """Every key: id, prefix, name, rate, created, revoked."""
-    with open_session() as session:
+    with db.open_session() as session:
         for key in keys.list_keys(session):
             revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
             typer.echo(
@@ -46,7 +46,7 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[int, typer.Argument(help="The key's id (see keys list).")]) -> None:
     """Revoke a key: POSTs with it are refused (403) from now on."""
-    with open_session() as session:
+    with db.open_session() as session:
         try:
             key = keys.revoke_key(session, key_id)
         except NotFound as error:

@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 from citygrid import middleware
 from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.models import Department
 from citygrid.db import SessionDep
 from citygrid.settings import Settings, SettingsDep
 from citygrid.web import N_, page_language, render
 from dispatch.evaluation import grading as evaluation
 from dispatch.evaluation import service as evaluation_service
 from dispatch.evaluation.grading import GroupKind
-from dispatch.models import Department
 from events.models import Category
 from grid.models import GridRegion
 from maps import service as map_service

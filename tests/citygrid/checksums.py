@@ -19,11 +19,11 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.demo import city as demo
 from citygrid.demo import rules as demo_rules
 from citygrid.demo.history import DemoActors, load_demo_history
 from dispatch.assignments import service as assignments
-from dispatch.models import Department
 from dispatch.queue import service as queue_service
 from events import taxonomy
 from events.categories import service as categories

@@ -9,8 +9,8 @@ from pyproj import Geod
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.models import Department
 from citygrid.demo.components import load_demo_components
-from dispatch.models import Department
 from events.models import Category
 from tests.events.seed import add_case, add_department
 from tests.grid.places import CELL_NW, CELLS_IN_CODE_ORDER, seed_block

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.models import Department
 from components.models import Component
-from dispatch.models import Department, RoutingDecision
+from dispatch.models import RoutingDecision
 from dispatch.rules import service as routing
 from dispatch.rules.rulebook import RuleSetSpec
 from events.models import Case, Category

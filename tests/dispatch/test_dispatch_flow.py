@@ -13,26 +13,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department, DepartmentSupervisor
 from citygrid.accounts.users import User
 from citygrid.settings import get_settings
 from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import add_working_hours, working_hours_between
 from dispatch.escalation import service as escalation_service
-from dispatch.models import (
-    CaseAssignment,
-    Department,
-    DepartmentSupervisor,
-    Notification,
-    RuleSet,
-    WebhookDelivery,
-)
+from dispatch.models import Notification, RuleSet, WebhookDelivery
 from dispatch.rules import service as routing
 from dispatch.rules.rulebook import RuleSetSpec
 from dispatch.webhooks import service as webhooks
 from events.cases import service as case_service
 from events.cases.schemas import CaseActionBody
 from events.lifecycle import CaseAction, CaseStatus
-from events.models import Case, Category
+from events.models import Case, CaseAssignment, Category
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.grid.places import CELL_NE, COMMUNITY, DISTRICT

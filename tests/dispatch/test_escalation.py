@@ -20,6 +20,7 @@ from typer.testing import Result
 
 from citygrid import db
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department, DepartmentSupervisor
 from citygrid.accounts.users import User
 from citygrid.errors import NotFound
 from citygrid.settings import Settings, get_settings
@@ -36,15 +37,9 @@ from dispatch.escalation.ladder import (
     step_threshold,
 )
 from dispatch.escalation.service import run_escalations
-from dispatch.models import (
-    CaseAssignment,
-    Department,
-    DepartmentSupervisor,
-    Escalation,
-    RuleSet,
-    WebhookDelivery,
-)
+from dispatch.models import Escalation, RuleSet, WebhookDelivery
 from dispatch.webhooks import service as webhooks
+from events.models import CaseAssignment
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user
 

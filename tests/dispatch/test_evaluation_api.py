@@ -23,10 +23,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
-from dispatch.models import CaseAssignment, Department
 from events.lifecycle import CaseStatus
-from events.models import Case, CaseTransition, Report
+from events.models import Case, CaseAssignment, CaseTransition, Report
 from grid.models import GridCell
 from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.models import Department
 from citygrid.demo import rules as demo_rules
 from citygrid.errors import Conflict
-from dispatch.models import Department, RoutingDecision, RoutingRuleKey
+from dispatch.models import RoutingDecision, RoutingRuleKey
 from dispatch.rules import service as routing
 from dispatch.rules.rulebook import RuleSetRejected, RuleSetSpec
 from events.models import Case, Category

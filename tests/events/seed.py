@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
-from dispatch.models import Department
 from events.lifecycle import CaseStatus
 from events.models import Case, CaseTransition, Category, Report
 from grid.models import GridCell

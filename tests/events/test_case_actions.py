@@ -14,11 +14,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
 from citygrid.settings import get_settings
 from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import WorkCalendar, working_hours_between
-from dispatch.models import Department
 from events.lifecycle import RULES, CaseAction, CaseStatus, allowed_actions
 from events.models import Case, CasePhoto, Category
 from tests.conftest import token_for

@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from citygrid import db
 from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.models import Department
 from citygrid.app import create_app
 from citygrid.cli import migrate
-from dispatch.models import CaseAssignment, Department
 from events.cases import service as case_service
 from events.cases.schemas import CaseActionBody
 from events.lifecycle import CaseAction, CaseStatus
-from events.models import CaseTransition, Category
+from events.models import CaseAssignment, CaseTransition, Category
 from tests.conftest import throwaway_database, token_for
 from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.events.test_case_actions import TEST_STANDARD

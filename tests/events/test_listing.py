@@ -16,9 +16,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
 from citygrid.settings import Settings, get_settings, settings_dependency
-from dispatch.models import Department
 from events.lifecycle import CaseStatus
 from events.models import Case, Category, Report
 from grid.models import GridCell

@@ -18,10 +18,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
-from dispatch.models import CaseAssignment, Department
 from events.lifecycle import CaseAction, CaseStatus
-from events.models import Case, CasePhoto, CaseTransition, Category, Report
+from events.models import Case, CaseAssignment, CasePhoto, CaseTransition, Category, Report
 from events.photos import service as photos
 from events.visibility import CaseFacts, Relation, may_see, relations_of
 from tests.events.images import image_bytes

@@ -16,8 +16,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from components.models import CensusTask, Component
-from dispatch.models import Department
 from events.models import Case, CaseTransition, Category
 from tests.events.intake_support import configure_app, headers_for
 from tests.events.seed import add_category, add_department, add_user

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.errors import ImportRejected
 from components.imports import (
     ComponentTable,
@@ -31,7 +32,6 @@ from components.imports import (
     import_components,
     read_components,
 )
-from dispatch.models import Department
 from events.taxonomy import STANDARD_2026
 from grid.geometry import wgs84_to_gcj02
 from tests.conftest import token_for

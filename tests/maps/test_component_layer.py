@@ -15,9 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.settings import Settings, get_settings, settings_dependency
 from components.query_schemas import MapComponent
-from dispatch.models import Department
 from maps import render
 from tests.maps.city import EAST_COMMUNITY, WEST_COMMUNITY, WEST_STREET, cell_code, seed_city
 

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import PAGE_HEADER, Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
 from citygrid.i18n import translations
-from dispatch.models import Department
 from events.cases import pages as case_page
 from events.cases.schemas import HistoryRow
 from events.lifecycle import CaseAction, CaseStatus

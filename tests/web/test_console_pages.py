@@ -16,10 +16,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Role
+from citygrid.accounts.models import Department
 from citygrid.accounts.users import User
 from dispatch.console.pages import working_hours_left
 from dispatch.deadlines import WorkCalendar, parse_periods
-from dispatch.models import Department
 from dispatch.rules import service as routing
 from dispatch.rules.rulebook import RuleSetSpec
 from events.cases import service as case_service
