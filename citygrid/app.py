@@ -5,22 +5,23 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from types import ModuleType
 
 import psycopg
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError
 
-import citygrid.accounts.users
-import components.case_router
-import components.query_router
+import citygrid.accounts.pages
+import citygrid.accounts.router
+import citygrid.router
+import components.census.router
 import components.router
+import dispatch.calendars.router
 import dispatch.console.pages
 import dispatch.departments.router
+import dispatch.desk.pages
 import dispatch.evaluation.router
 import dispatch.inbox.router
 import dispatch.queue.router
@@ -28,11 +29,13 @@ import dispatch.rules.router
 import dispatch.webhooks.router
 import events.cases.pages
 import events.cases.router
-import events.categories.service
+import events.categories.router
+import events.component_cases.router
 import events.inspector.pages
-import events.intake.service
-import events.listing.service
+import events.intake.router
+import events.listing.router
 import events.open311.router
+import events.photos.router
 import grid.router
 import maps.api.router
 import maps.dashboard.pages
@@ -40,29 +43,44 @@ import maps.hotspots
 import maps.pages.pages
 from citygrid import error_responses, middleware, web
 from citygrid.accounts import auth
-from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
-from citygrid.db import AsyncStatements, get_session
+from citygrid.db import AsyncStatements
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated, PermissionDenied
+from citygrid.router import DATABASE_RETRY_AFTER_S
 from citygrid.settings import get_settings
+from dispatch.actions.workflow import DispatchWorkflow
 from dispatch.scheduler import running_scheduler
 
-DATABASE_RETRY_AFTER_S = 5
-
-health_router = APIRouter(tags=["health"], route_class=RoleCheckedRoute)
-
-
-@health_router.get("/health", dependencies=[Depends(PUBLIC)])
-def health(session: Annotated[Session, Depends(get_session)]) -> JSONResponse:
-    """200 when the database answers, 503 when it does not."""
-    try:
-        session.execute(text("SELECT 1"))
-    except (OperationalError, DBAPIError):
-        return JSONResponse(
-            {"status": "unavailable", "database": "not answering"},
-            status_code=503,
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
-        )
-    return JSONResponse({"status": "ok", "database": "ok"})
+# Every domain's routers: router.py modules answer JSON, pages.py modules HTML. No two share a
+# path, so the order is only the order of the OpenAPI document.
+ROUTER_MODULES: tuple[ModuleType, ...] = (
+    citygrid.router,
+    citygrid.accounts.pages,
+    citygrid.accounts.router,
+    grid.router,
+    components.router,
+    events.component_cases.router,
+    components.census.router,
+    events.categories.router,
+    events.intake.router,
+    events.photos.router,
+    events.listing.router,
+    events.cases.router,
+    dispatch.departments.router,
+    dispatch.calendars.router,
+    dispatch.queue.router,
+    dispatch.rules.router,
+    dispatch.inbox.router,
+    dispatch.webhooks.router,
+    dispatch.evaluation.router,
+    events.open311.router,
+    maps.api.router,
+    maps.pages.pages,
+    events.inspector.pages,
+    events.cases.pages,
+    dispatch.console.pages,
+    dispatch.desk.pages,
+    maps.dashboard.pages,
+)
 
 
 def status_code_for(error: CitygridError) -> int:
@@ -114,40 +132,13 @@ def create_app() -> FastAPI:
     app.state.statements = AsyncStatements(
         settings.resolved_database_url(), max_size=settings.pool_size
     )
+    # events reaches dispatch's work on cases only through this (events.cases.workflow).
+    app.state.case_workflow = DispatchWorkflow(settings.default_calendar_code)
     middleware.install(app, settings)
     error_responses.install(app)
     app.add_exception_handler(CitygridError, handle_domain_error)
     for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(database_down, handle_database_down)
-    app.include_router(health_router)
-    app.include_router(web.router)
-    app.include_router(citygrid.accounts.users.router)
-    app.include_router(grid.router.router)
-    app.include_router(components.router.router)
-    app.include_router(components.query_router.router)
-    app.include_router(components.case_router.router)
-    app.include_router(events.categories.service.router)
-    app.include_router(events.intake.service.router)
-    # Before the case routes: /api/cases/export must not be taken for /api/cases/{case_id}.
-    app.include_router(events.listing.service.router)
-    app.include_router(events.cases.router.router)
-    for dispatch_module in (
-        dispatch.departments.router,
-        dispatch.queue.router,
-        dispatch.rules.router,
-        dispatch.inbox.router,
-        dispatch.webhooks.router,
-        dispatch.evaluation.router,
-    ):
-        app.include_router(dispatch_module.router)
-    app.include_router(events.open311.router.router)
-    app.include_router(maps.api.router.router)
-    app.include_router(maps.pages.pages.router)
-    for page_module in (
-        events.inspector.pages,
-        events.cases.pages,
-        dispatch.console.pages,
-        maps.dashboard.pages,
-    ):
-        app.include_router(page_module.router)
+    for module in ROUTER_MODULES:
+        app.include_router(module.router)
     return app

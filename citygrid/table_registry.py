@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import citygrid.accounts.models
-import citygrid.accounts.users
 import components.models
 import dispatch.models
 import events.models
@@ -15,7 +14,6 @@ from citygrid.db import Base
 
 TABLE_MODULES = (
     citygrid.accounts.models,
-    citygrid.accounts.users,
     dispatch.models,
     events.models,
     events.open311.models,

@@ -1,43 +1,26 @@
-"""What every web page shares: templates in the user's language, static files, login and logout."""
+"""What every web page shares: templates in the user's language, the navigation of each role,
+rendering, and the error page a browser is shown instead of JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from citygrid.accounts.auth import (
-    PUBLIC,
-    SESSION_COOKIE,
-    Principal,
-    Role,
-    RoleCheckedRoute,
-    issue_token,
-    read_token,
-    read_verified_token,
-    request_origin,
-)
-from citygrid.accounts.security import LoginThrottled, current_time, revocations_in
-from citygrid.accounts.users import LoginRefused, log_in_checked, log_out_token
-from citygrid.db import SessionDep
-from citygrid.errors import CitygridError, NotAuthenticated, NotFound
+from citygrid.accounts.roles import Principal, Role
+from citygrid.errors import CitygridError, NotAuthenticated
 from citygrid.i18n import LANGUAGES, negotiate_language, translations
-from citygrid.served_files import file_inside
-from citygrid.settings import SettingsDep, get_settings
 
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
 WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")
 LANGUAGE_COOKIE = "citygrid_lang"
-LANGUAGE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
-STATIC_MAX_AGE_S = 3600
 
 
 # N_ is the gettext convention for "mark for translation, translate later".
@@ -174,134 +157,3 @@ def page_error(request: Request, error: CitygridError, status_code: int) -> Resp
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
     context = {"status_code": status_code, "message": error.message}
     return render(request, "error.html", context, principal=None, status_code=status_code)
-
-
-def safe_next(next_path: str | None) -> str | None:
-    """A path on this site to go back to after login; anything else (another host) is dropped."""
-    if next_path and next_path.startswith("/") and not next_path.startswith(("//", "/\\")):
-        return next_path
-    return None
-
-
-def signed_in(request: Request) -> Principal | None:
-    """The page's user when the session cookie holds a valid token."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if token is None:
-        return None
-    try:
-        return read_token(token, secret=get_settings().secret_key)
-    except NotAuthenticated:
-        return None
-
-
-router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
-
-
-@router.get("/", dependencies=[Depends(PUBLIC)])
-def home(request: Request) -> RedirectResponse:
-    """The user's first page, or the login page."""
-    principal = signed_in(request)
-    return RedirectResponse(landing_path(principal.role) if principal else "/login", 303)
-
-
-@router.get("/login", dependencies=[Depends(PUBLIC)])
-def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> HTMLResponse:
-    """The login form."""
-    context = {"next": safe_next(next) or "", "failed": False, "username": ""}
-    return render(request, "login.html", context, principal=None)
-
-
-@router.post("/login", dependencies=[Depends(PUBLIC)])
-def log_in_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: Annotated[datetime, Depends(current_time)],
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
-    next: Annotated[str, Form(max_length=2000)] = "",
-) -> Response:
-    """Sign in: the session cookie, and on to the page asked for (or the role's first page).
-    Throttled, audited and counted like the API's login (they share `log_in_checked`)."""
-    try:
-        user = log_in_checked(session, username, password, origin=request_origin(request), now=now)
-    except LoginRefused:
-        session.commit()  # the failure counts even though the answer is an error
-        context = {"next": safe_next(next) or "", "failed": True, "username": username}
-        return render(request, "login.html", context, principal=None, status_code=401)
-    except LoginThrottled as throttled:
-        session.commit()
-        return throttled_page(request, throttled)
-    session.commit()
-    ttl = timedelta(minutes=settings.token_ttl_minutes)
-    principal = user.principal()
-    response = RedirectResponse(safe_next(next) or landing_path(principal.role), 303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        issue_token(principal, secret=settings.secret_key, ttl=ttl),
-        max_age=int(ttl.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=settings.env == "production",
-        path="/",
-    )
-    return response
-
-
-def throttled_page(request: Request, throttled: LoginThrottled) -> HTMLResponse:
-    """The error page for a login refused by the throttle: 429, Retry-After, when to retry."""
-    message = gettext_for(request)(N_("Too many failed logins. Try again in {seconds} s."))
-    context = {"status_code": 429, "message": message.format(seconds=throttled.retry_after_s)}
-    response = render(request, "error.html", context, principal=None, status_code=429)
-    response.headers["Retry-After"] = str(throttled.retry_after_s)
-    return response
-
-
-@router.post("/logout", dependencies=[Depends(PUBLIC)])
-def log_out_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: Annotated[datetime, Depends(current_time)],
-) -> RedirectResponse:
-    """Sign out: the session cookie's token is revoked and the cookie dropped."""
-    response = RedirectResponse("/login", 303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    cookie = request.cookies.get(SESSION_COOKIE)
-    try:
-        token = read_verified_token(cookie or "", secret=settings.secret_key)
-    except NotAuthenticated:
-        return response  # nothing to revoke: no cookie, or one that is refused anyway
-    log_out_token(session, token, origin=request_origin(request), now=now)
-    session.commit()
-    revocations_in(request.app.state).revoke(token.token_id, token.expires_at)
-    return response
-
-
-@router.get("/language", dependencies=[Depends(PUBLIC)])
-def choose_language(
-    request: Request,
-    language: Annotated[str, Query(alias="set", pattern="^(zh-CN|en)$")],
-    next: Annotated[str | None, Query()] = None,
-) -> RedirectResponse:
-    """Switch the pages' language (remembered in a cookie) and go back."""
-    response = RedirectResponse(safe_next(next) or "/", 303)
-    response.set_cookie(
-        LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_MAX_AGE_S, samesite="lax", path="/"
-    )
-    return response
-
-
-def static_folder(package: str) -> Path:
-    return Path(str(files(package))) / "static"
-
-
-@router.get("/static/{package}/{path:path}", dependencies=[Depends(PUBLIC)])
-def static_file(package: str, path: str) -> FileResponse:
-    """A page's script, style sheet or image, served by the app (no CDN: intranets are offline)."""
-    if package not in WEB_PACKAGES:
-        raise NotFound(f"no static files for {package!r}", field="package")
-    target = file_inside(static_folder(package).resolve(), path)
-    if target is None:
-        raise NotFound(f"no static file {path!r}", field="path")
-    return FileResponse(target, headers={"Cache-Control": f"public, max-age={STATIC_MAX_AGE_S}"})

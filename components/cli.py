@@ -12,12 +12,8 @@ from sqlalchemy.orm import Session
 
 from citygrid import db
 from citygrid.console import reported_errors
-from components.imports import (
-    ComponentTable,
-    PointColumns,
-    import_components,
-    read_components,
-)
+from components.import_files import ComponentTable, PointColumns, read_components
+from components.imports import import_components
 from components.schemas import ImportResult
 
 components_app = typer.Typer(help="The component inventory (部件): import.", no_args_is_help=True)

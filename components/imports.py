@@ -1,9 +1,8 @@
 """Importing components: every row checked, and nothing written unless all are good.
 
-A file (GeoJSON, GeoPackage, Shapefile, or CSV with lon/lat columns) is read column by column
-with pyogrio and numpy and converted to WGS-84 as the grid import does. Identifiers and
-geometries are checked in Python over whole columns, and each geometry's cell is found by the
-grid's in-process cell index (as bulk geolocation does: several times faster than a spatial join
+A file is read into a ComponentTable (components.import_files). Identifiers and geometries are
+checked in Python over whole columns, and each geometry's cell is found by the grid's
+in-process cell index (as bulk geolocation does: several times faster than a spatial join
 in PostGIS for a million points). Everything else runs in PostGIS over a staged temporary table:
 the rows are COPYed in, one statement resolves categories, departments, cells (by code) and
 existing components by hash joins, one statement lists the rows with problems, and one
@@ -15,226 +14,47 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyogrio.errors
-import pyogrio.raw
 import shapely
 from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
-from citygrid.errors import ImportRejected, InvalidInput
+from citygrid.errors import InvalidInput
 from components.codes import (
     VALID_CODE_PATTERN,
     category_problem,
     code_problem,
 )
+from components.import_files import TEXT_FIELDS, ComponentTable
 from components.schemas import ComponentStatus, ImportResult
-from grid.geometry import WGS84, converter_to_wgs84, geometries_to_wgs84, normalise_crs_name
-from grid.imports import (
-    MAX_VERTICES,
-    Problem,
-    ProgressCallback,
-    _file_crs,
-    _read_layer,
-    field_text,
-    too_many_vertices,
-)
+from grid import import_toolkit as toolkit
+from grid.import_toolkit import Problem, ProgressCallback, problem
 from grid.index import cell_index_for
-from grid.service import grid_revision
+from grid.revision import grid_revision
 
-TEXT_FIELDS = ("code", "category", "status", "name", "address", "owner", "supervisor", "maintainer")
 DEPARTMENT_FIELDS = ("owner", "supervisor", "maintainer")
-DEFAULT_POINT_COLUMNS = (("lon", "lat"), ("x", "y"))
-FORMAT_OF_SUFFIX = {
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".gpkg": "GPKG",
-    ".shp": "Shapefile",
-    ".zip": "Shapefile",
-    ".csv": "CSV",
-}
-ACCEPTED_TYPE_IDS = frozenset(
-    int(kind)
-    for kind in (
-        shapely.GeometryType.POINT,
-        shapely.GeometryType.LINESTRING,
-        shapely.GeometryType.POLYGON,
-        shapely.GeometryType.MULTIPOINT,
-        shapely.GeometryType.MULTILINESTRING,
-        shapely.GeometryType.MULTIPOLYGON,
-    )
+POINTS_LINES_POLYGONS = toolkit.GeometryRules(
+    accepted_type_ids=frozenset(
+        int(kind)
+        for kind in (
+            shapely.GeometryType.POINT,
+            shapely.GeometryType.LINESTRING,
+            shapely.GeometryType.POLYGON,
+            shapely.GeometryType.MULTIPOINT,
+            shapely.GeometryType.MULTILINESTRING,
+            shapely.GeometryType.MULTIPOLYGON,
+        )
+    ),
+    accepted_names="points, lines and polygons",
+    nan_reason="coordinates are NaN",
 )
 POINT_TYPE_ID = int(shapely.GeometryType.POINT)
 STATUS_VALUES = tuple(status.value for status in ComponentStatus)
 COPY_PROGRESS_ROWS = 100_000
 JSONB_PAIRS_PER_CALL = 40  # jsonb_build_object takes at most 100 arguments
-
-
-@dataclass(frozen=True)
-class PointColumns:
-    """The CSV columns holding the coordinates; None: lon/lat, else x/y."""
-
-    lon: str | None = None
-    lat: str | None = None
-
-
-@dataclass
-class ComponentTable:
-    """The rows of a file column by column, geometries in WGS-84."""
-
-    source_name: str
-    source_format: str
-    source_crs: str
-    texts: dict[str, list[str | None]]  # the TEXT_FIELDS as read; only codes are trimmed yet
-    attributes: dict[str, npt.NDArray[Any]]  # every other column, as read
-    geometries: npt.NDArray[np.object_]  # shapely geometries; None when missing or unreadable
-    geometry_reasons: dict[int, str] = field(default_factory=dict)  # rows that cannot be staged
-
-    def __len__(self) -> int:
-        return len(self.geometries)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading files
-
-
-def source_format(path: Path) -> str:
-    """GeoJSON, GPKG, Shapefile or CSV, by the file's suffix."""
-    found = FORMAT_OF_SUFFIX.get(path.suffix.lower())
-    if found is None:
-        accepted = ", ".join(FORMAT_OF_SUFFIX)
-        raise InvalidInput(
-            f"{path.name}: unknown format; use a file ending in {accepted}", field="file"
-        )
-    return found
-
-
-def read_components(
-    path: Path, *, crs: str | None, point_columns: PointColumns = PointColumns()
-) -> ComponentTable:
-    """The rows of a GeoJSON, GeoPackage, Shapefile or CSV file, converted to WGS-84."""
-    if crs is not None:
-        converter_to_wgs84(crs)  # an unknown --crs is refused before the file is read
-    file_format = source_format(path)
-    if file_format == "CSV":
-        return _read_csv(path, crs=crs or WGS84, point_columns=point_columns)
-    meta, wkbs, columns = _read_layer(path)
-    source_crs = normalise_crs_name(crs) if crs else _file_crs(meta.get("crs"))
-    with np.errstate(invalid="ignore"):  # unreadable WKB becomes None and is reported later
-        parsed = shapely.from_wkb(wkbs, on_invalid="ignore")
-    with np.errstate(all="ignore"):  # overflow in the datum formulas shows up as off the globe
-        geometries = geometries_to_wgs84(parsed, source_crs)
-    return _table(path, file_format, source_crs, columns, geometries, {})
-
-
-def _read_csv(path: Path, *, crs: str, point_columns: PointColumns) -> ComponentTable:
-    """A CSV's rows (every value read as text) with points made from its coordinate columns."""
-    columns = _csv_columns(path)
-    lon_name, lat_name = _coordinate_columns(list(columns), point_columns)
-    lons, lon_reasons = _numbers(columns.pop(lon_name), lon_name)
-    lats, lat_reasons = _numbers(columns.pop(lat_name), lat_name)
-    with np.errstate(all="ignore"):
-        wgs84 = converter_to_wgs84(crs)(np.column_stack([lons, lats]))
-    geometries = shapely.points(wgs84).astype(object)
-    reasons = {**lat_reasons, **lon_reasons}
-    geometries[list(reasons)] = None
-    return _table(path, "CSV", normalise_crs_name(crs), columns, geometries, reasons)
-
-
-def _csv_columns(path: Path) -> dict[str, npt.NDArray[Any]]:
-    """The CSV's columns by name; GDAL reads every value as text, so leading zeros stay."""
-    try:
-        meta, _, _, field_data = pyogrio.raw.read(path, read_geometry=False)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
-        reason = str(error).replace(f"{path.parent}/", "")
-        raise InvalidInput(f"cannot read {path.name}: {reason}", field="file") from error
-    if not field_data or len(field_data[0]) == 0:
-        raise InvalidInput(f"{path.name} holds no rows", field="file")
-    return dict(zip(meta["fields"], field_data, strict=True))
-
-
-def _coordinate_columns(available: list[str], wanted: PointColumns) -> tuple[str, str]:
-    """The names of the lon and lat columns: the ones asked for, else lon/lat or x/y."""
-    by_lower = {name.lower(): name for name in available}
-    if wanted.lon is not None or wanted.lat is not None:
-        pairs: Sequence[tuple[str, str]] = ((wanted.lon or "lon", wanted.lat or "lat"),)
-    else:
-        pairs = DEFAULT_POINT_COLUMNS
-    for lon, lat in pairs:
-        if lon.lower() in by_lower and lat.lower() in by_lower:
-            return by_lower[lon.lower()], by_lower[lat.lower()]
-    asked = " or ".join(f"{lon}/{lat}" for lon, lat in pairs)
-    raise InvalidInput(
-        f"the CSV has no coordinate columns {asked} (columns: {', '.join(available)}); "
-        "name them with --lon-column and --lat-column",
-        field="lon_column" if wanted.lon else "file",
-    )
-
-
-def _numbers(
-    values: npt.NDArray[Any], column: str
-) -> tuple[npt.NDArray[np.float64], dict[int, str]]:
-    """The column as floats, and a reason for each row that is not a number."""
-    try:
-        return np.asarray(values, dtype=np.float64), {}  # the fast path: every value a number
-    except (TypeError, ValueError):
-        pass
-    numbers = np.full(len(values), np.nan)
-    reasons: dict[int, str] = {}
-    for row, value in enumerate(values.tolist()):
-        try:
-            numbers[row] = float(value)
-        except (TypeError, ValueError):
-            shown = "empty" if value is None or not str(value).strip() else f"{value!r}"
-            reasons[row] = f"{column} is {shown}, not a number"
-    return numbers, reasons
-
-
-def _table(
-    path: Path,
-    file_format: str,
-    source_crs: str,
-    columns: dict[str, npt.NDArray[Any]],
-    geometries: npt.NDArray[np.object_],
-    geometry_reasons: dict[int, str],
-) -> ComponentTable:
-    """Split the columns into the known text fields and the attributes."""
-    by_lower = {name.lower(): name for name in columns}
-    if "code" not in by_lower:
-        raise InvalidInput(
-            f"{path.name} has no field 'code' (fields: {', '.join(columns) or 'none'})",
-            field="file",
-        )
-    texts: dict[str, list[str | None]] = {
-        name: _text_values(columns.pop(by_lower[name]))
-        if name in by_lower
-        else [None] * len(geometries)
-        for name in TEXT_FIELDS
-    }
-    texts["code"] = [field_text(code) for code in texts["code"]]  # checked in Python: trim now
-    return ComponentTable(
-        source_name=path.name,
-        source_format=file_format,
-        source_crs=source_crs,
-        texts=texts,
-        attributes=columns,
-        geometries=np.asarray(geometries, dtype=object),
-        geometry_reasons=geometry_reasons,
-    )
-
-
-def _text_values(values: npt.NDArray[Any]) -> list[str | None]:
-    """A column as text (blanks are trimmed in SQL); numbers stored as floats lose their `.0`."""
-    if values.dtype.kind in "iu":
-        return list(values.astype(str).tolist())
-    if values.dtype.kind == "f":
-        return [field_text(value) for value in values.tolist()]
-    return list(values.tolist())  # GDAL gives text fields as str or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,30 +76,11 @@ def code_reasons(codes: Sequence[str | None]) -> dict[int, str]:
 
 def geometry_reasons(geometries: npt.NDArray[np.object_]) -> dict[int, str]:
     """Why a geometry cannot be written, for the rows where it cannot (GEOS judges validity)."""
-    missing = shapely.is_missing(geometries)
-    type_ids = shapely.get_type_id(geometries)
-    coords, owners = shapely.get_coordinates(geometries, return_index=True)
-    has_nan = np.zeros(len(geometries), dtype=bool)
-    has_nan[owners[~np.isfinite(coords).all(axis=1)]] = True
-    with np.errstate(invalid="ignore"):
-        bounds = shapely.bounds(geometries)
-        off_globe = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (
-            np.abs(bounds[:, [1, 3]]) > 90
-        ).any(axis=1)
-    accepted = np.isin(type_ids, list(ACCEPTED_TYPE_IDS))
-    empty = shapely.is_empty(geometries) & ~missing
-    vertex_counts = shapely.get_num_coordinates(geometries)
-    bad = missing | ~accepted | empty | has_nan | off_globe | (vertex_counts > MAX_VERTICES)
-    reasons = {
-        row: _geometry_reason(
-            geometries[row],
-            accepted=bool(accepted[row]),
-            nan=bool(has_nan[row]),
-            vertices=int(vertex_counts[row]),
-        )
-        for row in np.flatnonzero(bad).tolist()
-    }
-    return reasons | _validity_reasons(geometries, ~bad & (type_ids != POINT_TYPE_ID))
+    reasons = toolkit.geometry_reasons(geometries, POINTS_LINES_POLYGONS)
+    usable = np.ones(len(geometries), dtype=bool)
+    usable[list(reasons)] = False
+    lines_and_polygons = usable & (shapely.get_type_id(geometries) != POINT_TYPE_ID)
+    return reasons | _validity_reasons(geometries, lines_and_polygons)
 
 
 def _validity_reasons(
@@ -292,23 +93,6 @@ def _validity_reasons(
         row: f"invalid geometry: {shapely.is_valid_reason(geometries[row])}"
         for row in invalid.tolist()
     }
-
-
-def _geometry_reason(
-    geometry: shapely.Geometry | None, *, accepted: bool, nan: bool, vertices: int
-) -> str:
-    if geometry is None:
-        return "geometry is missing or unreadable"
-    if not accepted:
-        return f"geometry is a {geometry.geom_type}; only points, lines and polygons are accepted"
-    if geometry.is_empty:
-        return "geometry is empty"
-    if nan:
-        return "coordinates are NaN"
-    too_many = too_many_vertices(vertices)
-    if too_many:
-        return too_many
-    return "coordinates fall outside longitude/latitude after conversion (wrong --crs?)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,7 +169,7 @@ def _stage(
     geometries[list(unusable)] = None
     notify("locating cells", 0, len(table))
     cells = cell_codes(session, geometries)
-    ewkbs = shapely.to_wkb(shapely.set_srid(geometries, 4326), hex=True, include_srid=True)
+    ewkbs = toolkit.staged_ewkbs(geometries)
     code_ok = np.ones(len(table), dtype=bool)
     code_ok[list(bad_codes)] = False
     columns: list[Sequence[Any]] = [
@@ -397,22 +181,16 @@ def _stage(
         *(_attribute_values(values) for values in table.attributes.values()),
     ]
     notify("staging rows", 0, len(table))
-    _copy_rows(session, "COPY component_staging FROM STDIN", columns, notify)  # in table order
+    toolkit.copy_rows(
+        session,
+        "COPY component_staging FROM STDIN",
+        zip(*columns, strict=True),  # in table order
+        total=len(table),
+        progress=notify,
+        step="staging rows",
+        every=COPY_PROGRESS_ROWS,
+    )
     session.execute(text("ANALYZE component_staging"))
-
-
-def _copy_rows(
-    session: Session, statement: str, columns: list[Sequence[Any]], notify: ProgressCallback
-) -> None:
-    """COPY through the session's own psycopg connection, so it joins the session's transaction."""
-    driver_connection = session.connection().connection.driver_connection
-    assert driver_connection is not None
-    total = len(columns[0])
-    with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for done, row in enumerate(zip(*columns, strict=True), start=1):
-            copy.write_row(row)
-            if done % COPY_PROGRESS_ROWS == 0:
-                notify("staging rows", done, total)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,11 +281,11 @@ def _database_problems(
     session.execute(text(resolve_sql(len(keys))), keys)
     notify("checking rows", 1, 2)
     problems = [
-        _problem(row.idx, row.code, f"code {row.code} appears {row.n} times in the file")
+        problem(row.idx, row.code, f"code {row.code} appears {row.n} times in the file")
         for row in session.execute(DUPLICATE_CODES)
     ]
     for row in session.execute(FLAGGED_ROWS, {"update": update}):
-        problems += [_problem(row.idx, row.code, reason) for reason in row_reasons(row, update)]
+        problems += [problem(row.idx, row.code, reason) for reason in row_reasons(row, update)]
     return problems
 
 
@@ -545,10 +323,6 @@ def _code_reasons(row: Any, update: bool) -> list[str]:
         if mismatch is not None:
             reasons.append(mismatch)
     return reasons
-
-
-def _problem(index: int, code: str | None, reason: str) -> Problem:
-    return {"index": index, "code": code, "reason": reason}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,7 +415,7 @@ def import_components(
 
     In update mode a code already in the database updates that component (history records
     each changed field); otherwise it is a problem."""
-    notify = progress or _ignore_progress
+    notify = progress or toolkit.ignore_progress
     if len(table) == 0:
         raise InvalidInput(f"{table.source_name} holds no rows", field="file")
     session.flush()  # the SQL below must see rows added through the ORM in this transaction
@@ -651,29 +425,17 @@ def import_components(
     bad_geometries = {**geometry_reasons(table.geometries), **table.geometry_reasons}
     _stage(session, table, bad_codes=bad_codes, unusable=bad_geometries, notify=notify)
     problems = [
-        _problem(row, table.texts["code"][row], reason)
+        problem(row, table.texts["code"][row], reason)
         for reasons in (bad_codes, bad_geometries)
         for row, reason in reasons.items()
     ]
     problems += _database_problems(session, table, update=update, notify=notify)
     if problems:
-        raise _rejection(problems, len(table))
+        raise toolkit.rejection(problems, total=len(table), unit="rows")
     notify("writing components", 0, 1)
     result = _write(session, table, by=by, bulk_rows_min=bulk_rows_min or BULK_ROWS_MIN)
     notify("done", 1, 1)
     return result
-
-
-def _ignore_progress(step: str, done: int, total: int) -> None:
-    return None
-
-
-def _rejection(problems: list[Problem], total: int) -> ImportRejected:
-    problems.sort(key=lambda problem: problem["index"])
-    bad_count = len({problem["index"] for problem in problems})
-    return ImportRejected(
-        f"{bad_count} of {total} rows have problems; nothing was written", problems=problems
-    )
 
 
 # From this many new components on, the foreign keys are checked once for the whole import

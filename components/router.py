@@ -1,4 +1,8 @@
-"""HTTP routes that change the component inventory: imports and edits, and the history."""
+"""HTTP routes of the component inventory: search, imports, and a component's history.
+
+The routes that answer with one component (GET and PATCH /api/components/{id}) include its case
+counts, so they live with its cases and the repeat ranking in events/component_cases/router.py.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,57 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from citygrid.accounts.auth import STAFF_ROLES, Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import STAFF_ROLES, Principal, Role
 from citygrid.db import SessionDep
+from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep
-from components import imports, queries, service
-from components.query_schemas import ComponentRead
-from components.schemas import ComponentChangeRead, ComponentUpdate, ImportResult
-from grid.router import save_upload
+from components import imports, service
+from components.import_files import PointColumns, read_components
+from components.schemas import ComponentChangeRead, ComponentFeatureCollection, ImportResult
+from grid.bbox import parse_bbox
+from grid.import_toolkit import save_upload
 
 router = APIRouter(prefix="/api/components", tags=["components"], route_class=RoleCheckedRoute)
 Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
-Editor = Annotated[Principal, Depends(Allow(Role.ADMIN, Role.DEPARTMENT))]
 STAFF = Depends(Allow(*STAFF_ROLES))
+DEFAULT_PAGE = 1_000
 # A lone .shp cannot be uploaded (its .shx and .dbf stay behind): zip the parts.
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".csv")
+
+
+@router.get("", dependencies=[STAFF])
+def search_components(
+    session: SessionDep,
+    settings: SettingsDep,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
+    category: Annotated[str | None, Query(description="A minor or major component code.")] = None,
+    status: Annotated[
+        list[str] | None, Query(description="in_use, damaged or removed (repeatable).")
+    ] = None,
+    maintainer: Annotated[int | None, Query(description="The maintaining department's id.")] = None,
+    limit: Annotated[int | None, Query(ge=1, description="At most components_page_max.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="next_after of the previous page.")
+    ] = None,
+) -> ComponentFeatureCollection:
+    """Components matching every filter as a GeoJSON FeatureCollection, one page in id order,
+    with the total that match (counted up to 10,000)."""
+    page_max = settings.components_page_max
+    size = limit or min(DEFAULT_PAGE, page_max)
+    if size > page_max:
+        raise InvalidInput(f"limit may be at most {page_max}", field="limit")
+    search = service.ComponentSearch(
+        bbox=parse_bbox(bbox, service.SEARCH_BBOX),
+        category=category,
+        statuses=service.parse_statuses(status),
+        maintainer_id=maintainer,
+        limit=size,
+        after_id=after,
+    )
+    return service.search_components(session, search)
 
 
 @router.post("/imports", status_code=201)
@@ -43,28 +82,17 @@ def import_file(
     ] = False,
 ) -> ImportResult:
     """Import components from a file; 422 with every problem (nothing written) when any is bad."""
-    point_columns = imports.PointColumns(lon=lon_column or None, lat=lat_column or None)
+    point_columns = PointColumns(lon=lon_column or None, lat=lat_column or None)
     with TemporaryDirectory(prefix="citygrid-components-") as directory:
         max_bytes = settings.component_import_max_bytes
         saved = save_upload(file, Path(directory), suffixes=UPLOAD_SUFFIXES, max_bytes=max_bytes)
-        table = imports.read_components(saved, crs=crs or None, point_columns=point_columns)
+        table = read_components(saved, crs=crs or None, point_columns=point_columns)
     result = imports.import_components(session, table, update=update, by=principal.user_id)
     session.commit()
     return result
 
 
-@router.patch("/{component_id}")
-def update_component(
-    component_id: int, update: ComponentUpdate, session: SessionDep, principal: Editor
-) -> ComponentRead:
-    """Change a component (admin: any field; its maintaining department: the status only);
-    each changed field goes into its history as [before, after]."""
-    service.update_component(session, component_id, update, by=principal)
-    session.commit()
-    return queries.component_detail(session, component_id)
-
-
-@router.get("/{component_id}/changes", dependencies=[STAFF])
+@router.get("/{component_id:int}/changes", dependencies=[STAFF])
 def component_changes(component_id: int, session: SessionDep) -> list[ComponentChangeRead]:
     """The component's history, oldest first: imported, updated, status changes."""
     return service.component_changes(session, component_id)

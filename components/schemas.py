@@ -1,14 +1,15 @@
-"""Request and response bodies of the inventory's imports and edits.
+"""Request and response bodies of the component inventory: search results as GeoJSON, one
+component, edits and their history, imports, and the component a case is matched to.
 
-A component itself is read as `query_schemas.ComponentRead` (the GET routes' shape), which the
-PATCH route returns too.
+A component is answered with its case counts (`events.component_cases.schemas.ComponentRead`,
+built on `ComponentFacts` here), so the routes that answer with one live at the events level.
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +18,81 @@ class ComponentStatus(enum.StrEnum):
     IN_USE = "in_use"
     DAMAGED = "damaged"
     REMOVED = "removed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+class ComponentFeatureProperties(BaseModel):
+    id: int
+    code: str
+    category_code: str
+    category_name: str
+    status: str
+    maintainer_department_id: int | None
+    maintainer_name: str | None
+
+
+class ComponentFeature(BaseModel):
+    """One component as a GeoJSON Feature (its id is the component code)."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: dict[str, Any]
+    properties: ComponentFeatureProperties
+
+
+class ComponentFeatureCollection(BaseModel):
+    """One page of matching components, with how many match in all (counted up to a cap)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[ComponentFeature]
+    total: int  # matching components; at least this many when total_capped
+    total_capped: bool
+    limit: int
+    next_after: int | None  # pass as `after=` for the next page; None on the last page
+
+
+# ---------------------------------------------------------------------------------------------
+# One component
+
+
+class DepartmentRef(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class CategoryRef(BaseModel):
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    standard: str
+
+
+class ComponentFacts(BaseModel):
+    """One component with its category, cell and departments, as the inventory knows it."""
+
+    id: int
+    code: str
+    category: CategoryRef
+    status: str
+    name: str | None
+    address: str | None
+    geometry: dict[str, Any]
+    cell_code: str | None
+    owner: DepartmentRef | None
+    supervisor: DepartmentRef | None
+    maintainer: DepartmentRef | None
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+# ---------------------------------------------------------------------------------------------
+# Edits and history
 
 
 class ComponentUpdate(BaseModel):
@@ -44,6 +120,10 @@ class ComponentChangeRead(BaseModel):
     changed_at: datetime
 
 
+# ---------------------------------------------------------------------------------------------
+# Imports
+
+
 class ImportResult(BaseModel):
     """What an accepted import did."""
 
@@ -55,3 +135,22 @@ class ImportResult(BaseModel):
     created: int
     updated: int = Field(description="existing components changed (update mode)")
     unchanged: int = Field(description="existing components the file left as they were")
+
+
+# ---------------------------------------------------------------------------------------------
+# The component a case is about (intake suggests it, the case's reporter or a dispatcher settles
+# it); here so that intake and the case routes above share one shape.
+
+ComponentMatchKind = Literal["suggested", "confirmed", "changed", "not_in_inventory"]
+
+
+class MatchedComponent(BaseModel):
+    """The inventoried component the case is about and how far the report was from it."""
+
+    code: str
+    name: str | None
+    distance_m: float
+    match: ComponentMatchKind = Field(
+        description="suggested (nearest within the category's radius), confirmed (named by "
+        "the reporter or confirmed later) or changed"
+    )

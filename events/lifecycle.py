@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.errors import Conflict, InvalidInput
 
 
@@ -59,6 +59,8 @@ OPEN_STATUSES = frozenset(CaseStatus) - {
 }
 WORKING_STATUSES = frozenset({CaseStatus.DISPATCHED, CaseStatus.ACCEPTED, CaseStatus.REWORK})
 DEPARTMENT_WORKING = frozenset({CaseStatus.ACCEPTED, CaseStatus.REWORK})
+# Filed or returned: the dispatch queue's cases, which routing may send somewhere else.
+WAITING_FOR_DISPATCH = frozenset({CaseStatus.FILED, CaseStatus.RETURNED})
 DISPATCHERS = frozenset({Role.DISPATCHER, Role.ADMIN})
 DEPARTMENT = frozenset({Role.DEPARTMENT})
 INSPECTORS = frozenset({Role.INSPECTOR})

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from citygrid.accounts.auth import Principal, Role
+from citygrid.accounts.roles import Principal, Role
 from events.lifecycle import CaseStatus
 
 

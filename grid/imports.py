@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,27 +20,39 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyogrio.errors
-import pyogrio.raw
 import shapely
-from pyproj import CRS
-from pyproj.exceptions import CRSError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from citygrid.errors import ImportRejected, InvalidInput
 from grid.codes import PARENT_LEVEL, GridLevel, code_problem, parent_code
-from grid.geometry import WGS84, converter_to_wgs84, geometries_to_wgs84
-
-ProgressCallback = Callable[[str, int, int], None]  # (step description, done, total)
-Problem = dict[str, Any]  # {"index": int, "code": str | None, "reason": str}
+from grid.import_toolkit import (
+    GeometryRules,
+    Problem,
+    ProgressCallback,
+    check_crs,
+    copy_rows,
+    field_text,
+    file_crs,
+    geometry_reasons,
+    ignore_progress,
+    layer_geometries,
+    problem,
+    read_layer,
+    rejection,
+    staged_ewkbs,
+)
+from grid.revision import record_grid_change
 
 CELL_COLUMNS = ("area_class", "responsible_party")
 MAX_TEXT_LENGTH = {"name": 200, "area_class": 32, "responsible_party": 200}
-POLYGONAL_TYPE_IDS = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
-# Per feature. A real boundary needs far fewer; a larger one only slows every spatial query
-# (and the validity check) down, or is an attempt to.
-MAX_VERTICES = 100_000
+POLYGONS = GeometryRules(
+    accepted_type_ids=frozenset(
+        int(kind) for kind in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
+    ),
+    accepted_names="Polygon and MultiPolygon",
+    nan_reason="geometry has NaN coordinates",
+)
 STAGING_CHUNK_ROWS = 10_000
 
 
@@ -85,18 +96,18 @@ def read_features(
     parent_field: str | None = None,
 ) -> list[UnitFeature]:
     """Features of a GeoJSON, GeoPackage or Shapefile, converted to WGS-84."""
-    if crs is not None:
-        converter_to_wgs84(crs)  # an unknown --crs is refused before the file is read
-    meta, wkbs, columns = _read_layer(path)
-    _require_fields(meta, code_field=code_field, name_field=name_field, parent_field=parent_field)
-    source_crs = crs or _file_crs(meta.get("crs"))
-    with np.errstate(invalid="ignore"):  # unreadable WKB becomes None and is reported later
-        parsed = shapely.from_wkb(wkbs, on_invalid="ignore")
-    geometries = geometries_to_wgs84(parsed, source_crs)
-    codes = _optional_text_column(columns, code_field, len(wkbs))
-    names = _optional_text_column(columns, name_field, len(wkbs))
-    parents = _optional_text_column(columns, parent_field, len(wkbs))
-    attributes = _attribute_rows(columns, len(wkbs))
+    check_crs(crs)
+    layer = read_layer(path)
+    columns = dict(layer.columns)  # the known fields are taken out; the rest are attributes
+    _require_fields(
+        list(columns), code_field=code_field, name_field=name_field, parent_field=parent_field
+    )
+    geometries = layer_geometries(layer, crs or file_crs(layer.declared_crs))
+    count = len(layer.wkbs)
+    codes = _optional_text_column(columns, code_field, count)
+    names = _optional_text_column(columns, name_field, count)
+    parents = _optional_text_column(columns, parent_field, count)
+    attributes = _attribute_rows(columns, count)
     return [
         UnitFeature(index, code, name, geometry, parent, attrs)
         for index, (code, name, geometry, parent, attrs) in enumerate(
@@ -105,45 +116,14 @@ def read_features(
     ]
 
 
-def _read_layer(path: Path) -> tuple[dict[str, Any], npt.NDArray[np.object_], dict[str, Any]]:
-    """The layer's metadata, its geometries as WKB, and its columns by name."""
-    try:
-        meta, _, wkbs, field_data = pyogrio.raw.read(
-            _dataset_path(path), force_2d=True, datetime_as_string=True
-        )
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
-        reason = str(error).replace(f"{path.parent}/", "")  # the file's name, not where it sits
-        raise InvalidInput(f"cannot read {path.name}: {reason}", field="file") from error
-    if wkbs is None or len(wkbs) == 0:
-        raise InvalidInput(f"{path.name} holds no features", field="file")
-    return meta, wkbs, dict(zip(meta["fields"], field_data, strict=True))
-
-
-def _dataset_path(path: Path) -> str:
-    """A path GDAL can open; a zipped shapefile is read in place through /vsizip/."""
-    if path.suffix.lower() != ".zip":
-        return str(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            shapefiles = [name for name in archive.namelist() if name.lower().endswith(".shp")]
-    except zipfile.BadZipFile as error:
-        raise InvalidInput(f"{path.name} is not a valid zip file", field="file") from error
-    if len(shapefiles) != 1:
-        raise InvalidInput(
-            f"{path.name} must hold exactly one .shp (found {len(shapefiles)})", field="file"
-        )
-    return f"/vsizip/{path}/{shapefiles[0]}"
-
-
 DEFAULT_FIELDS = {"code_field": "code", "name_field": "name"}
 
 
 def _require_fields(
-    meta: dict[str, Any], *, code_field: str, name_field: str, parent_field: str | None
+    available: list[str], *, code_field: str, name_field: str, parent_field: str | None
 ) -> None:
     """Fields named explicitly must exist; the default code and name fields may be absent (a
     boundary read for generation has neither), and their features then lack codes or names."""
-    available = list(meta["fields"])
     named = {"code_field": code_field, "name_field": name_field, "parent_field": parent_field}
     for option, field_name in named.items():
         if (
@@ -158,21 +138,6 @@ def _require_fields(
         )
 
 
-def _file_crs(declared: str | None) -> str:
-    """The file's own CRS as an authority code; a file without one is taken as WGS-84."""
-    if not declared:
-        return WGS84
-    try:
-        authority = CRS.from_user_input(declared).to_authority()
-    except CRSError as error:
-        raise InvalidInput(f"the file's CRS is not readable: {error}", field="crs") from error
-    if authority is None:
-        raise InvalidInput(
-            "the file's CRS has no EPSG code; name it with --crs (e.g. EPSG:4490)", field="crs"
-        )
-    return f"{authority[0]}:{authority[1]}"
-
-
 def _optional_text_column(
     columns: dict[str, Any], field_name: str | None, count: int
 ) -> list[str | None]:
@@ -180,16 +145,6 @@ def _optional_text_column(
     if field_name is None or field_name not in columns:
         return [None] * count
     return [field_text(value) for value in columns.pop(field_name).tolist()]
-
-
-def field_text(value: Any) -> str | None:
-    """A field value as stripped text; numbers stored as floats lose their `.0`."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    stripped = str(value).strip()
-    return stripped or None
 
 
 def _attribute_rows(columns: dict[str, Any], count: int) -> list[dict[str, Any]]:
@@ -224,7 +179,7 @@ def feature_problems(
         reasons = [*_code_reasons(feature, level, code_counts), *_length_reasons(feature)]
         if geometry_reason is not None:
             reasons.append(geometry_reason)
-        problems.extend(_problem(feature.index, feature.code, reason) for reason in reasons)
+        problems.extend(problem(feature.index, feature.code, reason) for reason in reasons)
     return problems
 
 
@@ -262,54 +217,8 @@ def _length_reasons(feature: UnitFeature) -> list[str]:
 
 def geometry_problems(geometries: npt.NDArray[np.object_]) -> list[str | None]:
     """Why each geometry cannot be staged (None when it can); validity is PostGIS's to judge."""
-    type_ids = shapely.get_type_id(geometries)
-    coords, owners = shapely.get_coordinates(geometries, return_index=True)
-    has_nan = np.zeros(len(geometries), dtype=bool)
-    has_nan[owners[~np.isfinite(coords).all(axis=1)]] = True
-    bounds = shapely.bounds(geometries)
-    off_globe = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (
-        np.abs(bounds[:, [1, 3]]) > 90
-    ).any(axis=1)
-    vertex_counts = shapely.get_num_coordinates(geometries)
-    reasons: list[str | None] = []
-    for geometry, type_id, nan, off, vertices in zip(
-        geometries, type_ids, has_nan, off_globe, vertex_counts, strict=True
-    ):
-        reasons.append(
-            _geometry_reason(
-                geometry, int(type_id), nan=bool(nan), off_globe=bool(off), vertices=int(vertices)
-            )
-        )
-    return reasons
-
-
-def too_many_vertices(vertices: int) -> str | None:
-    """Why a geometry of `vertices` vertices is refused, or None when it is not."""
-    if vertices <= MAX_VERTICES:
-        return None
-    return f"geometry has {vertices} vertices; at most {MAX_VERTICES} are accepted (simplify it)"
-
-
-def _geometry_reason(
-    geometry: shapely.Geometry | None, type_id: int, *, nan: bool, off_globe: bool, vertices: int
-) -> str | None:
-    if geometry is None:
-        return "geometry is missing or unreadable"
-    if type_id not in POLYGONAL_TYPE_IDS:
-        return f"geometry is a {geometry.geom_type}; only Polygon and MultiPolygon are accepted"
-    if geometry.is_empty:
-        return "geometry is empty"
-    if vertices > MAX_VERTICES:
-        return too_many_vertices(vertices)
-    if nan:
-        return "geometry has NaN coordinates"
-    if off_globe:
-        return "coordinates fall outside longitude/latitude after conversion (wrong --crs?)"
-    return None
-
-
-def _problem(index: int, code: str | None, reason: str) -> Problem:
-    return {"index": index, "code": code, "reason": reason}
+    reasons = geometry_reasons(geometries, POLYGONS)
+    return [reasons.get(row) for row in range(len(geometries))]
 
 
 def effective_parent_code(feature: UnitFeature, level: GridLevel) -> str | None:
@@ -365,11 +274,11 @@ def import_units(
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Validate and write units of one level; ImportRejected (nothing written) on any problem."""
-    notify = progress or _ignore_progress
+    notify = progress or ignore_progress
     session.flush()  # the SQL below must see units added through the ORM in this transaction
-    geometry_reasons = geometry_problems(np.array([f.geometry for f in features], dtype=object))
-    problems = feature_problems(features, level, geometry_reasons)
-    _stage(session, level, features, geometry_reasons, notify)
+    unusable = geometry_problems(np.array([f.geometry for f in features], dtype=object))
+    problems = feature_problems(features, level, unusable)
+    _stage(session, level, features, unusable, notify)
     validity_problems, repaired = _validity_problems(session, repair=options.repair)
     session.execute(text(INDEX_STAGING))
     session.execute(text("ANALYZE import_unit"))
@@ -379,26 +288,16 @@ def import_units(
     notify("writing units", len(DATABASE_CHECKS), len(DATABASE_CHECKS) + 1)
     _write_units(session, level)
     warnings = _gap_warnings(session, level, options.gap_tolerance_m2)
-    # Imported here: grid.service imports grid.generate, which imports this module.
-    from grid.service import record_grid_change
-
     record_grid_change(session)
     session.flush()
     notify("done", 1, 1)
     return ImportReport(level=level, written=len(features), repaired=repaired, warnings=warnings)
 
 
-def _ignore_progress(step: str, done: int, total: int) -> None:
-    return None
-
-
 def _rejection(problems: list[Problem], features: Sequence[UnitFeature]) -> ImportRejected:
-    problems.sort(key=lambda problem: problem["index"])
-    bad_count = len({problem["index"] for problem in problems})
-    message = f"{bad_count} of {len(features)} features have problems; nothing was written"
-    if all(feature.code is None for feature in features):
-        message += " (no feature has a code: is the code field right?)"
-    return ImportRejected(message, problems=problems)
+    no_codes = all(feature.code is None for feature in features)
+    hint = " (no feature has a code: is the code field right?)" if no_codes else ""
+    return rejection(problems, total=len(features), unit="features", hint=hint)
 
 
 def _stage(
@@ -414,31 +313,24 @@ def _stage(
     usable = [
         f.geometry if r is None else None for f, r in zip(features, geometry_reasons, strict=True)
     ]
-    ewkbs = shapely.to_wkb(
-        shapely.set_srid(np.array(usable, dtype=object), 4326), hex=True, include_srid=True
-    )
+    ewkbs = staged_ewkbs(np.array(usable, dtype=object))
     rows = (
         (f.index, f.code, f.name, effective_parent_code(f, level), _json(f.attributes), ewkb)
         for f, ewkb in zip(features, ewkbs, strict=True)
     )
-    _copy_rows(session, rows, len(features), notify)
+    copy_rows(
+        session,
+        COPY_STAGING,
+        rows,
+        total=len(features),
+        progress=notify,
+        step="staging features",
+        every=STAGING_CHUNK_ROWS,
+    )
 
 
 def _json(attributes: dict[str, Any]) -> str:
     return json.dumps(attributes, ensure_ascii=False, default=str)
-
-
-def _copy_rows(
-    session: Session, rows: Iterable[tuple[Any, ...]], total: int, notify: ProgressCallback
-) -> None:
-    """COPY through the session's own psycopg connection, so it joins the session's transaction."""
-    driver_connection = session.connection().connection.driver_connection
-    assert driver_connection is not None
-    with driver_connection.cursor() as cursor, cursor.copy(COPY_STAGING) as copy:
-        for done, row in enumerate(rows, start=1):
-            copy.write_row(row)
-            if done % STAGING_CHUNK_ROWS == 0 or done == total:
-                notify("staging features", done, total)
 
 
 def _validity_problems(session: Session, *, repair: bool) -> tuple[list[Problem], int]:
@@ -456,7 +348,7 @@ def _validity_problems(session: Session, *, repair: bool) -> tuple[list[Problem]
     session.execute(DROP_GEOMETRIES, {"indexes": sorted(unrepairable)})
     suffix = "; repairing it leaves no polygon" if repair else " (--repair may fix it)"
     problems = [
-        _problem(row.idx, row.code, f"invalid geometry: {row.reason}{suffix}")
+        problem(row.idx, row.code, f"invalid geometry: {row.reason}{suffix}")
         for row in invalid
         if row.idx in unrepairable
     ]
@@ -480,7 +372,7 @@ def _existing_code_problems(
         ORDER BY s.idx
     """
     return [
-        _problem(row.idx, row.code, f"code {row.code} already exists in the database")
+        problem(row.idx, row.code, f"code {row.code} already exists in the database")
         for row in session.execute(text(sql))
     ]
 
@@ -502,7 +394,7 @@ def _parent_problems(session: Session, level: GridLevel, options: ImportOptions)
         return []
     session.execute(RESOLVE_PARENTS, {"parent_level": parent_level.value})
     return [
-        _problem(row.idx, row.code, f"parent {parent_level} {row.parent_code} does not exist")
+        problem(row.idx, row.code, f"parent {parent_level} {row.parent_code} does not exist")
         for row in session.execute(MISSING_PARENTS)
     ]
 
@@ -526,7 +418,7 @@ def _outside_parent_problems(
     parent_level = PARENT_LEVEL[level]
     rows = session.execute(OUTSIDE_PARENT, {"tolerance": options.overlap_tolerance_m2})
     return [
-        _problem(
+        problem(
             row.idx,
             row.code,
             f"{row.outside_m2:.1f} m² lies outside its {parent_level} {row.parent_code}",
@@ -557,14 +449,14 @@ def _overlaps_within_file(
     for row in session.execute(OVERLAPS_WITHIN_FILE, {"tolerance": options.overlap_tolerance_m2}):
         overlap = f"{row.overlap_m2:.1f} m²"
         problems.append(
-            _problem(
+            problem(
                 row.a_idx,
                 row.a_code,
                 f"overlaps {row.b_code} (feature {row.b_idx}) in this file by {overlap}",
             )
         )
         problems.append(
-            _problem(
+            problem(
                 row.b_idx,
                 row.b_code,
                 f"overlaps {row.a_code} (feature {row.a_idx}) in this file by {overlap}",
@@ -587,7 +479,7 @@ def _overlaps_with_database(
     """
     params = {"tolerance": options.overlap_tolerance_m2, "level": level.value}
     return [
-        _problem(
+        problem(
             row.idx,
             row.code,
             f"overlaps existing {level} {row.other_code} by {row.overlap_m2:.1f} m²",

@@ -19,6 +19,18 @@ from sqlalchemy.orm import Session
 
 from grid.geometry import Coordinates
 
+# A cell with the units above it: the columns a located point answers with, whether the index
+# or PostGIS (grid.service.LOCATE_POINTS) located it.
+UNITS_OF_CELL = """
+    SELECT c.code AS cell_code, c.name AS cell_name, c.area_m2,
+           m.code AS community_code, m.name AS community_name,
+           s.code AS street_code, s.name AS street_name,
+           d.code AS district_code, d.name AS district_name
+    FROM grid_cell c
+    JOIN grid_region m ON m.id = c.community_id
+    JOIN grid_region s ON s.id = m.parent_id
+    JOIN grid_region d ON d.id = s.parent_id
+"""
 KEEP_REVISIONS = 2
 _cache: dict[str, CellIndex] = {}
 _cache_lock = threading.Lock()
@@ -34,8 +46,6 @@ class CellIndex:
 
     @classmethod
     def load(cls, session: Session) -> CellIndex:
-        from grid.service import UNITS_OF_CELL
-
         rows = session.execute(
             text(
                 f"SELECT q.*, ST_AsBinary(g.geom) AS wkb FROM ({UNITS_OF_CELL}) q "

@@ -9,19 +9,20 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
-from citygrid.accounts.auth import ALL_ROLES, Allow, Role, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import ALL_ROLES, Role
 from citygrid.db import FetchDep, SessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep
 from grid import imports, service
+from grid.bbox import parse_bbox
 from grid.codes import GridLevel
+from grid.import_toolkit import save_upload
 from grid.schemas import BulkLocateRequest, BulkLocateResponse, FeatureCollection, Located
 
 router = APIRouter(prefix="/api/grid", tags=["grid"], route_class=RoleCheckedRoute)
 ANYONE_SIGNED_IN = Depends(Allow(*ALL_ROLES))
 ADMIN_ONLY = Depends(Allow(Role.ADMIN))
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-UPLOAD_CHUNK_BYTES = 1024 * 1024
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 
 
@@ -56,20 +57,6 @@ def locate_points(
     results = service.locate_many(session, points, crs=request.crs, snap_m=settings.locate_snap_m)
     located = sum(1 for result in results if isinstance(result, Located))
     return BulkLocateResponse(located=located, not_located=len(results) - located, results=results)
-
-
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    if bbox is None:
-        return None
-    try:
-        xmin, ymin, xmax, ymax = (float(part) for part in bbox.split(","))
-    except ValueError as error:
-        raise InvalidInput(
-            "bbox must be four numbers: minlon,minlat,maxlon,maxlat", field="bbox"
-        ) from error
-    if not (np.isfinite([xmin, ymin, xmax, ymax]).all() and xmin <= xmax and ymin <= ymax):
-        raise InvalidInput("bbox must be finite with min <= max", field="bbox")
-    return xmin, ymin, xmax, ymax
 
 
 @router.get("/cells", dependencies=[ANYONE_SIGNED_IN])
@@ -113,9 +100,11 @@ def import_file(
 ) -> imports.ImportReport:
     """Import units of one level from a file; 422 with every problem when any feature is bad."""
     grid_level = parse_level(level)
+    max_bytes = settings.grid_import_max_bytes
     with TemporaryDirectory(prefix="citygrid-import-") as directory:
+        saved = save_upload(file, Path(directory), suffixes=UPLOAD_SUFFIXES, max_bytes=max_bytes)
         features = imports.read_features(
-            save_upload(file, Path(directory)),
+            saved,
             crs=crs or None,
             code_field=code_field,
             name_field=name_field,
@@ -137,31 +126,3 @@ def parse_level(level: str) -> GridLevel:
     except ValueError as error:
         known = ", ".join(GridLevel)
         raise InvalidInput(f"unknown level {level!r}; use one of {known}", field="level") from error
-
-
-def save_upload(
-    upload: UploadFile,
-    directory: Path,
-    *,
-    suffixes: tuple[str, ...] = UPLOAD_SUFFIXES,
-    max_bytes: int = MAX_UPLOAD_BYTES,
-) -> Path:
-    """The upload copied into `directory` under its own name, so that GDAL can open it and its
-    suffix (one of `suffixes`) tells the format; InvalidInput beyond `max_bytes`."""
-    file_name = Path(upload.filename or "upload").name  # .name: no directories from the client
-    if Path(file_name).suffix.lower() not in suffixes:
-        raise InvalidInput(
-            f"file {upload.filename!r} must end in {', '.join(suffixes)} "
-            "(zip the parts of a Shapefile)",
-            field="file",
-        )
-    path = directory / file_name
-    size = 0
-    with path.open("wb") as target:
-        while chunk := upload.file.read(UPLOAD_CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                limit_mb = max_bytes // (1024 * 1024)
-                raise InvalidInput(f"file is larger than {limit_mb} MB", field="file")
-            target.write(chunk)
-    return path

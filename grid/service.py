@@ -1,4 +1,4 @@
-"""Grid service functions: locating points, reading units, recording grid changes.
+"""Grid service functions: locating points, reading units, writing a generated grid.
 
 Locate rule (documented in the README): a point belongs to the cells whose closed polygon
 (boundary included) contains it; on an edge or vertex shared by several cells the cell with the
@@ -13,29 +13,21 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text, update
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from citygrid.db import RowFetcher
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
+from grid.bbox import BBox
 from grid.codes import GridLevel, level_of_code
 from grid.generate import GeneratedGrid
 from grid.geometry import Coordinates, points_to_wgs84
-from grid.imports import ImportOptions, ProgressCallback, import_units
-from grid.index import cell_index_for
-from grid.models import GridRevision
+from grid.import_toolkit import ProgressCallback
+from grid.imports import ImportOptions, import_units
+from grid.index import UNITS_OF_CELL, cell_index_for
+from grid.revision import grid_revision
 from grid.schemas import CellRef, FeatureCollection, Located, NotLocated, UnitRef
 
-UNITS_OF_CELL = """
-    SELECT c.code AS cell_code, c.name AS cell_name, c.area_m2,
-           m.code AS community_code, m.name AS community_name,
-           s.code AS street_code, s.name AS street_name,
-           d.code AS district_code, d.name AS district_name
-    FROM grid_cell c
-    JOIN grid_region m ON m.id = c.community_id
-    JOIN grid_region s ON s.id = m.parent_id
-    JOIN grid_region d ON d.id = s.parent_id
-"""
 # One statement locates a batch of points (a single point is a batch of one). Per point: the
 # lowest-coded cell whose closed polygon covers it; only when there is none (the Append stops at
 # the first row) the nearest cell: KNN on the GiST index finds candidates by planar distance in
@@ -61,20 +53,6 @@ LOCATE_POINTS = f"""
     LEFT JOIN LATERAL ({UNITS_OF_CELL} WHERE c.id = chosen.id) units ON TRUE
     ORDER BY point.n
 """
-
-
-def record_grid_change(session: Session) -> None:
-    """Give the grid a new revision token, so cached indexes and weights are rebuilt."""
-    session.execute(
-        update(GridRevision)
-        .where(GridRevision.id == 1)
-        .values(token=func.gen_random_uuid(), changed_at=func.now())
-    )
-
-
-def grid_revision(session: Session) -> str:
-    token = session.scalar(select(GridRevision.token).where(GridRevision.id == 1))
-    return str(token)
 
 
 def _located(row: Any, lon: float, lat: float, distance_m: float) -> Located:
@@ -179,7 +157,7 @@ def unit_feature(session: Session, code: str) -> dict[str, Any]:
 def units_page(
     session: Session,
     level: GridLevel,
-    bbox: tuple[float, float, float, float] | None,
+    bbox: BBox | None,
     *,
     page: int,
     page_size: int,
@@ -218,7 +196,7 @@ def _unit_source(level: GridLevel) -> str:
     )
 
 
-def _filters(code: str | None, bbox: tuple[float, float, float, float] | None) -> str:
+def _filters(code: str | None, bbox: BBox | None) -> str:
     clauses = ["TRUE"]
     if code is not None:
         clauses.append("unit.code = :code")
@@ -230,16 +208,14 @@ def _filters(code: str | None, bbox: tuple[float, float, float, float] | None) -
     return " AND ".join(clauses)
 
 
-def _params(code: str | None, bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
+def _params(code: str | None, bbox: BBox | None) -> dict[str, Any]:
     params: dict[str, Any] = {"code": code}
     if bbox is not None:
         params.update(zip(("xmin", "ymin", "xmax", "ymax"), bbox, strict=True))
     return params
 
 
-def _count(
-    session: Session, level: GridLevel, bbox: tuple[float, float, float, float] | None
-) -> int:
+def _count(session: Session, level: GridLevel, bbox: BBox | None) -> int:
     sql = f"SELECT count(*) FROM {_unit_source(level)} unit WHERE {_filters(None, bbox)}"
     return int(session.scalar(text(sql), _params(None, bbox)) or 0)
 
@@ -249,7 +225,7 @@ def _features(
     level: GridLevel,
     *,
     code: str | None,
-    bbox: tuple[float, float, float, float] | None,
+    bbox: BBox | None,
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:

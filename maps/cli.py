@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
@@ -13,10 +13,7 @@ from sqlalchemy.orm import Session
 from citygrid import db
 from citygrid.errors import CitygridError
 from citygrid.settings import get_settings
-from maps.schemas import MapFilters, Metric, Unit
-
-if TYPE_CHECKING:
-    from maps.pages import pages
+from maps.schemas import ChoroplethOptions, MapFilters, Metric, Unit
 
 # The map modules (folium, mapclassify, scipy) are imported by the export command only: every
 # other `citygrid` command would otherwise spend seconds importing them at start-up.
@@ -62,8 +59,8 @@ def export(
     confidence: Annotated[float, typer.Option(help="Hotspots: 0.90, 0.95 or 0.99.")] = 0.95,
 ) -> None:
     """Write a map as one HTML file with Leaflet and its plugins inlined: it opens offline."""
-    from maps import render
-    from maps.pages import pages
+    from maps.filters import choropleth_options
+    from maps.page_assets import inline_assets
 
     end = parse_moment(period_to, default=datetime.now(UTC), name="--to")
     start = parse_moment(period_from, default=end - timedelta(days=30), name="--from")
@@ -72,13 +69,13 @@ def export(
             period_from=start, period_to=end, category=category, status=status or None,
             urgency=urgency, department_code=department, area_code=area,
         )  # fmt: skip
-        options = pages.choropleth_options(metric, unit, scheme, classes, bounds)
+        options = choropleth_options(metric, unit, scheme, classes, bounds)
         with db.open_session() as session:
             page = page_html(session, layer, filters, options, confidence=confidence)
     except CitygridError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(code=1) from error
-    standalone = render.inline_assets(page)
+    standalone = inline_assets(page)
     out.write_text(standalone, encoding="utf-8")
     typer.echo(f"wrote {out} ({len(standalone.encode()) / 1e6:.2f} MB, {layer} map)")
 
@@ -87,16 +84,16 @@ def page_html(
     session: Session,
     layer: Layer,
     filters: MapFilters,
-    options: pages.ChoroplethOptions,
+    options: ChoroplethOptions,
     *,
     confidence: float,
 ) -> str:
     """The map page as the application serves it, without links back to the application."""
-    from maps.pages import pages
+    from maps.pages import service as map_pages
 
-    limits = pages.map_limits(get_settings())
+    limits = map_pages.map_limits(get_settings())
     if layer is Layer.HEATMAP:
-        return pages.heatmap_html(session, filters, limits, query=None)
+        return map_pages.heatmap_html(session, filters, limits, query=None)
     if layer is Layer.CHOROPLETH:
-        return pages.choropleth_html(session, filters, options, limits, query=None)
-    return pages.hotspots_html(session, filters, limits, confidence=confidence, query=None)
+        return map_pages.choropleth_html(session, filters, options, limits, query=None)
+    return map_pages.hotspots_html(session, filters, limits, confidence=confidence, query=None)

@@ -1,4 +1,5 @@
-"""The filters of every map page and map API call, read from the query string."""
+"""The filters of every map page and map API call, and the map pages' own options (choropleth
+classes, confidence, component layer), read from the query string."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from citygrid.errors import InvalidInput
-from maps.schemas import MapFilters
+from maps.classification import SCHEMES
+from maps.schemas import ChoroplethOptions, MapFilters, Metric, Unit
 
 DEFAULT_PERIOD_DAYS = 30
 # Periods far outside the city's records would overflow the date arithmetic (the default start,
@@ -50,3 +52,40 @@ def map_filters(
 
 
 FiltersDep = Annotated[MapFilters, Depends(map_filters)]
+
+
+def choropleth_options(
+    metric: Metric = Metric.REPORTS,
+    unit: Unit = Unit.CELL,
+    scheme: Annotated[str, Query(description="quantiles, natural_breaks or user")] = "quantiles",
+    classes: Annotated[int, Query(ge=2, le=9)] = 5,
+    bounds: Annotated[str | None, Query(description="User-set upper bounds: 1,5,10")] = None,
+) -> ChoroplethOptions:
+    """The choropleth options from the query string."""
+    if scheme not in SCHEMES:
+        raise InvalidInput(f"scheme is one of {', '.join(SCHEMES)}", field="scheme")
+    return ChoroplethOptions(metric, unit, scheme, classes, parse_bounds(bounds, scheme))
+
+
+def parse_bounds(bounds: str | None, scheme: str) -> tuple[float, ...]:
+    """User-set class bounds from "1,5,10"; required (and only allowed) with scheme=user."""
+    if scheme != "user":
+        return ()
+    try:
+        parsed = tuple(sorted(float(part) for part in (bounds or "").split(",") if part.strip()))
+    except ValueError as error:
+        raise InvalidInput("bounds are numbers separated by commas", field="bounds") from error
+    if not parsed:
+        raise InvalidInput("scheme=user needs bounds, e.g. bounds=1,5,10", field="bounds")
+    return parsed
+
+
+OptionsDep = Annotated[ChoroplethOptions, Depends(choropleth_options)]
+ComponentsQuery = Annotated[
+    bool | None,
+    Query(
+        description="1: draw the component layer (up to map_markers_cap components); 0: never; "
+        "default: when an area is chosen and it has at most that many."
+    ),
+]
+ConfidenceQuery = Annotated[float, Query(description="0.90, 0.95 or 0.99")]

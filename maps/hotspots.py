@@ -9,14 +9,19 @@ maps show). p-values are two-sided; with `fdr` they are Benjamini-Hochberg adjus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from libpysal.graph import Graph
 from scipy import stats
 
 from citygrid.errors import InvalidInput
-from maps.schemas import HotspotClass, Trend
+from maps.hotspot_classes import HotspotClass, Trend
+
+if TYPE_CHECKING:
+    # Only for the annotations: importing libpysal loads SQLAlchemy (for its database reader),
+    # which this pure module must not; warm_up() and the callers bring the graphs.
+    from libpysal.graph import Graph
 
 CONFIDENCES = (0.90, 0.95, 0.99)
 MIN_CELLS = 3  # Gi* needs neighbours and a spread of values
@@ -126,6 +131,8 @@ def _message(current: FloatArray) -> str | None:
 
 def warm_up() -> None:
     """Import esda and run Gi* once on a 3×3 grid, so the first request does not pay for it."""
+    from libpysal.graph import Graph
+
     side = 3
     pairs = [
         (row * side + column, (row + dr) * side + column + dc)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from citygrid.errors import InvalidInput
 from events.lifecycle import CaseStatus
+from maps.hotspot_classes import HotspotClass, Trend
 
 
 class Metric(enum.StrEnum):
@@ -63,6 +64,17 @@ class MapFilters(BaseModel):
 
 
 @dataclass(frozen=True)
+class ChoroplethOptions:
+    """What a choropleth shows: the metric, the unit, and how values are classed."""
+
+    metric: Metric = Metric.REPORTS
+    unit: Unit = Unit.CELL
+    scheme: str = "quantiles"
+    classes: int = 5
+    bounds: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class UnitValue:
     """One cell, community or street and its metric value (None: not defined, e.g. no cases)."""
 
@@ -83,25 +95,6 @@ class CaseMarker:
     status: str
     category_code: str
     urgency: str
-
-
-class HotspotClass(enum.StrEnum):
-    HOT99 = "hot99"
-    HOT95 = "hot95"
-    HOT90 = "hot90"
-    COLD99 = "cold99"
-    COLD95 = "cold95"
-    COLD90 = "cold90"
-    NS = "ns"  # not significant
-
-
-class Trend(enum.StrEnum):
-    NEW = "new"  # hot now, not before
-    INTENSIFYING = "intensifying"  # hot both times, more confident (or a higher z) now
-    PERSISTENT = "persistent"  # hot both times, about as strongly
-    DIMINISHING = "diminishing"  # hot both times, less confident now
-    FORMER = "former"  # hot before, not now
-    NONE = "none"
 
 
 @dataclass(frozen=True)

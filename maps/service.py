@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +190,20 @@ def unit_count(session: Session, unit: Unit, filters: MapFilters) -> int:
     return int(session.scalar(text(sql), area.params) or 0)
 
 
+def unit_counts(session: Session, filters: MapFilters) -> dict[Unit, int]:
+    """How many cells, communities and streets the filtered area has (one scan of its cells)."""
+    area = cell_condition(filters)
+    row = session.execute(
+        text(
+            "SELECT count(*) AS cells, count(DISTINCT c.community_id) AS communities, "
+            "count(DISTINCT m.parent_id) AS streets "
+            f"FROM grid_cell c JOIN grid_region m ON m.id = c.community_id WHERE {area.sql}"
+        ),
+        area.params,
+    ).one()
+    return {Unit.CELL: row.cells, Unit.COMMUNITY: row.communities, Unit.STREET: row.streets}
+
+
 def heat_points(session: Session, filters: MapFilters) -> list[tuple[float, float, float]]:
     """(lat, lon, reports) per cell with reports, in cell id order: one point on each cell's
     surface (cached per grid revision), weighted by the cell's count."""
@@ -270,6 +285,21 @@ def unit_outlines(
         )
     tolerance = simplify_m / METRES_PER_DEGREE
     return feature_collection(session, units, {**area.params, "tolerance": tolerance})
+
+
+def cell_geometries(
+    session: Session, cell_ids: Sequence[int], *, simplify_m: float
+) -> dict[int, dict[str, Any]]:
+    """GeoJSON geometry of each given cell, simplified, coordinates rounded to about 1 m."""
+    rows = session.execute(
+        text(
+            "SELECT id, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, :tolerance), "
+            f"{GEOJSON_DECIMALS})::json AS geometry "
+            "FROM grid_cell WHERE id = ANY(:ids)"
+        ),
+        {"ids": list(cell_ids), "tolerance": simplify_m / METRES_PER_DEGREE},
+    )
+    return {row.id: row.geometry for row in rows}
 
 
 def outlines_base(

@@ -21,7 +21,7 @@ from scipy.spatial import KDTree
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from grid.service import grid_revision
+from grid.revision import grid_revision
 
 KEEP_REVISIONS = 2
 METRES_PER_DEGREE = 111_320.0

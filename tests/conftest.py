@@ -21,7 +21,8 @@ os.environ.setdefault("CITYGRID_SCHEDULER_ENABLED", "false")
 
 from citygrid import cli as citygrid_cli
 from citygrid import db
-from citygrid.accounts.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import issue_token
+from citygrid.accounts.roles import Principal, Role
 from citygrid.app import create_app
 from citygrid.settings import get_settings
 from events import taxonomy

@@ -1,40 +1,32 @@
-"""Passwords, signed tokens, and the role check every route declares."""
+"""Signed tokens, and the role check every route declares."""
 
 from __future__ import annotations
 
-import enum
 import inspect
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
-from zxcvbn import zxcvbn
 
 from citygrid import logs
-from citygrid.accounts import security
-from citygrid.accounts.security import AuditEntry, AuditKind, RequestOrigin
+from citygrid.accounts import audit, revocation
+from citygrid.accounts.audit import AuditEntry, AuditKind, RequestOrigin
+from citygrid.accounts.roles import ALL_ROLES, Principal, Role
 from citygrid.db import RowFetcher, Writer, get_row_fetcher, get_writer
-from citygrid.errors import CitygridError, InvalidInput, NotAuthenticated, PermissionDenied
+from citygrid.errors import CitygridError, NotAuthenticated, PermissionDenied
 from citygrid.settings import Settings, SettingsDep, get_settings
 
 TOKEN_ALGORITHM = "HS256"
-MIN_PASSWORD_LENGTH = 10
-MIN_PASSWORD_SCORE = 3  # zxcvbn's 0–4: 3 is "safely unguessable", ~10^8 guesses or more
-# zxcvbn's time grows fast with the length; characters past these only make a password stronger.
-PASSWORD_CHARS_SCORED = 100
 VERIFIED_TOKENS_CACHED = 4096
-_hasher = PasswordHasher()
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 # Pages carry the token in an HttpOnly, SameSite=Strict cookie set at /login. Their scripts send
 # this header with every change: a cross-site form cannot set it, and a cross-site script would
@@ -42,29 +34,6 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 SESSION_COOKIE = "citygrid_session"
 PAGE_HEADER = "X-Citygrid-Page"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Role(enum.StrEnum):
-    INSPECTOR = "inspector"  # 监督员
-    CITIZEN = "citizen"
-    DISPATCHER = "dispatcher"  # 派遣员
-    DEPARTMENT = "department"  # member of one department
-    MANAGER = "manager"
-    ADMIN = "admin"
-
-
-ALL_ROLES = frozenset(Role)
-STAFF_ROLES = frozenset(ALL_ROLES - {Role.CITIZEN})
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, as the token says."""
-
-    user_id: int
-    username: str
-    role: Role
-    department_id: int | None
 
 
 @dataclass(frozen=True)
@@ -75,38 +44,6 @@ class VerifiedToken:
     token_id: str  # the jti claim, a UUID
     issued_at: float  # epoch seconds, with their fraction
     expires_at: float
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def password_weakness(password: str, *, user_inputs: Sequence[str] = ()) -> str | None:
-    """Why a password is too weak (too short, or easy to guess given `user_inputs` such as the
-    username), or None when it is strong enough."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
-    words = [word for word in user_inputs if word] + ["citygrid"]
-    result = zxcvbn(password[:PASSWORD_CHARS_SCORED], user_inputs=words)
-    if result["score"] >= MIN_PASSWORD_SCORE:
-        return None
-    feedback = result["feedback"]
-    hints = " ".join(hint for hint in [feedback["warning"], *feedback["suggestions"]] if hint)
-    return "the password is too easy to guess" + (f": {hints}" if hints else "")
-
-
-def check_password_strength(password: str, *, user_inputs: Sequence[str] = ()) -> None:
-    """Refuse a weak password (InvalidInput naming the field `password`)."""
-    weakness = password_weakness(password, user_inputs=user_inputs)
-    if weakness is not None:
-        raise InvalidInput(weakness, field="password")
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except VerificationError:
-        return False
 
 
 def issue_token(
@@ -120,11 +57,15 @@ def issue_token(
         "name": principal.username,
         "role": principal.role.value,
         "dept": principal.department_id,
-        "jti": security.new_token_id(),
+        "jti": new_token_id(),
         "iat": issued_at.timestamp(),
         "exp": issued_at + ttl,
     }
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def new_token_id() -> str:
+    return str(uuid.uuid4())
 
 
 def read_token(token: str, *, secret: str) -> Principal:
@@ -199,7 +140,7 @@ async def audit_refusal(
     )
     writer: Writer = await occasional_dependency(request, get_writer)
     error.audited = True
-    await security.write_audit_event(writer, entry)
+    await audit.write_audit_event(writer, entry)
 
 
 async def audit_domain_denial(request: Request, error: PermissionDenied) -> None:
@@ -267,7 +208,7 @@ async def revocation_refusal(
 ) -> str | None:
     """Why a token is revoked (logout, disabled user, tokens reset), or None; answered from
     the process's revocation state, re-read at most every `revocation_refresh_s`."""
-    state = security.revocations_in(request.app.state)
+    state = revocation.revocations_in(request.app.state)
     max_age_s = settings.revocation_refresh_s
     if state.is_stale(max_age_s):
         fetch: RowFetcher = await occasional_dependency(request, get_row_fetcher)

@@ -1,5 +1,5 @@
-"""Tables of accounts: departments (the units users belong to), sign-in security (revoked tokens,
-login throttling) and the audit log."""
+"""Tables of accounts: users, departments (the units users belong to), sign-in security (revoked
+tokens, login throttling) and the audit log."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Integer,
@@ -22,7 +23,34 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import Base
+
+ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),
+        CheckConstraint(
+            "(role = 'department') = (department_id IS NOT NULL)", name="department_member"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Tokens issued before this instant are refused (password change, "log out everywhere").
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def principal(self) -> Principal:
+        return Principal(self.id, self.username, Role(self.role), self.department_id)
 
 
 class RevokedToken(Base):

@@ -13,9 +13,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.accounts.auth import Role
-from citygrid.accounts.models import Department
-from citygrid.accounts.users import User, UserCreate, create_user
+from citygrid.accounts.models import Department, User
+from citygrid.accounts.roles import Role
+from citygrid.accounts.schemas import UserCreate
+from citygrid.accounts.service import create_user
 from citygrid.demo import rules as demo_rules
 from citygrid.demo.components import load_demo_components
 from citygrid.demo.history import DemoActors, load_demo_history

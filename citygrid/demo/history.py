@@ -14,22 +14,19 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from citygrid.settings import get_settings
 from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import WorkCalendar, working_hours_between
 from events.lifecycle import CaseStatus
-from grid import service as grid_service
 from grid.index import cell_index_for
+from grid.revision import grid_revision
 
-CITY_TIME = ZoneInfo("Asia/Shanghai")
-# The calendar verifications are timed on, as the case actions time them (settings' default).
-DEFAULT_CALENDAR_CODE = "default"
 DEMO_CHANNEL = "demo"
 SEED = 20261126
 # (name, WGS-84 lon, lat, relative weight, spread in metres)
@@ -67,31 +64,36 @@ CATEGORY_WEIGHTS: dict[tuple[str, str], float] = {
     ("component", "0301"): 3,
     ("component", "0401"): 2,
 }
-S = CaseStatus
 Step = tuple[str, CaseStatus | None, CaseStatus]
 # The loop's main line; a case on it stops at a point drawn from its age.
 MAIN_LINE: tuple[Step, ...] = (
-    ("report", None, S.REPORTED),
-    ("file", S.REPORTED, S.FILED),
-    ("dispatch", S.FILED, S.DISPATCHED),
-    ("accept", S.DISPATCHED, S.ACCEPTED),
-    ("handle", S.ACCEPTED, S.HANDLED),
-    ("verify_pass", S.HANDLED, S.CLOSED),
+    ("report", None, CaseStatus.REPORTED),
+    ("file", CaseStatus.REPORTED, CaseStatus.FILED),
+    ("dispatch", CaseStatus.FILED, CaseStatus.DISPATCHED),
+    ("accept", CaseStatus.DISPATCHED, CaseStatus.ACCEPTED),
+    ("handle", CaseStatus.ACCEPTED, CaseStatus.HANDLED),
+    ("verify_pass", CaseStatus.HANDLED, CaseStatus.CLOSED),
 )
 # Side paths, walked to their end, with the share of cases that take them.
 SIDE_PATHS: tuple[tuple[float, tuple[Step, ...]], ...] = (
-    (0.04, (("report", None, S.REPORTED), ("not_file", S.REPORTED, S.NOT_FILED))),
-    (0.01, (*MAIN_LINE[:2], ("cancel", S.FILED, S.CANCELLED))),
-    (0.01, (*MAIN_LINE[:3], ("return", S.DISPATCHED, S.RETURNED))),
-    (0.01, (*MAIN_LINE[:5], ("verify_fail", S.HANDLED, S.REWORK))),
-    (0.005, (*MAIN_LINE[:4], ("approve_suspension", S.ACCEPTED, S.SUSPENDED))),
+    (
+        0.04,
+        (
+            ("report", None, CaseStatus.REPORTED),
+            ("not_file", CaseStatus.REPORTED, CaseStatus.NOT_FILED),
+        ),
+    ),
+    (0.01, (*MAIN_LINE[:2], ("cancel", CaseStatus.FILED, CaseStatus.CANCELLED))),
+    (0.01, (*MAIN_LINE[:3], ("return", CaseStatus.DISPATCHED, CaseStatus.RETURNED))),
+    (0.01, (*MAIN_LINE[:5], ("verify_fail", CaseStatus.HANDLED, CaseStatus.REWORK))),
+    (0.005, (*MAIN_LINE[:4], ("approve_suspension", CaseStatus.ACCEPTED, CaseStatus.SUSPENDED))),
     (
         0.03,
         (
             *MAIN_LINE[:5],
-            ("verify_fail", S.HANDLED, S.REWORK),
-            ("handle", S.REWORK, S.HANDLED),
-            ("verify_pass", S.HANDLED, S.CLOSED),
+            ("verify_fail", CaseStatus.HANDLED, CaseStatus.REWORK),
+            ("handle", CaseStatus.REWORK, CaseStatus.HANDLED),
+            ("verify_pass", CaseStatus.HANDLED, CaseStatus.CLOSED),
         ),
     ),
 )
@@ -141,13 +143,15 @@ def load_demo_history(
     # Some background points fall outside the district's irregular outline: draw extra, keep
     # the first `cases` inside.
     points = _points(rng, int(cases * 1.4))
-    index = cell_index_for(session, grid_service.grid_revision(session))
+    index = cell_index_for(session, grid_revision(session))
     rows = index.locate(points)
     inside = np.flatnonzero(rows >= 0)[:cases]
     points, rows = points[inside], rows[inside]
     cell_ids = _cell_ids(session, [index.units[row].cell_code for row in rows.tolist()])
     plan = _plan(rng, len(points), categories, now)
-    calendar = calendar_for_department(session, None, default_code=DEFAULT_CALENDAR_CODE)
+    calendar = calendar_for_department(
+        session, None, default_code=get_settings().default_calendar_code
+    )
     _write(session, points, cell_ids, plan, actors, calendar=calendar)
     return len(points)
 
@@ -288,7 +292,8 @@ def _write(
 
 def _case_numbers(session: Session, created_at: list[datetime]) -> list[str]:
     """Numbers per day in the city's time zone, drawn from each day's case-number sequence."""
-    days = [moment.astimezone(CITY_TIME).date() for moment in created_at]
+    zone = get_settings().city_zone
+    days = [moment.astimezone(zone).date() for moment in created_at]
     per_day: dict[date, int] = {}
     for day in days:
         per_day[day] = per_day.get(day, 0) + 1
@@ -339,7 +344,7 @@ def _case_rows(
         dispatched = _first(steps, times, "dispatch")
         due = dispatched + timedelta(hours=float(plan.limit_hours[i])) if dispatched else None
         status = steps[-1][2]
-        on_desk = dispatched is not None and status is not S.RETURNED
+        on_desk = dispatched is not None and status is not CaseStatus.RETURNED
         yield (
             first_id + i,
             numbers[i],
@@ -356,8 +361,8 @@ def _case_rows(
             dispatched,
             due,
             _last(steps, times, "handle"),
-            times[-1] if status is S.CLOSED else None,
-            steps[-1][1].value if status is S.SUSPENDED and steps[-1][1] else None,
+            times[-1] if status is CaseStatus.CLOSED else None,
+            steps[-1][1].value if status is CaseStatus.SUSPENDED and steps[-1][1] else None,
             sum(1 for step in steps if step[0] == "verify_fail"),
             sum(1 for step in steps if step[0] == "return"),
         )

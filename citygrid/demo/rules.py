@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.models import Department
 from dispatch.models import RuleSet
-from dispatch.rules import service as routing
+from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetSpec
 from events.models import Category
 from grid.models import GridRegion
@@ -82,7 +82,7 @@ def load_demo_rules(session: Session, *, now: datetime) -> RuleSet | None:
             "rules": rules,
         }
     )
-    return routing.save_rule_set(session, spec, by=None, now=now)
+    return rule_sets.save_rule_set(session, spec, by=None, now=now)
 
 
 def add_street_offices(session: Session, streets: Sequence[Street]) -> None:

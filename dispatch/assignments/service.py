@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal
 from citygrid.accounts.models import Department
+from citygrid.accounts.roles import Principal
 from dispatch.calendars import service as calendars
 from dispatch.deadlines import (
     WARNING_FRACTION,

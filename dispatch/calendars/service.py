@@ -77,6 +77,11 @@ def calendar_by_code(session: Session, code: str) -> WorkCalendarRow:
     return row
 
 
+def current_year(row: WorkCalendarRow, now: datetime) -> int:
+    """The year it is at `now` by the calendar's own clock."""
+    return now.astimezone(ZoneInfo(row.time_zone)).year
+
+
 def list_calendars(session: Session) -> Sequence[WorkCalendarRow]:
     """Every calendar, by code."""
     return session.scalars(select(WorkCalendarRow).order_by(WorkCalendarRow.code)).all()

@@ -30,9 +30,10 @@ from dispatch.escalation.ladder import (
     describe_step,
     due_steps,
     parse_chain,
+    step_thresholds,
 )
-from dispatch.escalation.ladder import step_thresholds as thresholds_of
-from dispatch.models import Escalation, RuleSet
+from dispatch.models import Escalation
+from dispatch.rules.service import rule_set_in_force
 from dispatch.webhooks import service as webhooks
 from events.models import Case, CaseAssignment
 
@@ -143,13 +144,8 @@ class FiredStep:
 
 def chain_in_force(session: Session, now: datetime) -> EscalationChain:
     """The escalation chain of the rule set in force at `now`; the default without one."""
-    raw = session.scalar(
-        select(RuleSet.escalation)
-        .where(RuleSet.effective_from <= now)
-        .order_by(RuleSet.effective_from.desc(), RuleSet.version.desc())
-        .limit(1)
-    )
-    return parse_chain(raw)
+    rule_set = rule_set_in_force(session, now)
+    return parse_chain(rule_set.escalation if rule_set is not None else None)
 
 
 def run_escalations(
@@ -252,7 +248,7 @@ def _due(
     already = _fired_steps(session, [candidate.id for candidate in candidates])
     due = []
     for candidate in candidates:
-        thresholds = thresholds_of(
+        thresholds = step_thresholds(
             chain,
             dispatched_at=candidate.dispatched_at,
             allowed_hours=(candidate.limit_hours or 0.0) + candidate.postponed_hours,

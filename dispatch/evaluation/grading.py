@@ -120,7 +120,11 @@ def rate(numerator: float, denominator: float) -> float | None:
 def overall_score(rates: Mapping[str, float | None], kind: GroupKind) -> float | None:
     """The weighted score 0–100 over the rates that are defined (the weights of undefined ones
     are left out and the rest rescaled); None when none is defined."""
-    defined = [c for c in SCORE_WEIGHTS[family_of(kind)] if rates.get(c.rate) is not None]
+    defined = [
+        component
+        for component in SCORE_WEIGHTS[family_of(kind)]
+        if rates.get(component.rate) is not None
+    ]
     total_weight = sum(component.weight for component in defined)
     if total_weight == 0:
         return None

@@ -5,19 +5,20 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
 
-from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.errors import PermissionDenied
 from citygrid.settings import SettingsDep
-from dispatch.evaluation import grading as evaluation
+from dispatch.evaluation import grading
 from dispatch.evaluation import service as evaluation_service
 from dispatch.evaluation.grading import GroupKind
+from dispatch.evaluation.schemas import EvaluationRead, Weight
 
 router = APIRouter(tags=["evaluation"], route_class=RoleCheckedRoute)
 
@@ -25,25 +26,6 @@ READER_ROLES = (Role.MANAGER, Role.DISPATCHER, Role.ADMIN, Role.DEPARTMENT)
 TOTALS_KEY = "TOTAL"
 TOTALS_NAME = "合计"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-
-
-class Weight(BaseModel):
-    rate: str
-    weight: float
-    higher_is_better: bool
-
-
-class EvaluationRead(BaseModel):
-    """The figures of every group (id, key, name, then the kind's figures), and the totals."""
-
-    by: GroupKind
-    period_from: datetime
-    period_to: datetime
-    as_of: datetime
-    fields: list[str]
-    weights: list[Weight]
-    rows: list[dict[str, Any]]
-    totals: dict[str, Any]
 
 
 @router.get("/api/evaluation", response_model=None)
@@ -64,7 +46,7 @@ def get_evaluation(
         period_from=period_from,
         period_to=period_to,
         now=datetime.now(UTC),
-        calendar_code=settings.default_calendar_code,
+        city_zone=settings.city_zone,
         verification_limit_hours=settings.verification_limit_hours,
         only_department_id=own_department(principal, by),
     )
@@ -83,13 +65,14 @@ def own_department(principal: Principal, by: GroupKind) -> int | None:
 
 
 def evaluation_read(result: evaluation_service.Evaluation) -> EvaluationRead:
-    components = evaluation.SCORE_WEIGHTS[evaluation.family_of(result.kind)]
+    """The evaluation as answered in JSON, with the weights of its overall score."""
+    components = grading.SCORE_WEIGHTS[grading.family_of(result.kind)]
     return EvaluationRead(
         by=result.kind,
         period_from=result.period_from,
         period_to=result.period_to,
         as_of=result.as_of,
-        fields=list(evaluation.output_fields(result.kind)),
+        fields=list(grading.output_fields(result.kind)),
         weights=[Weight(**vars(component)) for component in components],
         rows=result.rows,
         totals=result.totals,
@@ -99,7 +82,7 @@ def evaluation_read(result: evaluation_service.Evaluation) -> EvaluationRead:
 def csv_response(result: evaluation_service.Evaluation) -> Response:
     """The groups and the totals row as CSV: UTF-8 with a byte-order mark so spreadsheet
     programs read the Chinese names; empty cells for undefined rates."""
-    fields = evaluation.output_fields(result.kind)
+    fields = grading.output_fields(result.kind)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(("key", "name", *fields))

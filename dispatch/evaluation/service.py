@@ -21,13 +21,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.errors import NotFound
-from dispatch.evaluation import grading as evaluation
+from dispatch.evaluation import grading
 from dispatch.evaluation.grading import GroupKind
-from dispatch.models import WorkCalendar
 
 DEPARTMENT_SQL = """
 WITH facts AS (
@@ -154,15 +152,13 @@ def evaluate(
     period_from: datetime,
     period_to: datetime,
     now: datetime,
-    calendar_code: str,
+    city_zone: ZoneInfo,
     verification_limit_hours: float,
     only_department_id: int | None = None,
 ) -> Evaluation:
     """The evaluation of every group of `kind` (one department only when given) over
-    [period_from, period_to); naive bounds are read in the default calendar's time zone."""
-    calendar = default_calendar(session, calendar_code)
-    time_zone = ZoneInfo(calendar.time_zone)
-    start, end = evaluation.period_bounds(period_from, period_to, time_zone)
+    [period_from, period_to); naive bounds are read in the city's time zone."""
+    start, end = grading.period_bounds(period_from, period_to, city_zone)
     params: dict[str, Any] = {"period_from": start, "period_to": end, "now": now}
     if kind is GroupKind.DEPARTMENT:
         sql, params["only_department"] = DEPARTMENT_SQL, only_department_id
@@ -174,19 +170,11 @@ def evaluate(
     found = session.execute(text(sql), params).mappings().all()
     rows = [group_row(kind, dict(row)) for row in found]
     return Evaluation(
-        kind, start, end, now, rows, evaluation.totals(kind, (dict(r) for r in found))
+        kind, start, end, now, rows, grading.totals(kind, (dict(row) for row in found))
     )
 
 
 def group_row(kind: GroupKind, counts: dict[str, Any]) -> dict[str, Any]:
     """One output row: who the group is, then its evaluated figures."""
     who = {"id": counts["id"], "key": counts["key"], "name": counts["name"]}
-    return {**who, **evaluation.evaluated(kind, counts)}
-
-
-def default_calendar(session: Session, code: str) -> WorkCalendar:
-    """The city's default work calendar: naive period bounds are read in its time zone."""
-    calendar = session.scalar(select(WorkCalendar).where(WorkCalendar.code == code))
-    if calendar is None:
-        raise NotFound(f"work calendar {code!r} (settings.default_calendar_code) does not exist")
-    return calendar
+    return {**who, **grading.evaluated(kind, counts)}

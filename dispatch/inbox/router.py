@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
 
-from citygrid.accounts.auth import ALL_ROLES, Allow, Principal, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import ALL_ROLES, Principal
 from citygrid.db import SessionDep
 from dispatch.inbox import service as notifications
+from dispatch.inbox.schemas import InboxRead, MarkedRead, NotificationRead
 
 router = APIRouter(prefix="/api/inbox", tags=["inbox"], route_class=RoleCheckedRoute)
 
 INBOX_PAGE_MAX = 200
 Anyone = Annotated[Principal, Depends(Allow(*ALL_ROLES))]
-
-
-class NotificationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    kind: str
-    title: str
-    case_id: int | None
-    body: dict[str, Any]
-    created_at: datetime
-    read_at: datetime | None
-
-
-class InboxRead(BaseModel):
-    unread_count: int
-    items: list[NotificationRead]
-    # Pass as before_id for the next (older) page; None when this page is the last.
-    next_before_id: int | None
-
-
-class MarkedRead(BaseModel):
-    marked: int
 
 
 @router.get("")

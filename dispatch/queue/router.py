@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep

@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal
+from citygrid.accounts.roles import Principal
 from citygrid.errors import CitygridError, Conflict, InvalidInput
+from dispatch.actions import service as actions
 from dispatch.queue.schemas import AssignOutcome, QueueItem, QueuePage
-from dispatch.rules import service as routing
-from events.cases import service as case_service
+from dispatch.rules import routing
 from events.cases.schemas import CaseActionBody
-from events.lifecycle import CaseAction, CaseStatus
+from events.lifecycle import WAITING_FOR_DISPATCH, CaseAction
 
-WAITING = (CaseStatus.FILED.value, CaseStatus.RETURNED.value)
+WAITING = tuple(status.value for status in WAITING_FOR_DISPATCH)
 
 
 class QueueKind(enum.StrEnum):
@@ -86,13 +86,16 @@ def queue_page(
     counts = {row.kind: row.count for row in session.execute(text(COUNTS), parameters)}
     return QueuePage(
         kind=kind.value,
-        counts={k.value: counts.get(k.value, 0) for k in QueueKind if k is not QueueKind.ALL},
+        counts={
+            each.value: counts.get(each.value, 0) for each in QueueKind if each is not QueueKind.ALL
+        },
         total=sum(counts.values()) if kind is QueueKind.ALL else counts.get(kind.value, 0),
         items=[queue_item(row, now) for row in rows],
     )
 
 
 def queue_item(row: Any, now: datetime) -> QueueItem:
+    """A queue row as answered, with the clock hours it has waited since filing."""
     waiting_since = row.filed_at or row.created_at
     return QueueItem(
         case_id=row.id,
@@ -152,7 +155,7 @@ def assign_many(
     for case_id in case_ids:
         try:
             with session.begin_nested():
-                case = case_service.act_on_case(
+                case = actions.act_on_case(
                     session,
                     case_id,
                     CaseAction.DISPATCH,
@@ -186,7 +189,9 @@ class BulkRefused(Conflict):
     def __init__(self, refusals: list[dict[str, Any]]) -> None:
         super().__init__(
             f"{len(refusals)} of the cases cannot be dispatched, so none was: "
-            + "; ".join(f"case {r['case_id']}: {r['reason']}" for r in refusals[:5]),
+            + "; ".join(
+                f"case {refusal['case_id']}: {refusal['reason']}" for refusal in refusals[:5]
+            ),
             field="case_ids",
         )
         self.refusals = refusals

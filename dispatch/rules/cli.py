@@ -13,7 +13,7 @@ from rich.console import Console
 
 from citygrid import db
 from citygrid.errors import CitygridError
-from dispatch.rules import service as routing
+from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetRejected, RuleSetSpec
 
 rules_app = typer.Typer(help="Routing rule sets.", no_args_is_help=True)
@@ -69,7 +69,7 @@ def load(
     spec = read_rule_file(path, effective_from=effective_from, comment=comment)
     with db.open_session() as session:
         try:
-            saved = routing.save_rule_set(session, spec, by=None, now=datetime.now(UTC))
+            saved = rule_sets.save_rule_set(session, spec, by=None, now=datetime.now(UTC))
         except RuleSetRejected as rejected:
             fail([rejected.message, *(problem["detail"] for problem in rejected.problems)])
         except CitygridError as error:
@@ -88,13 +88,13 @@ def show(
     """Print a rule-set version's rules in precedence order (the first match wins)."""
     with db.open_session() as session:
         rule_set = (
-            routing.newest_rule_set(session)
+            rule_sets.newest_rule_set(session)
             if version is None
-            else routing.rule_set_by_version(session, version)
+            else rule_sets.rule_set_by_version(session, version)
         )
         if rule_set is None:
             fail(["no rule set has been saved yet"])
-        rules = routing.rules_in_precedence(session, rule_set.id)
+        rules = rule_sets.rules_in_precedence(session, rule_set.id)
         effective = rule_set.effective_from.isoformat()
         title = f"rule set v{rule_set.version}, effective from {effective}"
     console.print(title, highlight=False)

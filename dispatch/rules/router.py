@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
-from dispatch.rules import service as routing
+from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetSpec
+from dispatch.rules.schemas import (
+    DepartmentPair,
+    RuleRead,
+    RuleSetDetail,
+    RuleSetSummary,
+    SimulationBody,
+    SimulationReport,
+)
 
 router = APIRouter(
     prefix="/api/dispatch/rules", tags=["routing rules"], route_class=RoleCheckedRoute
@@ -21,78 +29,14 @@ router = APIRouter(
 Reader = Annotated[Principal, Depends(Allow(Role.DISPATCHER, Role.MANAGER, Role.ADMIN))]
 Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
 Simulator = Annotated[Principal, Depends(Allow(Role.DISPATCHER, Role.ADMIN))]
-EXAMPLES_PER_PAIR_MAX = 20
-
-
-class RuleSetSummary(BaseModel):
-    id: int
-    version: int
-    effective_from: datetime
-    in_force: bool  # the set that routes cases now
-    comment: str | None
-    auto_dispatch: list[str]
-    rule_count: int
-    changes: dict[str, Any]  # versus the previous version: rules added, removed, redirected
-    created_at: datetime
-    created_by: int | None
-    created_by_username: str | None
-
-
-class RuleRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    ordinal: int  # precedence: 1 wins over every other matching rule
-    name: str | None
-    category_level: str
-    category_kind: str | None
-    category_code: str | None  # None: any category
-    urgency: str | None
-    area_kind: str
-    area_code: str | None  # community, street or district
-    area_cell_ids: list[int] | None
-    area_m2: float | None
-    priority: int
-    department_code: str
-
-
-class RuleSetDetail(RuleSetSummary):
-    escalation: list[dict[str, Any]]
-    source: dict[str, Any]  # the set as submitted
-    rules: list[RuleRead]
-
-
-class SimulationBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    rule_set: RuleSetSpec  # the draft, as POST /api/dispatch/rules takes it
-    period_from: AwareDatetime = Field(alias="from")
-    period_to: AwareDatetime = Field(alias="to")
-    examples_per_pair: int = Field(default=5, ge=0, le=EXAMPLES_PER_PAIR_MAX)
-
-
-class DepartmentPair(BaseModel):
-    from_department: str | None  # None: unrouted
-    to_department: str | None
-    cases: int
-    examples: list[str]  # case numbers
-
-
-class SimulationReport(BaseModel):
-    cases: int
-    unchanged: int
-    changed: int  # routed by both, to different departments
-    newly_unrouted: int
-    newly_routed: int
-    pairs: list[DepartmentPair]
 
 
 def summaries(session: Session) -> list[RuleSetSummary]:
     """Every version, newest first, the one in force now marked."""
-    in_force = routing.rule_set_in_force(session, datetime.now(UTC))
+    in_force = rule_sets.rule_set_in_force(session, datetime.now(UTC))
     return [
         RuleSetSummary(**row._asdict(), in_force=in_force is not None and row.id == in_force.id)
-        for row in routing.rule_set_summaries(session)
+        for row in rule_sets.rule_set_summaries(session)
     ]
 
 
@@ -110,11 +54,11 @@ def show_rule_set(version: int, session: SessionDep, principal: Reader) -> RuleS
 
 def rule_set_detail(session: Session, version: int) -> RuleSetDetail:
     """The version's summary, escalation chain, source and rules."""
-    rule_set = routing.rule_set_by_version(session, version)
+    rule_set = rule_sets.rule_set_by_version(session, version)
     summary = next(item for item in summaries(session) if item.id == rule_set.id)
     rules = [
         RuleRead.model_validate(row._asdict())
-        for row in routing.rules_in_precedence(session, rule_set.id)
+        for row in rule_sets.rules_in_precedence(session, rule_set.id)
     ]
     return RuleSetDetail(
         **summary.model_dump(), escalation=rule_set.escalation, source=rule_set.source, rules=rules
@@ -125,7 +69,7 @@ def rule_set_detail(session: Session, version: int) -> RuleSetDetail:
 def save_rule_set(spec: RuleSetSpec, session: SessionDep, principal: Admin) -> RuleSetDetail:
     """Save a new version (422 listing every problem and conflicting pair; 409 when it would
     take effect before the newest version)."""
-    saved = routing.save_rule_set(session, spec, by=principal, now=datetime.now(UTC))
+    saved = rule_sets.save_rule_set(session, spec, by=principal, now=datetime.now(UTC))
     session.commit()
     return rule_set_detail(session, saved.version)
 
@@ -136,7 +80,7 @@ def simulate(body: SimulationBody, session: SessionDep, principal: Simulator) ->
     was routed with; by department pair with example case numbers. Nothing is saved."""
     if body.period_to <= body.period_from:
         raise InvalidInput("`to` must be after `from`", field="to")
-    result = routing.simulate_rule_set(
+    result = rule_sets.simulate_rule_set(
         session,
         body.rule_set,
         period_from=body.period_from,

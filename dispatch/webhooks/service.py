@@ -8,8 +8,6 @@ again, with the same `X-Citygrid-Delivery` id, by which the receiver de-duplicat
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -28,11 +26,10 @@ from sqlalchemy.orm import Session
 from citygrid.errors import NotFound
 from citygrid.settings import Settings
 from dispatch.models import Webhook, WebhookAttempt, WebhookDelivery
+from dispatch.webhooks.signing import retry_delay_s, signature
 
-SIGNATURE_PREFIX = "sha256="
 PING_KIND = "ping"
 DELIVERY_BATCH = 50  # rows claimed (and locked) per transaction
-BACKOFF_CAP_S = 6 * 3600.0
 ERROR_MAX_CHARS = 500
 KIND_MAX_CHARS = 32  # webhook_delivery.kind
 
@@ -55,25 +52,6 @@ ENQUEUE = text(
     ON CONFLICT (webhook_id, event_id) DO NOTHING
     """
 ).bindparams(bindparam("events", type_=JSONB))
-
-
-# -- Signing (pure; receivers may copy `verify_signature`) -------------------------------------
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The `X-Citygrid-Signature` header: sha256=<hex HMAC-SHA256(secret, timestamp.body)>."""
-    signed = timestamp.encode() + b"." + body
-    return SIGNATURE_PREFIX + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
-    """True when `header` is the signature of `timestamp` and the raw `body` under `secret`."""
-    return hmac.compare_digest(signature(secret, timestamp, body).encode(), header.encode())
-
-
-def retry_delay_s(attempts: int, *, backoff_s: float, cap_s: float = BACKOFF_CAP_S) -> float:
-    """Seconds to wait after the `attempts`-th failed attempt: backoff doubled each time, capped."""
-    return float(min(cap_s, backoff_s * 2 ** max(attempts - 1, 0)))
 
 
 def envelope_bytes(delivery: WebhookDelivery) -> bytes:

@@ -10,25 +10,24 @@ changes: the maintainer of the new one (or the rules) decides.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, cast
 
-from sqlalchemy import Row, exists, select, text
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal, Role
-from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from citygrid.accounts.roles import Principal, Role
+from citygrid.errors import Conflict, PermissionDenied
 from components.models import CensusTask, Component
-from dispatch.queue.service import WAITING
-from dispatch.rules import service as routing
+from components.schemas import ComponentMatchKind, MatchedComponent
+from components.service import component_of_category
 from events.cases import service as case_service
-from events.lifecycle import DISPATCHERS, OPEN_STATUSES, CaseStatus
+from events.cases.schemas import CaseComponentRead, ComponentActionName, RoutingView
+from events.cases.workflow import CaseWorkflow
+from events.lifecycle import DISPATCHERS, OPEN_STATUSES, WAITING_FOR_DISPATCH, CaseStatus
 from events.models import Case, Category, Report
 
-ActionName = Literal["confirm", "change", "not_in_inventory"]
-TaskOutcome = Literal["done", "dismissed"]
 MATCH_AFTER = {"confirm": "confirmed", "change": "changed", "not_in_inventory": "not_in_inventory"}
 REPORTER_ROLES = frozenset({Role.INSPECTOR, Role.CITIZEN})
 # A new component decides where a waiting case goes: its maintainer, or the rules without one.
@@ -39,7 +38,7 @@ REROUTING_ACTIONS = frozenset({"change", "not_in_inventory"})
 class ComponentAction:
     """What the reporter or dispatcher says about the case's component."""
 
-    action: ActionName
+    action: ComponentActionName
     component_code: str | None = None
     note: str | None = None
 
@@ -58,11 +57,16 @@ class ComponentActionOutcome:
 
     case: Case
     census_task: CensusTask | None
-    decision: routing.RouteDecision | None
+    decision: RoutingView | None  # set when a waiting case was routed again
 
 
 def act_on_component(
-    session: Session, case_id: int, request: ComponentAction, principal: Principal, now: datetime
+    session: Session,
+    case_id: int,
+    request: ComponentAction,
+    principal: Principal,
+    now: datetime,
+    workflow: CaseWorkflow,
 ) -> ComponentActionOutcome:
     """Confirm, change or refuse the case's component; returns the case, the census task that
     "not in the inventory" opened and the routing decision of a waiting case routed again."""
@@ -80,8 +84,8 @@ def act_on_component(
     )
     case_service.record(session, case, step, principal, now)
     decision = None
-    if request.action in REROUTING_ACTIONS and case.status in WAITING:
-        decision = routing.decide_routes(session, [case.id], at=now)[case.id]
+    if request.action in REROUTING_ACTIONS and case.status in WAITING_FOR_DISPATCH:
+        decision = workflow.route_again(session, case, now)
     return ComponentActionOutcome(case, census_task, decision)
 
 
@@ -151,27 +155,6 @@ def changed_to(
     )
 
 
-def component_of_category(session: Session, code: str | None, category_id: int) -> Component:
-    """The component with that code, of that category and not removed; InvalidInput naming
-    component_code otherwise."""
-    if not code:
-        raise InvalidInput("name the component in component_code", field="component_code")
-    component = session.scalar(select(Component).where(Component.code == code))
-    if component is None:
-        raise InvalidInput(f"no component has code {code}", field="component_code")
-    if component.category_id != category_id:
-        category = session.get(Category, category_id)
-        name = f"{category.code} ({category.name_en})" if category else str(category_id)
-        raise InvalidInput(
-            f"component {code} is not of the case's category {name}", field="component_code"
-        )
-    if component.status == "removed":
-        raise InvalidInput(
-            f"component {code} was removed from the inventory", field="component_code"
-        )
-    return component
-
-
 def distance_to_case(session: Session, component_id: int, case_id: int) -> float:
     """Metres from the case's point to the nearest point of the component."""
     distance = session.scalar(
@@ -201,52 +184,30 @@ def open_census_task(
     return task
 
 
-# Census tasks
-
-CENSUS_TASKS = text("""
-SELECT t.id, t.case_id, c.number AS case_number, cat.code AS category_code,
-    cat.name_zh AS category_name, ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat, t.status, t.note,
-    cp.code AS component_code, t.created_at, t.resolved_at
-FROM census_task t
-JOIN category cat ON cat.id = t.category_id
-LEFT JOIN event_case c ON c.id = t.case_id
-LEFT JOIN component cp ON cp.id = t.component_id
-WHERE (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-  AND (CAST(:task_id AS integer) IS NULL OR t.id = CAST(:task_id AS integer))
-ORDER BY t.created_at DESC, t.id DESC
-LIMIT :limit
-""")
-
-
-def census_tasks(
-    session: Session, *, status: str | None, limit: int, task_id: int | None = None
-) -> Sequence[Row[Any]]:
-    """Census tasks (of that status; all when None), newest first, with their case number,
-    category, point and the component that resolved them."""
-    params = {"status": status, "limit": limit, "task_id": task_id}
-    return session.execute(CENSUS_TASKS, params).all()
+def case_component_read(session: Session, outcome: ComponentActionOutcome) -> CaseComponentRead:
+    """The answer of a component action."""
+    case, decision = outcome.case, outcome.decision
+    component = session.get(Component, case.component_id) if case.component_id else None
+    match = cast(ComponentMatchKind | None, case.component_match)  # the column's values
+    return CaseComponentRead(
+        case_id=case.id,
+        status=case.status,
+        version=case.version,
+        component=matched(component, case.component_distance_m, match),
+        component_match=match,
+        census_task_id=outcome.census_task.id if outcome.census_task else None,
+        rerouted=decision is not None,
+        suggested_department_code=decision.department_code if decision else None,
+        routing_reason=decision.reason if decision else None,
+    )
 
 
-def resolve_census_task(
-    session: Session,
-    task_id: int,
-    outcome: TaskOutcome,
-    *,
-    component_code: str | None,
-    note: str | None,
-    now: datetime,
-) -> CensusTask:
-    """Close an open task: done with the surveyed component's code, or dismissed; returns it."""
-    task = session.get(CensusTask, task_id)
-    if task is None:
-        raise NotFound(f"no census task has id {task_id}", field="task_id")
-    if task.status != "open":
-        raise Conflict(f"census task {task_id} is {task.status} already")
-    if outcome == "done":
-        task.component_id = component_of_category(session, component_code, task.category_id).id
-    task.status = outcome
-    task.resolved_at = now
-    if note:
-        task.note = f"{task.note}\n{note}" if task.note else note
-    session.flush()
-    return task
+def matched(
+    component: Component | None, distance_m: float | None, match: ComponentMatchKind | None
+) -> MatchedComponent | None:
+    """The component as the answer names it; None without one."""
+    if component is None or match is None:
+        return None
+    return MatchedComponent(
+        code=component.code, name=component.name, distance_m=distance_m or 0.0, match=match
+    )

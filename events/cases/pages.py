@@ -19,15 +19,15 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import ALL_ROLES, STAFF_ROLES, Allow, Principal, Role, RoleCheckedRoute
-from citygrid.accounts.models import Department
-from citygrid.accounts.users import User
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.models import Department, User
+from citygrid.accounts.roles import ALL_ROLES, STAFF_ROLES, Principal, Role
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, page_language, render
-from dispatch.evaluation import service as evaluation_service
 from events.cases import service as case_service
 from events.cases.schemas import CaseDetail, HistoryRow
+from events.cases.workflow import CaseWorkflowDep
 from events.lifecycle import RULES, CaseAction, CaseStatus
 from events.models import Category
 
@@ -220,11 +220,6 @@ def active_departments(session: Session) -> list[Department]:
     )
 
 
-def city_time_zone(session: Session, calendar_code: str) -> ZoneInfo:
-    """The city's time zone: that of the default work calendar."""
-    return ZoneInfo(evaluation_service.default_calendar(session, calendar_code).time_zone)
-
-
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
     """A date-time in the city's time zone, to the minute ("" for none)."""
     return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
@@ -274,16 +269,16 @@ def case_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    workflow: CaseWorkflowDep,
     principal: CaseReader,
 ) -> HTMLResponse:
     """The case as the caller may see it (403 for a case that is not theirs to read), with the
     forms of the actions the caller may take now."""
     now, window = datetime.now(UTC), timedelta(days=settings.reopen_window_days)
-    calendar_code = settings.default_calendar_code
-    detail = case_service.case_detail(session, case_id, principal, now, window, calendar_code)
+    detail = case_service.case_detail(session, case_id, principal, now, window, workflow)
     history = case_service.case_history(session, case_id, principal, now, window)
     context = case_context(session, detail, history, principal)
-    zone = city_time_zone(session, calendar_code)
+    zone = settings.city_zone
     language = page_language(request)
     context |= {
         "category_label": category_name(context["category"], language),

@@ -11,19 +11,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from citygrid.accounts.auth import ALL_ROLES, Allow, Principal, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import ALL_ROLES, Principal, Role
 from citygrid.db import SessionDep
 from citygrid.errors import PermissionDenied
 from citygrid.settings import SettingsDep
+from events.cases import component_match
 from events.cases import service as case_service
 from events.cases.schemas import (
     CaseActionBody,
+    CaseComponentRead,
     CaseDetail,
+    ComponentActionBody,
     HistoryRow,
     MergeBody,
     PhotosUploaded,
     SplitBody,
 )
+from events.cases.workflow import CaseWorkflowDep
 from events.lifecycle import DISPATCHERS, RULES, CaseAction
 from events.photos import service as photo_store
 
@@ -34,20 +39,28 @@ ACTORS = sorted({role for rule in RULES.values() for role in rule.roles})
 Reader = Annotated[Principal, Depends(Allow(*ALL_ROLES))]
 Actor = Annotated[Principal, Depends(Allow(*ACTORS))]
 Dispatcher = Annotated[Principal, Depends(Allow(*DISPATCHERS))]
+# Who may confirm or change the component a case is about: its reporters and the dispatchers.
+MatchActor = Annotated[
+    Principal, Depends(Allow(Role.INSPECTOR, Role.CITIZEN, Role.DISPATCHER, Role.ADMIN))
+]
 
 
-@router.get("/{case_id}")
+@router.get("/{case_id:int}")
 def read_case(
-    case_id: int, session: SessionDep, settings: SettingsDep, principal: Reader
+    case_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    workflow: CaseWorkflowDep,
+    principal: Reader,
 ) -> CaseDetail:
     """The case, its reports and photos (merged cases' included) and the caller's actions."""
     window = timedelta(days=settings.reopen_window_days)
     return case_service.case_detail(
-        session, case_id, principal, datetime.now(UTC), window, settings.default_calendar_code
+        session, case_id, principal, datetime.now(UTC), window, workflow
     )
 
 
-@router.get("/{case_id}/history")
+@router.get("/{case_id:int}/history")
 def read_history(
     case_id: int, session: SessionDep, settings: SettingsDep, principal: Reader
 ) -> list[HistoryRow]:
@@ -56,41 +69,32 @@ def read_history(
     return case_service.case_history(session, case_id, principal, datetime.now(UTC), window)
 
 
-@router.post("/{case_id}/actions/{action}")
+@router.post("/{case_id:int}/actions/{action}")
 def act(
     case_id: int,
     action: CaseAction,
     session: SessionDep,
     settings: SettingsDep,
+    workflow: CaseWorkflowDep,
     principal: Actor,
     body: CaseActionBody | None = None,
 ) -> CaseDetail:
     """Take an action; 409 with the status and the allowed actions when it is not possible."""
     now, window = datetime.now(UTC), timedelta(days=settings.reopen_window_days)
     body = body or CaseActionBody()
-    case_service.act_on_case(
-        session,
-        case_id,
-        action,
-        principal,
-        body,
-        now,
-        reopen_window=window,
-        default_calendar_code=settings.default_calendar_code,
-    )
-    detail = case_service.case_detail(
-        session, case_id, principal, now, window, settings.default_calendar_code
-    )
+    workflow.act(session, case_id, action, principal, body, now, reopen_window=window)
+    detail = case_service.case_detail(session, case_id, principal, now, window, workflow)
     session.commit()
     return detail
 
 
-@router.post("/{case_id}/merge")
+@router.post("/{case_id:int}/merge")
 def merge(
     case_id: int,
     body: MergeBody,
     session: SessionDep,
     settings: SettingsDep,
+    workflow: CaseWorkflowDep,
     principal: Dispatcher,
 ) -> CaseDetail:
     """Merge a duplicate into another case; answers with the surviving case."""
@@ -98,32 +102,29 @@ def merge(
     survivor = case_service.merge_case(
         session, case_id, body.into_case_id, principal, body.reason, now
     )
-    detail = case_service.case_detail(
-        session, survivor.id, principal, now, window, settings.default_calendar_code
-    )
+    detail = case_service.case_detail(session, survivor.id, principal, now, window, workflow)
     session.commit()
     return detail
 
 
-@router.post("/{case_id}/split")
+@router.post("/{case_id:int}/split")
 def split(
     case_id: int,
     body: SplitBody,
     session: SessionDep,
     settings: SettingsDep,
+    workflow: CaseWorkflowDep,
     principal: Dispatcher,
 ) -> CaseDetail:
     """Split a merged case out again; answers with the split-out case."""
     now, window = datetime.now(UTC), timedelta(days=settings.reopen_window_days)
     case_service.split_case(session, case_id, principal, body.reason, now)
-    detail = case_service.case_detail(
-        session, case_id, principal, now, window, settings.default_calendar_code
-    )
+    detail = case_service.case_detail(session, case_id, principal, now, window, workflow)
     session.commit()
     return detail
 
 
-@router.post("/{case_id}/photos", status_code=201)
+@router.post("/{case_id:int}/photos", status_code=201)
 def upload_photos(
     case_id: int,
     photos: Annotated[list[UploadFile], File(description="JPEG, PNG or WebP; at most 6")],
@@ -148,3 +149,21 @@ def upload_photos(
         photo_store.discard(stored)
         raise
     return PhotosUploaded(photo_ids=photo_ids)
+
+
+@router.post("/{case_id:int}/component", tags=["components"])
+def act_on_case_component(
+    case_id: int,
+    body: ComponentActionBody,
+    session: SessionDep,
+    principal: MatchActor,
+    workflow: CaseWorkflowDep,
+) -> CaseComponentRead:
+    """Confirm, change or refuse the component matched to the case (its reporter or a
+    dispatcher); a case waiting for dispatch is routed again when its component changes."""
+    request = component_match.ComponentAction(body.action, body.component_code, body.note)
+    now = datetime.now(UTC)
+    outcome = component_match.act_on_component(session, case_id, request, principal, now, workflow)
+    answer = component_match.case_component_read(session, outcome)
+    session.commit()
+    return answer

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.schemas import ComponentMatchKind, MatchedComponent
 from events.lifecycle import CaseAction, CaseStatus
 
 REASON_MAX_CHARS = 4000
@@ -137,3 +138,30 @@ class HistoryRow(BaseModel):
 
 class PhotosUploaded(BaseModel):
     photo_ids: list[int]
+
+
+COMPONENT_CODE_PATTERN = r"^[0-9]{16,17}$"
+ComponentActionName = Literal["confirm", "change", "not_in_inventory"]
+
+
+class ComponentActionBody(BaseModel):
+    """confirm the suggested component, change it to `component_code`, or say the thing the
+    case is about is not in the inventory (a census task is opened)."""
+
+    action: ComponentActionName
+    component_code: str | None = Field(default=None, pattern=COMPONENT_CODE_PATTERN)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CaseComponentRead(BaseModel):
+    """The case's component after the action, and what followed from it."""
+
+    case_id: int
+    status: str
+    version: int
+    component: MatchedComponent | None
+    component_match: ComponentMatchKind | None
+    census_task_id: int | None = None
+    rerouted: bool = Field(description="the case was waiting for dispatch and was routed again")
+    suggested_department_code: str | None = None
+    routing_reason: str | None = None

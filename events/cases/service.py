@@ -1,9 +1,12 @@
-"""The closed loop on the database: actions with optimistic concurrency, reading, merge and split.
+"""The case on the database: reading with object-level access, the guarded state write and
+history row every action ends in, photos, merge and split.
 
 Every action is one guarded `UPDATE event_case … WHERE id = :id AND version = :seen`: of two
 people acting on the same case at once, the second finds the version moved on and gets 409,
 whatever the isolation level. Each successful action appends one `case_transition` row in the
-same transaction.
+same transaction. The actions themselves (dispatch, accept, handle, verify …) move a case
+between units and live in dispatch (dispatch/actions/); they end in `write_state` and `record`
+here. What this module needs from them goes through events.cases.workflow.
 
 Merged cases: a case merged into another keeps its own status (the state it was in when merged,
 so a split brings it back exactly as it was); `merged_into_id` marks it as merged, which takes it
@@ -16,56 +19,38 @@ that has cases merged into it cannot itself be merged, and nothing merges into a
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal, Role
-from citygrid.accounts.models import Department
+from citygrid.accounts.roles import Principal, Role
 from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from dispatch.assignments import service as assignments
-from dispatch.deadlines import working_hours_between
-from dispatch.inbox import service as notifications
-from dispatch.rules import service as routing
-from dispatch.webhooks import service as webhooks
 from events import visibility
-from events.cases.schemas import (
-    CaseActionBody,
-    CaseDetail,
-    DeadlineView,
-    HistoryRow,
-    MergedIntoSummary,
-    ReportSummary,
-    RoutingView,
-)
+from events.cases.prerequisites import Situation, refusal
+from events.cases.schemas import CaseDetail, HistoryRow, MergedIntoSummary, ReportSummary
+from events.cases.workflow import CaseWorkflow
 from events.lifecycle import (
     OPEN_STATUSES,
     CaseAction,
     CaseStatus,
     TransitionRefused,
     allowed_actions,
-    next_status,
 )
 from events.models import Case, CaseAssignment, CasePhoto, CaseTransition, Report
 from events.photos import service as photos
 
-A = CaseAction
-EVENT_NAMESPACE = uuid.UUID("5d1f7c1e-3b0a-4c55-9a39-2f0c1d6c9e11")  # webhook event ids of steps
 # Roles shown who made each report and who took each step; a citizen or an inspector sees only
 # their own user id there.
 READ_ALL_ROLES = frozenset({Role.DISPATCHER, Role.DEPARTMENT, Role.MANAGER, Role.ADMIN})
 # The last of these actions in a case's history tells whether a suspension request is pending.
 SUSPENSION_RECORD = (
-    A.REQUEST_SUSPENSION.value,
-    A.APPROVE_SUSPENSION.value,
-    A.REFUSE_SUSPENSION.value,
-    A.RETURN.value,  # a returned case's requests leave with its department
+    CaseAction.REQUEST_SUSPENSION.value,
+    CaseAction.APPROVE_SUSPENSION.value,
+    CaseAction.REFUSE_SUSPENSION.value,
+    CaseAction.RETURN.value,  # a returned case's requests leave with its department
 )
 
 
@@ -74,50 +59,9 @@ class CaseChanged(TransitionRefused):
 
 
 @dataclass(frozen=True)
-class Situation:
-    """What, beside status and role, decides whether an action is possible right now."""
-
-    postponement_pending: bool
-    suspension_pending: bool
-    reopen_until: datetime | None
-    now: datetime
-
-
-@dataclass(frozen=True)
 class Effect:
     changes: dict[str, Any] = field(default_factory=dict)  # columns of event_case
     details: dict[str, Any] = field(default_factory=dict)  # recorded in the history row
-
-
-def reopen_refusal(situation: Situation) -> str | None:
-    until = situation.reopen_until
-    if until is None:
-        return "the case has no closing time to count the reopen window from"
-    return None if situation.now <= until else f"the reopen window ended at {until.isoformat()}"
-
-
-# Each returns why the action is impossible in this situation, or None.
-PREREQUISITES: dict[CaseAction, Callable[[Situation], str | None]] = {
-    A.REQUEST_POSTPONEMENT: lambda s: (
-        "a postponement request is already pending" if s.postponement_pending else None
-    ),
-    A.APPROVE_POSTPONEMENT: lambda s: (
-        None if s.postponement_pending else "no postponement request is pending"
-    ),
-    A.REFUSE_POSTPONEMENT: lambda s: (
-        None if s.postponement_pending else "no postponement request is pending"
-    ),
-    A.REQUEST_SUSPENSION: lambda s: (
-        "a suspension request is already pending" if s.suspension_pending else None
-    ),
-    A.APPROVE_SUSPENSION: lambda s: (
-        None if s.suspension_pending else "no suspension request is pending"
-    ),
-    A.REFUSE_SUSPENSION: lambda s: (
-        None if s.suspension_pending else "no suspension request is pending"
-    ),
-    A.REOPEN: reopen_refusal,
-}
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -138,7 +82,7 @@ def situation_of(
     )
     return Situation(
         postponement_pending=case.postponement_hours_requested is not None,
-        suspension_pending=last_suspension_step == A.REQUEST_SUSPENSION.value,
+        suspension_pending=last_suspension_step == CaseAction.REQUEST_SUSPENSION.value,
         reopen_until=case.closed_at + reopen_window if case.closed_at else None,
         now=now,
     )
@@ -149,120 +93,12 @@ def actions_for(case: Case, principal: Principal, situation: Situation) -> list[
     if case.merged_into_id is not None or not owns(principal, case):
         return []
     candidates = allowed_actions(CaseStatus(case.status), principal.role)
-    return [a for a in candidates if a not in PREREQUISITES or PREREQUISITES[a](situation) is None]
+    return [action for action in candidates if refusal(action, situation) is None]
 
 
 def owns(principal: Principal, case: Case) -> bool:
     """A department member works only on its own department's cases; other roles on any."""
     return principal.role is not Role.DEPARTMENT or case.department_id == principal.department_id
-
-
-def act_on_case(
-    session: Session,
-    case_id: int,
-    action: CaseAction,
-    principal: Principal,
-    body: CaseActionBody,
-    now: datetime,
-    *,
-    reopen_window: timedelta,
-    default_calendar_code: str = "default",
-    auto: bool = False,
-) -> Case:
-    """Take `action` on the case as `principal`: the new state, its side effects, a history row;
-    filing routes the case, and dispatches it at once where the rules say so."""
-    ctx = ActionContext(principal, now, default_calendar_code, auto)
-    case = visible_case(session, case_id, principal)
-    situation = situation_of(session, case, now, reopen_window)
-    if body.expected_version is not None and body.expected_version != case.version:
-        raise changed_meanwhile(case, principal, situation)
-    check_may_act(case, action, principal, situation)
-    status = CaseStatus(case.status)
-    suspended_from = CaseStatus(case.suspended_from) if case.suspended_from else None
-    target = next_status(
-        status, action, principal.role, reason=body.reason, suspended_from=suspended_from
-    )
-    effect = EFFECTS.get(action, no_effect)(session, case, body, ctx)
-    photo_ids = attachable_photos(session, case, body.photo_ids)
-    if not write_state(session, case, seen=case.version, target=target, now=now, effect=effect):
-        raise changed_meanwhile(case, principal, situation_of(session, case, now, reopen_window))
-    details = {**effect.details, **({"photo_ids": photo_ids} if photo_ids else {})}
-    step = Step(action.value, status, target, body.reason, details)
-    transition = record(session, case, step, principal, now)
-    if photo_ids:
-        session.execute(
-            update(CasePhoto).where(CasePhoto.id.in_(photo_ids)).values(transition_id=transition.id)
-        )
-        session.flush()
-    announce(session, case, transition, ctx)
-    if action is A.FILE:
-        route_filed_case(session, case, ctx, reopen_window)
-    return case
-
-
-# Actions that others hear about: webhook event kinds (the department is also told in its inbox).
-ANNOUNCED = {
-    A.DISPATCH: "case.dispatched",
-    A.RETURN: "case.returned",
-    A.HANDLE: "case.handled",
-    A.VERIFY_PASS: "case.closed",
-    A.VERIFY_FAIL: "case.rework",
-    A.CANCEL: "case.cancelled",
-}
-
-
-def announce(session: Session, case: Case, transition: CaseTransition, ctx: ActionContext) -> None:
-    """The webhook event of the step (in the same transaction: an outbox row), and for a
-    dispatch a message in the department's inbox."""
-    kind = ANNOUNCED.get(CaseAction(transition.action))
-    if kind is None:
-        return
-    payload = {
-        "case_id": case.id,
-        "number": case.number,
-        "action": transition.action,
-        "from_status": transition.from_status,
-        "status": case.status,
-        "department_id": case.department_id,
-        "due_at": case.due_at,
-        "reason": transition.reason,
-        "at": ctx.now,
-    }
-    event_id = uuid.uuid5(EVENT_NAMESPACE, f"case_transition:{transition.id}")
-    webhooks.enqueue(session, kind=kind, payload=payload, now=ctx.now, event_id=event_id)
-    if kind == "case.dispatched" and case.department_id is not None:
-        due = f", due {case.due_at.isoformat(timespec='minutes')}" if case.due_at else ""
-        notifications.notify_department(
-            session,
-            case.department_id,
-            kind=kind,
-            title=f"Case {case.number} dispatched to you{due}",
-            case_id=case.id,
-            body={"due_at": case.due_at, "auto": ctx.auto},
-            now=ctx.now,
-        )
-
-
-def route_filed_case(
-    session: Session, case: Case, ctx: ActionContext, reopen_window: timedelta
-) -> None:
-    """Store the routing decision for a newly filed case; dispatch it when its category is
-    configured for auto-dispatch and a rule names a department."""
-    decision = routing.decide_routes(session, [case.id], at=ctx.now)[case.id]
-    if not decision.auto_dispatch or decision.department_code is None:
-        return
-    body = CaseActionBody(department_code=decision.department_code)
-    act_on_case(
-        session,
-        case.id,
-        A.DISPATCH,
-        ctx.principal,
-        body,
-        ctx.now,
-        reopen_window=reopen_window,
-        default_calendar_code=ctx.default_calendar_code,
-        auto=True,
-    )
 
 
 def check_may_act(
@@ -285,10 +121,8 @@ def check_may_act(
     allowed = actions_for(case, principal, situation)
     if action in allowed:
         return
-    prerequisite = PREREQUISITES.get(action)
-    if prerequisite is not None and action in allowed_actions(status, principal.role):
-        why = prerequisite(situation)
-    else:
+    why = refusal(action, situation) if action in allowed_actions(status, principal.role) else None
+    if why is None:
         why = f"{principal.role} cannot {action} a case that is {status}"
     names = ", ".join(allowed) or "none"
     raise TransitionRefused(
@@ -351,285 +185,6 @@ def record(
     session.add(transition)
     session.flush()
     return transition
-
-
-# Side effects of the actions that have any: the columns they set and what the history says.
-
-
-@dataclass(frozen=True)
-class ActionContext:
-    """Who acts, when, and the calendar for departments that have none of their own."""
-
-    principal: Principal
-    now: datetime
-    default_calendar_code: str = "default"
-    auto: bool = False  # the system acts on the rules' word (auto-dispatch on filing)
-
-
-EffectFn = Callable[[Session, Case, CaseActionBody, ActionContext], Effect]
-
-
-def no_effect(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    return Effect()
-
-
-def file_case(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    return Effect({"filed_at": ctx.now})
-
-
-def dispatch(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    """To the named department, else to the one the routing rules suggested for the case."""
-    if case.status == CaseStatus.DISPATCHED and not (body.reason and body.reason.strip()):
-        raise InvalidInput(
-            "a reassign (dispatch of a dispatched case) needs a reason", field="reason"
-        )
-    suggestion = routing.latest_decisions(session, [case.id]).get(case.id)
-    department = chosen_department(session, body.department_code, suggestion)
-    follows_rule = suggestion is not None and suggestion.department_id == department.id
-    calendar = assignments.calendar_of(session, department.id, ctx.default_calendar_code)
-    decision_id = suggestion.decision_id if follows_rule and suggestion is not None else None
-    new = assignments.NewAssignment(department, decision_id, ctx.principal, ctx.now)
-    try:
-        with session.begin_nested():
-            assignment = assignments.start_assignment(session, case, new, calendar)
-    except IntegrityError as error:
-        # Another dispatch of this case committed first (one current assignment per case).
-        raise CaseChanged(
-            f"case {case.id} was dispatched by someone else meanwhile; reload it and try again",
-            status=CaseStatus(case.status),
-            allowed=[],
-        ) from error
-    details: dict[str, Any] = {
-        "department_code": department.code,
-        "due_at": assignment.due_at.isoformat() if assignment.due_at else None,
-        "due_provisional": assignment.due_provisional,
-        "limit_hours": assignment.limit_hours,
-        "follows_rule": follows_rule,
-        "auto": ctx.auto,
-    }
-    if suggestion is not None:
-        details["routing_reason"] = suggestion.reason
-    if case.status == CaseStatus.DISPATCHED:
-        details["reassigned_from_department_id"] = case.department_id
-    changes: dict[str, Any] = {
-        "department_id": department.id,
-        "dispatched_at": ctx.now,
-        "due_at": assignment.due_at,
-        "warn_at": assignment.warn_at,
-        "due_provisional": assignment.due_provisional,
-        "suspended_at": None,
-    }
-    if follows_rule and suggestion is not None:
-        changes |= {"rule_set_id": suggestion.rule_set_id, "routing_rule_id": suggestion.rule_id}
-    return Effect(changes, details)
-
-
-def chosen_department(
-    session: Session, code: str | None, suggestion: routing.RouteDecision | None
-) -> Department:
-    if code:
-        return department_named(session, code)
-    if suggestion is not None and suggestion.department_id is not None:
-        department = session.get(Department, suggestion.department_id)
-        if department is not None:
-            return department
-    why = suggestion.reason if suggestion is not None else "the case was never routed"
-    raise InvalidInput(
-        f"no department is suggested for this case ({why}): name one in department_code",
-        field="department_code",
-    )
-
-
-def department_named(session: Session, code: str | None) -> Department:
-    if not code:
-        raise InvalidInput("dispatch needs department_code", field="department_code")
-    department = session.scalar(select(Department).where(Department.code == code))
-    if department is None:
-        raise InvalidInput(f"no department has code {code!r}", field="department_code")
-    if not department.is_active:
-        raise InvalidInput(f"department {code!r} is no longer active", field="department_code")
-    return department
-
-
-def accept(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    assignment = assignments.current_assignment(session, case.id)
-    if assignment is not None:
-        assignment.accepted_at = ctx.now
-        session.flush()
-    return Effect()
-
-
-def return_to_dispatchers(
-    session: Session, case: Case, body: CaseActionBody, ctx: ActionContext
-) -> Effect:
-    assignments.end_current(session, case.id, now=ctx.now, reason="returned")
-    changes = {
-        "return_count": case.return_count + 1,
-        "department_id": None,
-        "postponement_hours_requested": None,  # the request leaves with the department
-        "due_at": None,
-        "warn_at": None,
-        "due_provisional": False,
-    }
-    details = {"department_id": case.department_id, "return_count": case.return_count + 1}
-    return Effect(changes, details)
-
-
-def handle(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    assignment = assignments.current_assignment(session, case.id)
-    details: dict[str, Any] = {}
-    if assignment is not None:
-        calendar = assignments.calendar_of(
-            session, assignment.department_id, ctx.default_calendar_code
-        )
-        progress = assignments.progress_of(assignment, calendar, ctx.now)
-        assignment.handled_at = ctx.now
-        assignment.handling_hours = progress.used_hours
-        session.flush()
-        details = {"working_hours": progress.used_hours, "on_time": not progress.overdue}
-    return Effect({"handled_at": ctx.now}, details)
-
-
-def verify_pass(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    assignments.end_current(session, case.id, now=ctx.now, reason="closed")
-    return Effect({"closed_at": ctx.now}, verified_handling(session, case, ctx))
-
-
-def verified_handling(session: Session, case: Case, ctx: ActionContext) -> dict[str, Any]:
-    """The handling a verification answers, and the working hours (default calendar) the
-    inspector took since: evaluation counts verifications on time from them."""
-    if case.handled_at is None:
-        return {"handled_at": None}
-    calendar = assignments.calendar_of(session, None, ctx.default_calendar_code)
-    waited = working_hours_between(case.handled_at, ctx.now, calendar)
-    return {"handled_at": case.handled_at.isoformat(), "verify_working_hours": round(waited, 4)}
-
-
-def verify_fail(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    assignment = assignments.current_assignment(session, case.id)
-    if assignment is not None:
-        # The same department works again against the same deadline.
-        assignment.rework_count += 1
-        assignment.handled_at = None
-        assignment.handling_hours = None
-        session.flush()
-    rework_count = case.rework_count + 1
-    details = {"rework_count": rework_count, **verified_handling(session, case, ctx)}
-    return Effect({"rework_count": rework_count}, details)
-
-
-def request_postponement(
-    session: Session, case: Case, body: CaseActionBody, ctx: ActionContext
-) -> Effect:
-    if body.hours is None:
-        raise InvalidInput("a postponement request needs hours", field="hours")
-    return Effect({"postponement_hours_requested": body.hours}, {"hours": body.hours})
-
-
-def approve_postponement(
-    session: Session, case: Case, body: CaseActionBody, ctx: ActionContext
-) -> Effect:
-    """The approved working hours move the deadline (and the warning point) on."""
-    requested = case.postponement_hours_requested or 0.0
-    hours = body.hours if body.hours is not None else requested
-    if hours > requested:
-        raise InvalidInput(f"{hours} hours approved but only {requested} requested", field="hours")
-    changes: dict[str, Any] = {
-        "postponement_hours_requested": None,
-        "postponed_hours": case.postponed_hours + hours,
-    }
-    details: dict[str, Any] = {"hours": hours, "requested_hours": requested}
-    schedule = rescheduled(session, case, ctx, postponed_hours=hours)
-    if schedule is not None:
-        changes |= assignments.schedule_changes(schedule)
-        details["due_at"] = schedule.due_at.isoformat() if schedule.due_at else None
-    return Effect(changes, details)
-
-
-def rescheduled(
-    session: Session,
-    case: Case,
-    ctx: ActionContext,
-    *,
-    postponed_hours: float = 0.0,
-    paused_hours: float = 0.0,
-) -> assignments.Schedule | None:
-    """Add postponed or paused working time to the current assignment; its new schedule."""
-    assignment = assignments.current_assignment(session, case.id)
-    if assignment is None:
-        return None
-    assignment.postponed_hours += postponed_hours
-    assignment.postponement_count += 1 if postponed_hours else 0
-    assignment.suspended_hours += paused_hours
-    calendar = assignments.calendar_of(session, assignment.department_id, ctx.default_calendar_code)
-    schedule = assignments.apply_schedule(assignment, calendar)
-    session.flush()
-    return schedule
-
-
-def refuse_postponement(
-    session: Session, case: Case, body: CaseActionBody, ctx: ActionContext
-) -> Effect:
-    details = {"requested_hours": case.postponement_hours_requested}
-    return Effect({"postponement_hours_requested": None}, details)
-
-
-def approve_suspension(
-    session: Session, case: Case, body: CaseActionBody, ctx: ActionContext
-) -> Effect:
-    """The deadline clock stops until the case is resumed."""
-    assignment = assignments.current_assignment(session, case.id)
-    if assignment is not None:
-        assignment.suspended_at = ctx.now
-        session.flush()
-    return Effect({"suspended_from": case.status, "suspended_at": ctx.now})
-
-
-def resume(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    """The working time the suspension lasted is added to the deadline."""
-    changes: dict[str, Any] = {"suspended_from": None, "suspended_at": None}
-    assignment = assignments.current_assignment(session, case.id)
-    if assignment is None or assignment.suspended_at is None:
-        return Effect(changes)
-    calendar = assignments.calendar_of(session, assignment.department_id, ctx.default_calendar_code)
-    paused = working_hours_between(assignment.suspended_at, ctx.now, calendar)
-    assignment.suspended_at = None
-    schedule = rescheduled(session, case, ctx, paused_hours=paused)
-    assert schedule is not None
-    details = {
-        "paused_working_hours": round(paused, 4),
-        "due_at": schedule.due_at.isoformat() if schedule.due_at else None,
-    }
-    return Effect(changes | assignments.schedule_changes(schedule), details)
-
-
-def cancel(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    assignments.end_current(session, case.id, now=ctx.now, reason="cancelled")
-    return Effect()
-
-
-def reopen(session: Session, case: Case, body: CaseActionBody, ctx: ActionContext) -> Effect:
-    return Effect(
-        {"closed_at": None}, {"closed_at": case.closed_at.isoformat() if case.closed_at else None}
-    )
-
-
-EFFECTS: dict[CaseAction, EffectFn] = {
-    A.FILE: file_case,
-    A.DISPATCH: dispatch,
-    A.ACCEPT: accept,
-    A.RETURN: return_to_dispatchers,
-    A.HANDLE: handle,
-    A.VERIFY_PASS: verify_pass,
-    A.VERIFY_FAIL: verify_fail,
-    A.REQUEST_POSTPONEMENT: request_postponement,
-    A.APPROVE_POSTPONEMENT: approve_postponement,
-    A.REFUSE_POSTPONEMENT: refuse_postponement,
-    A.APPROVE_SUSPENSION: approve_suspension,
-    A.RESUME: resume,
-    A.CANCEL: cancel,
-    A.REOPEN: reopen,
-}
 
 
 def add_photos(session: Session, case: Case, stored: list[photos.StoredPhoto]) -> list[int]:
@@ -738,7 +293,7 @@ def case_detail(
     principal: Principal,
     now: datetime,
     reopen_window: timedelta,
-    default_calendar_code: str = "default",
+    workflow: CaseWorkflow,
 ) -> CaseDetail:
     """The case as the caller may see it, with what the caller may do with it."""
     case, situation = readable_case(session, case_id, principal, (now, reopen_window))
@@ -755,8 +310,8 @@ def case_detail(
         photo_ids=list(photo_ids),
         merged_case_ids=merged_ids,
         merged_into=survivor_summary(session, case),
-        deadline=deadline_view(session, case, now, default_calendar_code),
-        routing=routing_view(session, case),
+        deadline=workflow.deadline_of(session, case, now),
+        routing=workflow.routing_of(session, case),
     )
 
 
@@ -770,46 +325,6 @@ COMPUTED_FIELDS = {
     "routing",
 }
 CASE_FIELDS = tuple(name for name in CaseDetail.model_fields if name not in COMPUTED_FIELDS)
-
-
-def deadline_view(
-    session: Session, case: Case, now: datetime, default_calendar_code: str
-) -> DeadlineView | None:
-    assignment = assignments.current_assignment(session, case.id)
-    if assignment is None:
-        return None
-    department = session.get(Department, assignment.department_id)
-    assert department is not None
-    calendar = assignments.calendar_of(session, department.id, default_calendar_code)
-    progress = assignments.progress_of(assignment, calendar, now)
-    return DeadlineView(
-        department_code=department.code,
-        dispatched_at=assignment.dispatched_at,
-        limit_hours=assignment.limit_hours,
-        postponed_hours=assignment.postponed_hours,
-        suspended_hours=round(assignment.suspended_hours, 4),
-        allowed_hours=progress.allowed_hours,
-        used_hours=progress.used_hours,
-        due_at=assignment.due_at,
-        warn_at=assignment.warn_at,
-        provisional=assignment.due_provisional,
-        light=progress.light.value,
-        overdue=progress.overdue,
-        suspended=assignment.suspended_at is not None,
-    )
-
-
-def routing_view(session: Session, case: Case) -> RoutingView | None:
-    decision = routing.latest_decisions(session, [case.id]).get(case.id)
-    if decision is None:
-        return None
-    return RoutingView(
-        department_code=decision.department_code,
-        rule_set_version=decision.rule_set_version,
-        rule_id=decision.rule_id,
-        auto_dispatch=decision.auto_dispatch,
-        reason=decision.reason,
-    )
 
 
 def merged_case_ids(session: Session, case_id: int) -> list[int]:

@@ -1,28 +1,21 @@
-"""Categories of components (部件) and events (事件): schemas, services and routes."""
+"""Categories of components (部件) and events (事件): search, administration and loading the
+taxonomy file. The functions flush; the caller commits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Boolean, ColumnElement, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import PUBLIC, Allow, Role, RoleCheckedRoute
-from citygrid.db import SessionDep
 from citygrid.errors import Conflict, InvalidInput, NotFound
+from events.categories.schemas import CategoryCreate, CategoryPage, CategoryRead, CategoryUpdate
 from events.models import Category
 from events.taxonomy import CategoryKey, CategorySeed, Kind, Level, Taxonomy, level_of_code
 
-router = APIRouter(prefix="/api/categories", tags=["categories"], route_class=RoleCheckedRoute)
-ADMIN_ONLY = Depends(Allow(Role.ADMIN))
-PAGE_SIZE_DEFAULT = 50
-PAGE_SIZE_MAX = 500
 # What a reload of the taxonomy file may change on an existing category; retirement, department
 # type and duplicate radius stay as the administrator left them.
 RELOADED_COLUMNS = (
@@ -33,70 +26,6 @@ RELOADED_COLUMNS = (
     "limit_hours_urgent",
     "provenance",
 )
-
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Hours = Annotated[float, Field(gt=0)]
-
-
-class CategoryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    kind: Kind
-    standard: str
-    code: str
-    level: Level
-    parent_id: int | None
-    name_zh: str
-    name_en: str
-    criteria: str | None
-    limit_hours_normal: float | None  # working hours
-    limit_hours_urgent: float | None
-    department_type: str | None
-    duplicate_radius_m: float | None
-    provenance: dict[str, Any]
-    retired_at: datetime | None
-    created_at: datetime
-
-
-class CategoryPage(BaseModel):
-    items: list[CategoryRead]
-    total: int
-    page: int
-    page_size: int
-    next_page: int | None
-
-
-class CategoryChanges(BaseModel):
-    """Fields an administrator may set on create and change afterwards."""
-
-    criteria: str | None = None
-    limit_hours_normal: Hours | None = None
-    limit_hours_urgent: Hours | None = None
-    department_type: Annotated[str, Field(max_length=64)] | None = None
-    duplicate_radius_m: Annotated[float, Field(ge=0)] | None = None
-
-
-class CategoryCreate(CategoryChanges):
-    kind: Kind
-    standard: Annotated[str, Field(min_length=1, max_length=64)]
-    code: Annotated[str, Field(description="2 digits (major) or 4/5 digits (minor)")]
-    name_zh: Name
-    name_en: Name
-
-
-class CategoryUpdate(CategoryChanges):
-    """Only the fields sent are changed; names cannot be emptied."""
-
-    name_zh: Name | None = None
-    name_en: Name | None = None
-
-    @field_validator("name_zh", "name_en")
-    @classmethod
-    def names_stay(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("a name cannot be removed, only renamed")
-        return value
 
 
 @dataclass(frozen=True)
@@ -123,9 +52,6 @@ class LoadCounts:
             self.updated + other.updated,
             self.unchanged + other.unchanged,
         )
-
-
-# Services: they flush, the caller commits.
 
 
 def get_category(session: Session, category_id: int) -> Category:
@@ -309,63 +235,3 @@ def row_of(seed: CategorySeed, parent_ids: dict[CategoryKey, int]) -> dict[str, 
         "duplicate_radius_m": seed.duplicate_radius_m,
         "provenance": dict(seed.provenance),
     }
-
-
-# Routes: each commits once.
-
-
-@router.get("", dependencies=[Depends(PUBLIC)])
-def list_categories(
-    session: SessionDep,
-    q: Annotated[
-        str | None, Query(max_length=200, description="code prefix, or part of either name")
-    ] = None,
-    kind: Kind | None = None,
-    level: Level | None = None,
-    standard: str | None = None,
-    major: Annotated[str | None, Query(pattern=r"^\d{2}$", description="major code")] = None,
-    include_retired: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
-) -> CategoryPage:
-    """Search categories (anyone, so citizens can pick one): retired ones only when asked."""
-    where = CategoryFilter(q, kind, level, standard, major, include_retired)
-    return search_categories(session, where, page=page, page_size=page_size)
-
-
-@router.get("/{category_id}", dependencies=[Depends(PUBLIC)])
-def read_category(category_id: int, session: SessionDep) -> CategoryRead:
-    """One category by id, retired or not (old cases keep pointing at it)."""
-    return CategoryRead.model_validate(get_category(session, category_id))
-
-
-@router.post("", status_code=201, dependencies=[ADMIN_ONLY])
-def add_category(category_in: CategoryCreate, session: SessionDep) -> CategoryRead:
-    """Add a major (2-digit code) or minor (4/5-digit code under an existing major) category."""
-    category = create_category(session, category_in)
-    session.commit()
-    return CategoryRead.model_validate(category)
-
-
-@router.patch("/{category_id}", dependencies=[ADMIN_ONLY])
-def change_category(category_id: int, changes: CategoryUpdate, session: SessionDep) -> CategoryRead:
-    """Rename a category or change its criteria, limits, department type or duplicate radius."""
-    category = update_category(session, category_id, changes)
-    session.commit()
-    return CategoryRead.model_validate(category)
-
-
-@router.post("/{category_id}/retire", dependencies=[ADMIN_ONLY])
-def retire_category(category_id: int, session: SessionDep) -> CategoryRead:
-    """Hide a category from new reports; it stays readable and valid on existing cases."""
-    category = set_retired(session, category_id, retired=True)
-    session.commit()
-    return CategoryRead.model_validate(category)
-
-
-@router.post("/{category_id}/unretire", dependencies=[ADMIN_ONLY])
-def unretire_category(category_id: int, session: SessionDep) -> CategoryRead:
-    """Bring a retired category back."""
-    category = set_retired(session, category_id, retired=False)
-    session.commit()
-    return CategoryRead.model_validate(category)

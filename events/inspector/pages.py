@@ -8,28 +8,20 @@ are sent with the report UUID made when the user pressed submit, so a retry is t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select, true
-from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import LateralFromClause
 
-from citygrid.accounts.auth import Allow, Principal, Role, RoleCheckedRoute
-from citygrid.accounts.models import Department
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
+from citygrid.settings import SettingsDep
 from citygrid.web import N_, render
 from events.cases import pages as case_page
-from events.intake.service import CITY_TIME_ZONE
-from events.lifecycle import CaseAction, CaseStatus
-from events.listing import service as listing
-from events.listing.schemas import CaseFilters, CaseListItem, CaseSort
-from events.models import Case, CasePhoto, CaseTransition, Category
-from grid.models import GridCell, GridRegion
+from events.inspector import service
+from events.lifecycle import CaseStatus
 
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 
@@ -37,8 +29,6 @@ router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 REPORTERS = Allow(Role.INSPECTOR, Role.CITIZEN, Role.DISPATCHER, Role.ADMIN)
 Reporter = Annotated[Principal, Depends(REPORTERS)]
 Inspector = Annotated[Principal, Depends(Allow(Role.INSPECTOR))]
-MY_REPORTS_SHOWN = 100
-TASKS_SHOWN = 50  # a phone's page: the longest-waiting ones; verified ones make room
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 STATUS_NAMES: dict[CaseStatus, str] = {
@@ -115,34 +105,15 @@ def status_name(status: str) -> str:
     return STATUS_NAMES[CaseStatus(status)]
 
 
-def local_time(moment: datetime | None) -> str:
-    """A time as the city reads it (Beijing time), or an empty string."""
-    return moment.astimezone(CITY_TIME_ZONE).strftime(TIME_FORMAT) if moment else ""
-
-
-def grid_centre(session: Session) -> tuple[float, float] | None:
-    """(lon, lat) of the middle of the managed area, from its districts; None without a grid."""
-    box = (
-        select(func.ST_Extent(GridRegion.geom).label("box"))
-        .where(GridRegion.level == "district")
-        .subquery()
-    )
-    corners = select(
-        func.ST_XMin(box.c.box),
-        func.ST_YMin(box.c.box),
-        func.ST_XMax(box.c.box),
-        func.ST_YMax(box.c.box),
-    )
-    west, south, east, north = session.execute(corners).one()
-    if west is None:
-        return None
-    return (west + east) / 2, (south + north) / 2
+def local_time(moment: datetime | None, zone: tzinfo) -> str:
+    """A time as the city reads it (in its time zone), or an empty string."""
+    return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
 
 
 @router.get("/m/report")
 def report_page(request: Request, session: SessionDep, principal: Reporter) -> HTMLResponse:
     """The new-report form: place, category, description, photos, urgency; the offline queue."""
-    centre = grid_centre(session)
+    centre = service.grid_centre(session)
     page_setup = {"centre": list(centre) if centre else None, "user_id": principal.user_id}
     context = {
         "page_setup": page_setup,
@@ -152,31 +123,19 @@ def report_page(request: Request, session: SessionDep, principal: Reporter) -> H
     return render(request, "events/inspector_report.html", context, principal=principal)
 
 
-def my_reports(session: Session, principal: Principal) -> list[CaseListItem]:
-    """The cases the user reported (merged ones as their own), newest first."""
-    filters = CaseFilters(reporter_id=principal.user_id)
-    page = listing.list_cases(
-        session,
-        principal,
-        filters,
-        sort=CaseSort.CREATED_AT_DESC,
-        page=1,
-        page_size=MY_REPORTS_SHOWN,
-    )
-    return page.items
-
-
 @router.get("/m/reports")
-def my_reports_page(request: Request, session: SessionDep, principal: Reporter) -> HTMLResponse:
+def my_reports_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Reporter
+) -> HTMLResponse:
     """The user's reports with status and traffic light; the offline queue on top."""
     rows = [
         {
             "item": item,
             "status": status_name(item.status),
             "light": case_page.LIGHT_LABELS.get(item.light or ""),
-            "created": local_time(item.created_at),
+            "created": local_time(item.created_at, settings.city_zone),
         }
-        for item in my_reports(session, principal)
+        for item in service.my_reports(session, principal)
     ]
     context = {
         "rows": rows,
@@ -187,89 +146,15 @@ def my_reports_page(request: Request, session: SessionDep, principal: Reporter) 
     return render(request, "events/inspector_reports.html", context, principal=principal)
 
 
-@dataclass(frozen=True)
-class VerificationTask:
-    """A handled case waiting for an inspector, with what the department said it did."""
-
-    case_id: int
-    number: str
-    version: int
-    category_name_zh: str
-    category_name_en: str
-    cell_code: str
-    address: str | None
-    description: str
-    department_name: str | None
-    handled_at: datetime | None
-    feedback: str | None
-    photo_ids: list[int]
-
-
-WAITING_FOR_VERIFICATION = (Case.status == CaseStatus.HANDLED.value, Case.merged_into_id.is_(None))
-
-
-def tasks_waiting(session: Session) -> int:
-    """How many cases wait for verification in all."""
-    count = session.scalar(select(func.count()).where(*WAITING_FOR_VERIFICATION))
-    return int(count or 0)
-
-
-def last_handling() -> LateralFromClause:
-    """Per case (correlated, LATERAL): the id and note of the department's last handling."""
-    handling = aliased(CaseTransition)
-    return (
-        select(handling.id, handling.reason)
-        .where(handling.case_id == Case.id, handling.action == CaseAction.HANDLE.value)
-        .order_by(handling.at.desc(), handling.id.desc())
-        .limit(1)
-        .lateral("last_handling")
-    )
-
-
-def verification_tasks(session: Session) -> list[VerificationTask]:
-    """Cases handled and waiting for on-site verification (any inspector may verify any one, as
-    events.lifecycle says), oldest handling first, with the department's last handling note
-    and the photos it attached: one statement."""
-    handling = last_handling()
-    photo_ids = (
-        select(func.array_agg(aggregate_order_by(CasePhoto.id, CasePhoto.id)))
-        .where(CasePhoto.transition_id == handling.c.id)
-        .scalar_subquery()
-    )
-    query = (
-        select(
-            Case.id.label("case_id"),
-            Case.number,
-            Case.version,
-            Category.name_zh.label("category_name_zh"),
-            Category.name_en.label("category_name_en"),
-            GridCell.code.label("cell_code"),
-            Case.address,
-            Case.description,
-            Department.name.label("department_name"),
-            Case.handled_at,
-            handling.c.reason.label("feedback"),
-            photo_ids.label("photo_ids"),
-        )
-        .join(Category, Category.id == Case.category_id)
-        .join(GridCell, GridCell.id == Case.cell_id)
-        .outerjoin(Department, Department.id == Case.department_id)
-        .outerjoin(handling, true())
-        .where(*WAITING_FOR_VERIFICATION)
-        .order_by(Case.handled_at.asc().nulls_last(), Case.id)
-        .limit(TASKS_SHOWN)
-    )
-    rows = session.execute(query).all()
-    return [VerificationTask(**{**row._asdict(), "photo_ids": row.photo_ids or []}) for row in rows]
-
-
 @router.get("/m/tasks")
-def tasks_page(request: Request, session: SessionDep, principal: Inspector) -> HTMLResponse:
+def tasks_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Inspector
+) -> HTMLResponse:
     """Verification tasks (核查): pass or fail each handled case, with a note and a photo."""
+    shown = service.verification_tasks(session)
     tasks = [
-        {"task": task, "handled": local_time(task.handled_at)}
-        for task in verification_tasks(session)
+        {"task": task, "handled": local_time(task.handled_at, settings.city_zone)} for task in shown
     ]
-    waiting = tasks_waiting(session) if len(tasks) == TASKS_SHOWN else len(tasks)
+    waiting = service.waiting_count(session, shown)
     context = {"tasks": tasks, "waiting": waiting, "js_messages": TASK_MESSAGES}
     return render(request, "events/inspector_tasks.html", context, principal=principal)

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from components.schemas import MatchedComponent
+
 Urgency = Literal["normal", "urgent"]
 CategoryKind = Literal["component", "event"]
 
@@ -49,21 +51,6 @@ class DuplicateCandidate(BaseModel):
     distance_m: float
     created_at: datetime
     same_component: bool = False
-
-
-ComponentMatchKind = Literal["suggested", "confirmed", "changed", "not_in_inventory"]
-
-
-class MatchedComponent(BaseModel):
-    """The inventoried component the case is about and how far the report was from it."""
-
-    code: str
-    name: str | None
-    distance_m: float
-    match: ComponentMatchKind = Field(
-        description="suggested (nearest within the category's radius), confirmed (named by "
-        "the reporter or confirmed later) or changed"
-    )
 
 
 class ReportAccepted(BaseModel):

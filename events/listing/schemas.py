@@ -9,8 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from events.lifecycle import CaseStatus
-
-BBox = tuple[float, float, float, float]
+from grid.bbox import BBox
 
 
 class CaseSort(enum.StrEnum):

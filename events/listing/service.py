@@ -1,4 +1,4 @@
-"""Case queries and exports: the staff listing, streamed CSV/GeoJSON exports, the public listing.
+"""Case queries: the staff listing and the public listing.
 
 Every query is built from bound parameters and whitelisted ORDER BY clauses; the caller narrows
 it in SQL (`visible_condition`: events.visibility's rule), never in Python after fetching.
@@ -7,30 +7,15 @@ Counting: the page is one statement (joins for the display columns); the total i
 `count(*)` over `event_case` alone, since every filter is a condition on the case table itself
 (IN sub-selects on category, cell, department and report use their indexes). When the page is
 short it already shows the total, and the count is skipped.
-
-Export: a server-side cursor fetches EXPORT_CHUNK_ROWS at a time and each fetch becomes one
-chunk, so memory stays flat (measured: a ~3 MB CSV / ~4.6 MB GeoJSON peak for 5,000 or 20,000
-rows alike). StreamingResponse pulls the sync generator one chunk at a time in the threadpool,
-never concurrently, and the request's session stays open until the response has finished.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
-from collections.abc import Callable, Generator, Iterator
-from contextlib import ExitStack
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
-    Result,
     Row,
     Select,
     and_,
@@ -43,14 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
-from citygrid.accounts.auth import ALL_ROLES, PUBLIC, Allow, Principal, Role, RoleCheckedRoute
 from citygrid.accounts.models import Department
-from citygrid.db import SessionDep
-from citygrid.errors import InvalidInput, NotFound
-from citygrid.settings import SettingsDep
+from citygrid.accounts.roles import Principal
 from events.lifecycle import WORKING_STATUSES, CaseStatus
 from events.listing.schemas import (
-    BBox,
     CaseFilters,
     CaseListItem,
     CasePage,
@@ -60,19 +41,9 @@ from events.listing.schemas import (
 )
 from events.models import Case, CaseAssignment, CaseTransition, Category, Report
 from events.visibility import Relation, relations_seen, sees_every_case
+from grid.bbox import BBox
 from grid.models import GridCell, GridRegion
-from grid.router import parse_bbox
 
-router = APIRouter(tags=["cases"], route_class=RoleCheckedRoute)
-
-PAGE_SIZE_MAX = 500
-PAGE_SIZE_DEFAULT = 50
-PAGE_MAX = 1_000_000  # keeps OFFSET far from PostgreSQL's bigint limit
-EXPORT_CHUNK_ROWS = 1_000  # rows per server-side fetch and per chunk sent
-EXPORT_ROLES = (Role.DISPATCHER, Role.MANAGER, Role.ADMIN, Role.DEPARTMENT)
-# 6/9/12/15 digits: district, street, community, cell. Digits only, so LIKE needs no escaping.
-AREA_CODE = re.compile(r"\d{6}(?:\d{3}){0,3}")
-CATEGORY_CODE = re.compile(r"[0-9A-Za-z]{1,8}")
 # Only cases the city has taken on appear publicly; merged duplicates appear as their target.
 PUBLIC_STATUSES = frozenset(CaseStatus) - {
     CaseStatus.REPORTED,
@@ -81,8 +52,6 @@ PUBLIC_STATUSES = frozenset(CaseStatus) - {
 }
 
 Column = QueryableAttribute[Any] | ColumnElement[Any]
-Chunks = Generator[bytes, None, None]
-STATUS_VALUES = frozenset(status.value for status in CaseStatus)
 
 community = aliased(GridRegion, name="community")
 street = aliased(GridRegion, name="street")
@@ -134,106 +103,6 @@ LIST_COLUMNS: tuple[Column, ...] = (
     func.ST_Y(Case.geom).label("lat"),
     Case.merged_into_id,
 )
-EXPORT_FIELDS: tuple[str, ...] = tuple(str(column.key) for column in LIST_COLUMNS)
-
-
-# Parsing the query string ---------------------------------------------------------------------
-
-
-def parse_statuses(value: str | None) -> tuple[CaseStatus, ...] | None:
-    """The statuses of a comma list; InvalidInput naming `status` and the allowed values."""
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STATUS_VALUES]
-    if unknown or not names:
-        shown = unknown[0] if unknown else value
-        allowed = ", ".join(CaseStatus)
-        raise InvalidInput(f"unknown status {shown!r}; allowed: {allowed}", field="status")
-    return tuple(CaseStatus(name) for name in names)
-
-
-def parse_time(value: str | None, *, field: str) -> datetime | None:
-    """An ISO 8601 date or date-time; one without a UTC offset is taken as UTC."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise InvalidInput(f"{field} must be an ISO 8601 date or date-time", field=field) from error
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def parse_range(
-    start: str | None, end: str | None, *, name: str
-) -> tuple[datetime | None, datetime | None]:
-    """`name`_from (inclusive) and `name`_to (exclusive); InvalidInput when from > to."""
-    start_at = parse_time(start, field=f"{name}_from")
-    end_at = parse_time(end, field=f"{name}_to")
-    if start_at is not None and end_at is not None and start_at > end_at:
-        raise InvalidInput(f"{name}_from must not be after {name}_to", field=f"{name}_from")
-    return start_at, end_at
-
-
-def parse_code(value: str | None, pattern: re.Pattern[str], *, field: str, what: str) -> str | None:
-    if value is not None and not pattern.fullmatch(value):
-        raise InvalidInput(f"{field} must be {what}", field=field)
-    return value
-
-
-def parse_sort(value: str) -> CaseSort:
-    try:
-        return CaseSort(value)
-    except ValueError as error:
-        allowed = ", ".join(CaseSort)
-        raise InvalidInput(f"unknown sort {value!r}; allowed: {allowed}", field="sort") from error
-
-
-async def case_filters(
-    status: Annotated[str | None, Query(description="comma list of statuses")] = None,
-    category_id: int | None = None,
-    category_code: Annotated[
-        str | None, Query(description="a minor category code, or a major code (its prefix)")
-    ] = None,
-    urgency: Literal["normal", "urgent"] | None = None,
-    area_code: Annotated[
-        str | None, Query(description="district, street, community or cell code (6-15 digits)")
-    ] = None,
-    department_code: str | None = None,
-    reporter_id: int | None = None,
-    created_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    created_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
-    closed_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    closed_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
-    overdue: Annotated[bool | None, Query(description="past due_at and still open")] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
-) -> CaseFilters:
-    """The listing filters, validated (async: no I/O, so no threadpool hop)."""
-    created = parse_range(created_from, created_to, name="created")
-    closed = parse_range(closed_from, closed_to, name="closed")
-    return CaseFilters(
-        statuses=parse_statuses(status),
-        category_id=category_id,
-        category_code=parse_code(
-            category_code, CATEGORY_CODE, field="category_code", what="1-8 letters or digits"
-        ),
-        urgency=urgency,
-        area_code=parse_code(area_code, AREA_CODE, field="area_code", what="6, 9, 12 or 15 digits"),
-        department_code=department_code,
-        reporter_id=reporter_id,
-        created_from=created[0],
-        created_to=created[1],
-        closed_from=closed[0],
-        closed_to=closed[1],
-        overdue=overdue,
-        bbox=parse_bbox(bbox),
-    )
-
-
-FiltersDep = Annotated[CaseFilters, Depends(case_filters)]
-SortParam = Annotated[str, Query(description=f"one of: {', '.join(CaseSort)}")]
-PageParam = Annotated[int, Query(ge=1, le=PAGE_MAX)]
-PageSizeParam = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 
 
 # Conditions -----------------------------------------------------------------------------------
@@ -437,132 +306,6 @@ def list_cases(
     )
 
 
-# Routes ---------------------------------------------------------------------------------------
-
-
-@router.get("/api/cases")
-def list_cases_route(
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(Allow(*ALL_ROLES))],
-    filters: FiltersDep,
-    sort: SortParam = CaseSort.CREATED_AT_DESC.value,
-    page: PageParam = 1,
-    page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
-) -> CasePage:
-    """Cases matching the filters, one page at a time, among those the caller may see: a
-    department member the cases its department holds or held, a citizen their own reports, an
-    inspector their own reports, the cases they acted on and those waiting for verification;
-    dispatchers, managers and admins every case."""
-    return list_cases(
-        session, principal, filters, sort=parse_sort(sort), page=page, page_size=page_size
-    )
-
-
-# Export ---------------------------------------------------------------------------------------
-
-ExportFormat = Literal["csv", "geojson"]
-MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json"}
-DATETIME_POSITIONS = tuple(
-    EXPORT_FIELDS.index(field) for field in ("created_at", "due_at", "closed_at")
-)
-
-
-def stream_cleanup(session: SessionDep) -> Iterator[ExitStack]:
-    """Callbacks run once the response is sent or abandoned, before the session is closed.
-
-    Depending on the session makes FastAPI open it first and close it last, so a stream's
-    server-side cursor is closed on the request's own connection. A client that disconnects
-    mid-export leaves the generator suspended, and nothing else would close it in time. A sync
-    dependency: its exit (closing a cursor is I/O) runs in the threadpool.
-    """
-    with ExitStack() as stack:
-        yield stack
-
-
-def plain_values(row: Row[Any]) -> list[Any]:
-    """A row's values with its date-times as ISO 8601 text."""
-    values = list(row)
-    for position in DATETIME_POSITIONS:
-        if values[position] is not None:
-            values[position] = values[position].isoformat()
-    return values
-
-
-def _drained(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
-def csv_chunks(result: Result[Any]) -> Chunks:
-    """The rows as CSV, one chunk per fetch from the cursor. UTF-8 with a byte-order mark, so
-    spreadsheet programs read the Chinese category names right."""
-    try:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_FIELDS)
-        yield ("\ufeff" + _drained(buffer)).encode()
-        for rows in result.partitions():
-            writer.writerows(plain_values(row) for row in rows)
-            yield _drained(buffer).encode()
-    finally:
-        result.close()
-
-
-def case_feature(row: Row[Any]) -> str:
-    """One case as a GeoJSON Feature (a Point at the reported location)."""
-    properties = dict(zip(EXPORT_FIELDS, plain_values(row), strict=True))
-    point = {"type": "Point", "coordinates": [properties.pop("lon"), properties.pop("lat")]}
-    feature = {"type": "Feature", "id": row.id, "geometry": point, "properties": properties}
-    return json.dumps(feature, ensure_ascii=False, separators=(",", ":"))
-
-
-def geojson_chunks(result: Result[Any]) -> Chunks:
-    """The rows as a GeoJSON FeatureCollection written feature by feature, a chunk per fetch."""
-    try:
-        yield b'{"type":"FeatureCollection","features":['
-        separator = ""
-        for rows in result.partitions():
-            yield (separator + ",".join(case_feature(row) for row in rows)).encode()
-            separator = ","
-        yield b"]}"
-    finally:
-        result.close()
-
-
-CHUNK_WRITERS: dict[str, Callable[[Result[Any]], Chunks]] = {
-    "csv": csv_chunks,
-    "geojson": geojson_chunks,
-}
-
-
-@router.get("/api/cases/export")
-def export_cases(
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(Allow(*EXPORT_ROLES))],
-    filters: FiltersDep,
-    cleanup: Annotated[ExitStack, Depends(stream_cleanup)],
-    export_format: Annotated[ExportFormat, Query(alias="format")] = "csv",
-    sort: SortParam = CaseSort.CREATED_AT_DESC.value,
-) -> StreamingResponse:
-    """Every matching case in the caller's scope as a CSV or GeoJSON download, streamed from a
-    server-side cursor: memory stays flat however many rows there are."""
-    statement = listing_select(where_clause(principal, filters), parse_sort(sort))
-    result = session.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
-    chunks = CHUNK_WRITERS[export_format](result)
-    # LIFO: the generator first (its `finally` closes the result), then the result itself, which
-    # a generator that never started would not close.
-    cleanup.callback(result.close)
-    cleanup.callback(chunks.close)
-    filename = f"cases-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
-    return StreamingResponse(
-        chunks,
-        media_type=MEDIA_TYPES[export_format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 # Public listing -------------------------------------------------------------------------------
 
 PUBLIC_COLUMNS: tuple[Column, ...] = (
@@ -614,25 +357,3 @@ def list_public_cases(
         next_page=next_page(page, page_size, total),
         items=[public_item(row) for row in rows],
     )
-
-
-@router.get("/api/public/cases", dependencies=[Depends(PUBLIC)])
-def public_cases(
-    session: SessionDep,
-    settings: SettingsDep,
-    status: Annotated[str | None, Query(description="comma list of statuses")] = None,
-    area_code: Annotated[
-        str | None, Query(description="district, street, community or cell code (6-15 digits)")
-    ] = None,
-    page: PageParam = 1,
-    page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
-) -> PublicCasePage:
-    """Cases the city is working on or has closed, located only to their cell (when the
-    public_listing setting is on; 404 otherwise)."""
-    if not settings.public_listing:
-        raise NotFound("the public case listing is not enabled")
-    filters = CaseFilters(
-        statuses=parse_statuses(status),
-        area_code=parse_code(area_code, AREA_CODE, field="area_code", what="6, 9, 12 or 15 digits"),
-    )
-    return list_public_cases(session, filters, page=page, page_size=page_size)

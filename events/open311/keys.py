@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.db import RowFetcher
 from citygrid.errors import NotFound, PermissionDenied
-from events.intake.service import SlidingWindowLimiter
+from citygrid.rate_limit import SlidingWindowLimiter, app_limiter
 from events.open311.models import Open311ApiKey
 
 KEY_BYTES = 24
@@ -95,7 +95,4 @@ async def admitted_key_id(request: Request, fetch: RowFetcher, api_key: str | No
 
 def limiter_of(request: Request) -> SlidingWindowLimiter:
     """The app's per-key limiter, made on first use (one per app)."""
-    limiter: SlidingWindowLimiter | None = getattr(request.app.state, "open311_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.open311_limiter = SlidingWindowLimiter()
-    return limiter
+    return app_limiter(request, "open311_limiter")

@@ -6,18 +6,23 @@ other filter; start_date and end_date span at most 90 days; without dates, the l
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from citygrid.errors import InvalidInput
+from grid.bbox import BBox, BBoxRules, parse_bbox
 
 SPAN_MAX = timedelta(days=90)
 PAGE_SIZE_MAX = 1000
 STATUSES = ("open", "closed")
 CELL_CODE = re.compile(r"\d{15}")
+OPEN311_BBOX = BBoxRules(
+    unreadable="bbox must be west,south,east,north in degrees",
+    not_finite="bbox must be west,south,east,north with west<=east",
+    out_of_order="bbox must be west,south,east,north with west<=east",
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class RequestQuery:
     end_at: datetime | None = None
     statuses: tuple[str, ...] = ()
     updated_after: datetime | None = None
-    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north
+    bbox: BBox | None = None
     cell_code: str | None = None
     page: int = 1
     page_size: int = PAGE_SIZE_MAX
@@ -104,18 +109,12 @@ def parse_statuses(value: str | None) -> tuple[str, ...]:
     return statuses
 
 
-def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    """west,south,east,north in WGS-84 degrees; 400 unless four ordered finite numbers."""
+def request_bbox(value: str | None) -> BBox | None:
+    """west,south,east,north in WGS-84 degrees; 400 unless four ordered finite numbers (empty
+    items are skipped, as in every Open311 comma list)."""
     if value is None:
         return None
-    parts = comma_list(value)
-    try:
-        west, south, east, north = (float(part) for part in parts)
-    except ValueError as error:
-        raise InvalidInput("bbox must be west,south,east,north in degrees", field="bbox") from error
-    if not all(map(math.isfinite, (west, south, east, north))) or west > east or south > north:
-        raise InvalidInput("bbox must be west,south,east,north with west<=east", field="bbox")
-    return west, south, east, north
+    return parse_bbox(",".join(comma_list(value)), OPEN311_BBOX)
 
 
 def positive_int(value: str | None, name: str, *, default: int, maximum: int) -> int:
@@ -148,7 +147,7 @@ def request_query(params: Mapping[str, str], *, now: datetime, zone: tzinfo) -> 
         end_at=end_at,
         statuses=parse_statuses(given(params, "status")),
         updated_after=parse_datetime(given(params, "updated_after"), "updated_after", zone=zone),
-        bbox=parse_bbox(given(params, "bbox")),
+        bbox=request_bbox(given(params, "bbox")),
         cell_code=parse_cell_code(given(params, "cell_code")),
         page=positive_int(given(params, "page"), "page", default=1, maximum=1_000_000),
         page_size=positive_int(

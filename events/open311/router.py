@@ -18,13 +18,15 @@ from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
 from citygrid.db import FetchDep, SessionDep, WriterDep
 from citygrid.errors import CitygridError, Conflict, NotFound, PermissionDenied
 from citygrid.settings import SettingsDep
-from events.intake import service as intake
+from events.intake.submission import read_form
 from events.models import CasePhoto
 from events.open311 import service
 from events.open311.formats import MEDIA_TYPES, Format, errors_document, format_of, render
 from events.open311.keys import RateLimited, admitted_key_id
 from events.open311.params import given, request_query
 from events.open311.submit import post_request, text_fields
+from events.photos import service as photos
+from events.photos.router import photo_response
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-26T00:00:00+08:00"
@@ -162,21 +164,26 @@ def get_service_definition(service_code: str, fmt: str, session: SessionDep) -> 
 
 
 @router.get("/requests.{fmt}", response_class=Response)
-def get_requests(fmt: str, request: Request, session: SessionDep) -> Response:
+def get_requests(
+    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     """Requests by the spec's filters (and the extensions), newest first."""
     format = chosen_format(fmt)
-    query = request_query(request.query_params, now=datetime.now(UTC), zone=intake.CITY_TIME_ZONE)
-    found = service.search_requests(session, query, media_base=media_base(request))
+    zone = settings.city_zone
+    query = request_query(request.query_params, now=datetime.now(UTC), zone=zone)
+    found = service.search_requests(session, query, media_base=media_base(request), zone=zone)
     return document_response(found, "service_requests", format)
 
 
 @router.get("/requests/{service_request_id}.{fmt}", response_class=Response)
 def get_request(
-    service_request_id: str, fmt: str, request: Request, session: SessionDep
+    service_request_id: str, fmt: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """One request, as a list of one; 404 for an unknown id."""
     format = chosen_format(fmt)
-    found = service.get_request(session, service_request_id, media_base=media_base(request))
+    found = service.get_request(
+        session, service_request_id, media_base=media_base(request), zone=settings.city_zone
+    )
     return document_response(found, "service_requests", format)
 
 
@@ -188,11 +195,14 @@ def get_token(token: str, fmt: str, session: SessionDep) -> Response:
 
 
 @router.get("/servicerequestupdates.{fmt}", response_class=Response)
-def get_request_updates(fmt: str, request: Request, session: SessionDep) -> Response:
+def get_request_updates(
+    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     """Status updates of requests in a date span (FixMyStreet's extension), newest first."""
     format = chosen_format(fmt)
-    query = request_query(request.query_params, now=datetime.now(UTC), zone=intake.CITY_TIME_ZONE)
-    updates = service.request_updates(session, query)
+    zone = settings.city_zone
+    query = request_query(request.query_params, now=datetime.now(UTC), zone=zone)
+    updates = service.request_updates(session, query, zone=zone)
     return document_response(updates, "service_request_updates", format)
 
 
@@ -202,7 +212,7 @@ def get_media(photo_id: int, session: SessionDep, settings: SettingsDep) -> File
     photo = session.get(CasePhoto, photo_id)
     if photo is None or photo.report_id is None:  # handling photos stay behind a sign-in
         raise NotFound(f"no report photo {photo_id}", field="photo_id")
-    return intake.photo_file(session, photo_id, settings.media_dir, original=False)
+    return photo_response(photo, photos.stored_file(photo, settings.media_dir, original=False))
 
 
 POST_BODY: dict[str, Any] = {
@@ -223,7 +233,7 @@ async def create_request(
     """File a request as a citizen report (api_key required); the answer carries its id and
     a token. Async: intake awaits PostgreSQL on the event loop."""
     format = chosen_format(fmt)
-    form = await intake.read_form(request, settings)
+    form = await read_form(request, settings)
     try:
         api_key_id = await admitted_key_id(request, fetch, given(text_fields(form), "api_key"))
         posted = await post_request(

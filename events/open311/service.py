@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from citygrid.errors import NotFound
-from events.intake.service import CITY_TIME_ZONE
 from events.lifecycle import CaseStatus
 from events.open311.params import RequestQuery
 
@@ -84,9 +83,10 @@ UPDATES = """
 """
 
 
-def w3c(moment: datetime | None) -> str | None:
-    """The moment as W3C/ISO 8601 with the city's offset, to the second (None stays None)."""
-    return moment.astimezone(CITY_TIME_ZONE).isoformat(timespec="seconds") if moment else None
+def w3c(moment: datetime | None, zone: tzinfo) -> str | None:
+    """The moment as W3C/ISO 8601 with the zone's (the city's) offset, to the second (None
+    stays None)."""
+    return moment.astimezone(zone).isoformat(timespec="seconds") if moment else None
 
 
 def _rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
@@ -136,8 +136,10 @@ def attribute_document(row: Any) -> dict[str, Any]:
     }
 
 
-def search_requests(session: Session, query: RequestQuery, *, media_base: str) -> list[Any]:
-    """The cases the query asks for as Open311 requests, newest first."""
+def search_requests(
+    session: Session, query: RequestQuery, *, media_base: str, zone: tzinfo
+) -> list[Any]:
+    """The cases the query asks for as Open311 requests, newest first, times in `zone`."""
     west, south, east, north = query.bbox or (None, None, None, None)
     statuses = [status for name in query.statuses for status in STATUSES_OF[name]]
     params = {
@@ -156,16 +158,13 @@ def search_requests(session: Session, query: RequestQuery, *, media_base: str) -
         "offset": (query.page - 1) * query.page_size,
     }
     rows = _rows(session, REQUESTS, params)
-    return [request_document(row, media_base=media_base) for row in rows]
+    return [request_document(row, media_base=media_base, zone=zone) for row in rows]
 
 
-def get_request(session: Session, request_id: str, *, media_base: str) -> list[Any]:
+def get_request(session: Session, request_id: str, *, media_base: str, zone: tzinfo) -> list[Any]:
     """The one request with this id, as a list of one; NotFound otherwise."""
-    found = (
-        search_requests(session, RequestQuery(ids=(int(request_id),)), media_base=media_base)
-        if request_id.isdigit()
-        else []
-    )
+    query = RequestQuery(ids=(int(request_id),)) if request_id.isdigit() else None
+    found = search_requests(session, query, media_base=media_base, zone=zone) if query else []
     if not found:
         raise NotFound(f"no service request {request_id}", field="service_request_id")
     return found
@@ -179,7 +178,7 @@ def status_notes(row: Any) -> str:
     return notes + (f": {row.reason}" if row.reason else "")
 
 
-def request_document(row: Any, *, media_base: str) -> dict[str, Any]:
+def request_document(row: Any, *, media_base: str, zone: tzinfo) -> dict[str, Any]:
     media_url = f"{media_base}{row.photo_id}" if row.photo_id else row.client_media_url
     return {
         "service_request_id": str(row.id),
@@ -190,9 +189,9 @@ def request_document(row: Any, *, media_base: str) -> dict[str, Any]:
         "description": row.description,
         "agency_responsible": row.agency,
         "service_notice": None,
-        "requested_datetime": w3c(row.created_at),
-        "updated_datetime": w3c(row.updated_at),
-        "expected_datetime": w3c(row.due_at),
+        "requested_datetime": w3c(row.created_at, zone),
+        "updated_datetime": w3c(row.updated_at, zone),
+        "expected_datetime": w3c(row.due_at, zone),
         "address": row.address,
         "address_id": row.address_id,
         "zipcode": None,
@@ -215,8 +214,9 @@ def request_of_token(session: Session, token: str) -> list[dict[str, Any]]:
     return [{"service_request_id": str(rows[0].case_id), "token": token}]
 
 
-def request_updates(session: Session, query: RequestQuery) -> list[dict[str, Any]]:
-    """Status changes of requests in the query's dates (FixMyStreet's servicerequestupdates)."""
+def request_updates(session: Session, query: RequestQuery, *, zone: tzinfo) -> list[dict[str, Any]]:
+    """Status changes of requests in the query's dates (FixMyStreet's servicerequestupdates),
+    times in `zone`."""
     params = {
         "start_at": query.start_at,
         "end_at": query.end_at,
@@ -228,7 +228,7 @@ def request_updates(session: Session, query: RequestQuery) -> list[dict[str, Any
             "update_id": str(row.id),
             "service_request_id": str(row.case_id),
             "status": "closed" if row.to_status in STATUSES_OF["closed"] else "open",
-            "updated_datetime": w3c(row.at),
+            "updated_datetime": w3c(row.at, zone),
             "description": f"{row.action} → {row.to_status}"
             + (f": {row.reason}" if row.reason else ""),
             "media_url": None,

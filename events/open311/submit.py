@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -12,9 +13,9 @@ from starlette.datastructures import FormData, UploadFile
 from citygrid.db import RowFetcher, Writer
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import Settings
-from events.intake import service as intake
 from events.intake.schemas import ReportAccepted
-from events.intake.service import CITY_TIME_ZONE
+from events.intake.service import submit_report
+from events.intake.submission import Submission, validated_report
 from events.open311.attributes import AttributeDefinition, answers_of_form, checked_answers
 from events.open311.service import SERVICES
 
@@ -79,14 +80,17 @@ async def service_category_id(fetch: RowFetcher, service_code: str | None) -> in
     return int(rows[0].id)
 
 
-async def checked_attributes(fetch: RowFetcher, category_id: int, form: FormData) -> dict[str, Any]:
+async def checked_attributes(
+    fetch: RowFetcher, category_id: int, form: FormData, *, zone: tzinfo
+) -> dict[str, Any]:
+    """The answers to the service's attributes; a datetime without an offset is read in `zone`."""
     rows = await fetch(ATTRIBUTE_DEFINITIONS, {"category_id": category_id})
     definitions = [
         AttributeDefinition(row.code, row.datatype, row.required, row.variable, frozenset(row.keys))
         for row in rows
     ]
     text_items = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    return checked_answers(definitions, answers_of_form(text_items), zone=CITY_TIME_ZONE)
+    return checked_answers(definitions, answers_of_form(text_items), zone=zone)
 
 
 def report_fields(fields: dict[str, str], category_id: int, *, has_media: bool) -> dict[str, Any]:
@@ -122,10 +126,10 @@ async def post_request(
     fields = text_fields(form)
     check_lengths(fields)
     category_id = await service_category_id(fetch, fields.get("service_code"))
-    attributes = await checked_attributes(fetch, category_id, form)
+    attributes = await checked_attributes(fetch, category_id, form, zone=settings.city_zone)
     uploads = media_uploads(form)
-    report = intake.validated_report(report_fields(fields, category_id, has_media=bool(uploads)))
-    submission = intake.Submission(report, uploads)
+    report = validated_report(report_fields(fields, category_id, has_media=bool(uploads)))
+    submission = Submission(report, uploads)
     token = uuid.uuid4()
     # The client's details first: when intake acknowledges the report they are already stored.
     await writer.execute(
@@ -139,7 +143,7 @@ async def post_request(
         },
     )
     try:
-        accepted, _ = await intake.submit_report(
+        accepted, _ = await submit_report(
             writer, submission, reporter=None, settings=settings, channel="open311"
         )
     except BaseException:

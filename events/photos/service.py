@@ -20,8 +20,9 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageOps
 from starlette.datastructures import UploadFile
 
-from citygrid.errors import InvalidInput
+from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import Settings
+from events.models import CasePhoto
 
 # Pillow format → (content type, file extension). Only these parsers are ever tried.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -132,6 +133,14 @@ def photo_path(
     """Where a stored photo lives: derived from the storage key and type only."""
     folder = "private" if original else "public"
     return media_dir / folder / f"{storage_key}.{EXTENSIONS[content_type]}"
+
+
+def stored_file(photo: CasePhoto, media_dir: Path, *, original: bool) -> Path:
+    """The file of a photo (its original or its public copy); NotFound when it is missing."""
+    path = photo_path(media_dir, photo.storage_key, photo.content_type, original=original)
+    if not path.is_file():
+        raise NotFound(f"the file of photo {photo.id} is missing from storage", field="photo_id")
+    return path
 
 
 def store(photo: Photo, media_dir: Path) -> StoredPhoto:

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
-from citygrid.accounts.auth import Allow, Role, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.roles import Role
 from citygrid.db import SessionDep
 from maps import service as map_service
 from maps.filters import FiltersDep

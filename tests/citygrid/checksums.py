@@ -18,11 +18,12 @@ from shapely.geometry import box
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
 from citygrid.accounts.models import Department
+from citygrid.accounts.roles import Role
 from citygrid.demo import city as demo
 from citygrid.demo import rules as demo_rules
 from citygrid.demo.history import DemoActors, load_demo_history
+from citygrid.settings import get_settings
 from dispatch.assignments import service as assignments
 from dispatch.queue import service as queue_service
 from events import taxonomy
@@ -97,7 +98,9 @@ def load_small_city(session: Session, media_dir: Path, *, cases: int = 1_000) ->
     demo_rules.load_demo_rules(session, now=datetime.now(UTC))
     demo.make_manager_supervise(session)
     load_demo_history(session, actors, cases=cases)
-    assignments.backfill_assignments(session, default_calendar_code="default")
+    assignments.backfill_assignments(
+        session, default_calendar_code=get_settings().default_calendar_code
+    )
     queue_service.reroute_waiting(session, None, now=datetime.now(UTC))
     add_photos(session, media_dir, count=3)
     add_components(session, count=20)

@@ -30,14 +30,17 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from citygrid import db, error_responses
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.app import create_app
 from tests.conftest import token_for
-from tests.events.intake_support import configure_app, seed_intake
+from tests.events.intake.support import configure_app, seed_intake
 from tests.events.seed import add_case, add_department, add_user
 
-# Hotspot statistics over a block of four cells with random filters divide by zero variance.
-pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+pytestmark = [
+    pytest.mark.fuzz,
+    # Hotspot statistics over a block of four cells with random filters divide by zero variance.
+    pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
+]
 
 # Cases per operation (each sent once for every role the operation admits): within data the
 # schema describes, and outside it (which must be refused with a documented 4xx).

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 
 import citygrid.app
 from citygrid import db, logs, middleware
-from citygrid.accounts.auth import PUBLIC, Role, RoleCheckedRoute
+from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
+from citygrid.accounts.roles import Role
 from citygrid.settings import PROJECT_DIR, Settings, get_settings
 from tests.conftest import token_for
-from tests.events.images import image_bytes
-from tests.events.intake_support import configure_app, headers_for, report_body, seed_intake
+from tests.events.intake.support import configure_app, headers_for, report_body, seed_intake
+from tests.events.photos.images import image_bytes
 from tests.events.seed import add_user
 from tests.grid.places import CELL_NW, centre_of, seed_block
 
@@ -348,7 +349,7 @@ from citygrid.logs import configure_logging
 from citygrid.settings import Settings
 config = configure_logging(Settings(log_format=sys.argv[1], secret_key="the-signing-key-0042"))
 logging.config.dictConfig(config)  # uvicorn applies it again in each worker
-logging.getLogger("citygrid.accounts.users").warning(
+logging.getLogger("citygrid.accounts.service").warning(
     "login failed; headers %s; form password=hunter22 and the-signing-key-0042",
     {"Authorization": "Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"},
 )
@@ -371,10 +372,10 @@ def test_the_served_logs_redact_secrets(log_format: str) -> None:
     assert "password=[redacted]" in line and "'Authorization': '[redacted]'" in line
     if log_format == "json":
         entry = json.loads(line)
-        assert (entry["level"], entry["logger"]) == ("WARNING", "citygrid.accounts.users")
+        assert (entry["level"], entry["logger"]) == ("WARNING", "citygrid.accounts.service")
         assert entry["message"].startswith("login failed")
     else:
-        assert " WARNING citygrid.accounts.users [-] login failed" in line
+        assert " WARNING citygrid.accounts.service [-] login failed" in line
 
 
 # --- pure parts ------------------------------------------------------------------------------

@@ -18,12 +18,12 @@ from httpx import Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.settings import get_settings
 from events.models import Category
 from tests.conftest import token_for
-from tests.events.images import image_bytes
-from tests.events.intake_support import configure_app, report_body, seed_intake
+from tests.events.intake.support import configure_app, report_body, seed_intake
+from tests.events.photos.images import image_bytes
 from tests.events.seed import add_case, add_user
 from tests.grid.places import CELL_NW, ORIGIN_LAT, ORIGIN_LON, centre_of
 

@@ -12,18 +12,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
-from citygrid.accounts.models import Department, DepartmentSupervisor
-from citygrid.accounts.users import User
+from citygrid.accounts.models import Department, DepartmentSupervisor, User
+from citygrid.accounts.roles import Role
 from citygrid.settings import get_settings
+from dispatch.actions import service as actions
 from dispatch.calendars.service import calendar_for_department
 from dispatch.deadlines import add_working_hours, working_hours_between
 from dispatch.escalation import service as escalation_service
 from dispatch.models import Notification, RuleSet, WebhookDelivery
-from dispatch.rules import service as routing
+from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetSpec
 from dispatch.webhooks import service as webhooks
-from events.cases import service as case_service
 from events.cases.schemas import CaseActionBody
 from events.lifecycle import CaseAction, CaseStatus
 from events.models import Case, CaseAssignment, Category
@@ -31,7 +30,6 @@ from tests.conftest import token_for
 from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.grid.places import CELL_NE, COMMUNITY, DISTRICT
 
-S = CaseStatus
 TEST_STANDARD = "citygrid-test"
 WINDOW = timedelta(days=30)
 
@@ -93,7 +91,7 @@ def save_rules(
     session: Session, world: World, spec: dict[str, Any], *, effective_from: datetime
 ) -> RuleSet:
     body = {**spec, "effective_from": effective_from, "comment": "test rules"}
-    return routing.save_rule_set(
+    return rule_sets.save_rule_set(
         session, RuleSetSpec.model_validate(body), by=world.admin.principal(), now=effective_from
     )
 
@@ -271,7 +269,7 @@ def test_reroute_applies_new_rules_to_waiting_cases(
 def service_act(
     session: Session, case_id: int, action: CaseAction, user: User, now: datetime, **body: Any
 ) -> Case:
-    return case_service.act_on_case(
+    return actions.act_on_case(
         session,
         case_id,
         action,
@@ -279,14 +277,17 @@ def service_act(
         CaseActionBody(**body),
         now,
         reopen_window=WINDOW,
+        default_calendar_code=get_settings().default_calendar_code,
     )
 
 
 def test_deadline_counts_working_time_and_suspension_stops_the_clock(
     session: Session, world: World
 ) -> None:
-    calendar = calendar_for_department(session, None, default_code="default")
-    case = add_case(session, category=world.vending, status=S.FILED)
+    calendar = calendar_for_department(
+        session, None, default_code=get_settings().default_calendar_code
+    )
+    case = add_case(session, category=world.vending, status=CaseStatus.FILED)
     friday_1600 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # 16:00 in Beijing, a Friday
     service_act(
         session,
@@ -346,7 +347,7 @@ def test_dispatch_feeds_the_webhook_outbox_and_escalation_follows_the_deadline(
     )
     supervisor = add_user(session, Role.MANAGER)
     session.add(DepartmentSupervisor(department_id=world.enforcement.id, user_id=supervisor.id))
-    case = add_case(session, category=world.vending, status=S.FILED)
+    case = add_case(session, category=world.vending, status=CaseStatus.FILED)
     monday_0830 = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
     service_act(
         session,

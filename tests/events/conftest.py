@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
-from citygrid.accounts.users import User
+from citygrid.accounts.models import User
+from citygrid.accounts.roles import Role
 from events.models import Category
-from tests.events.intake_support import Configure, configure_app, seed_intake
+from tests.events.intake.support import Configure, configure_app, seed_intake
 from tests.events.seed import add_user
 
 

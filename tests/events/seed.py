@@ -10,9 +10,8 @@ from shapely.geometry import Point
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal, Role
-from citygrid.accounts.models import Department
-from citygrid.accounts.users import User
+from citygrid.accounts.models import Department, User
+from citygrid.accounts.roles import Principal, Role
 from events.lifecycle import CaseStatus
 from events.models import Case, CaseTransition, Category, Report
 from grid.models import GridCell

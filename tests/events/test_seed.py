@@ -7,7 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role, password_matches
+from citygrid.accounts.passwords import password_matches
+from citygrid.accounts.roles import Role
 from tests.events.seed import PASSWORD, add_case, add_category, add_user
 
 

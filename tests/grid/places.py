@@ -16,7 +16,7 @@ from pyproj import Geod
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from grid.service import record_grid_change
+from grid.revision import record_grid_change
 
 ORIGIN_LON = 116.400
 ORIGIN_LAT = 39.900

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.errors import ImportRejected
 from grid.codes import GridLevel
 from grid.imports import ImportOptions, UnitFeature, import_units

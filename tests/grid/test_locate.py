@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.settings import Settings, settings_dependency
 from grid.geometry import gcj02_to_bd09, wgs84_to_gcj02
 from tests.grid.places import (

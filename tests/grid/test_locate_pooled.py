@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.app import create_app
 from citygrid.cli import migrate
 from citygrid.db import AsyncStatements

@@ -9,12 +9,12 @@ community.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from grid.service import record_grid_change
+from grid.revision import record_grid_change
 
 SIDE = 20
 WEST, SOUTH = 116.0, 39.0
@@ -149,3 +149,20 @@ def two_minor_categories(session: Session) -> tuple[tuple[int, str, str], tuple[
     assert len(rows) == 2
     first, second = rows
     return (first.id, first.code, first.major), (second.id, second.code, second.major)
+
+
+# The planted city of the map page tests: one case in every cell, 30 more in each of 9 cells.
+PLANTED = block((8, 3))  # 9 cells in the west street
+PLANTED_AT = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+
+
+def seed_planted_city(session: Session) -> int:
+    """The 20×20 test city: 1 case in every cell, 30 more in each planted cell; the category id."""
+    seed_city(session)
+    (category_id, _, _), _ = two_minor_categories(session)
+    add_cases(
+        session, dict.fromkeys(every_cell(), 1), created_at=PLANTED_AT, category_id=category_id
+    )
+    add_cases(session, dict.fromkeys(PLANTED, 30), created_at=PLANTED_AT, category_id=category_id)
+    session.flush()
+    return category_id

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from citygrid import db
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.app import create_app
 from tests.conftest import token_for
 from tests.maps.city import add_cases, block, every_cell, seed_city, two_minor_categories
@@ -27,6 +27,8 @@ from tests.web.browser_support import (
     script_errors,
     serve,
 )
+
+pytestmark = pytest.mark.browser
 
 PERIOD = "period_from=2026-11-01T00:00:00%2B00:00&period_to=2026-11-20T00:00:00%2B00:00"
 

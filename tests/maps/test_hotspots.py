@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.errors import InvalidInput
-from grid.service import record_grid_change
+from grid.revision import record_grid_change
 from maps import hotspots, weights
-from maps.schemas import HotspotClass as H
-from maps.schemas import Trend as T
+from maps.hotspot_classes import HotspotClass as H
+from maps.hotspot_classes import Trend as T
 from tests.maps.city import (
     SIDE,
     add_cases,

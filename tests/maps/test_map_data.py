@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
-from grid.service import record_grid_change
+from citygrid.accounts.roles import Role
+from grid.revision import record_grid_change
 from maps import service
 from maps.schemas import MapFilters, Metric, Unit
 from tests.events.seed import add_department

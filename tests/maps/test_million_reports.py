@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from events.models import Case
 from tests.maps.city import add_cases, every_cell, seed_city, two_minor_categories
 
+pytestmark = pytest.mark.heavy  # a million reports in the database
 CREATED_AT = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 PERIOD = {"period_from": "2026-11-01T00:00:00+00:00", "period_to": "2026-11-20T00:00:00+00:00"}
 PAGES = ("/maps/heatmap", "/maps/choropleth", "/maps/hotspots")

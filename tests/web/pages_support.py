@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from citygrid.accounts.auth import SESSION_COOKIE, issue_token
-from citygrid.accounts.users import User
+from citygrid.accounts.models import User
 from citygrid.settings import get_settings
 from tests.events.seed import PASSWORD
 

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from citygrid.i18n import translations
 from events.models import Case
 from tests.events.seed import add_case, add_category, add_department, add_user

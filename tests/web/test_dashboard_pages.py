@@ -10,11 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import PAGE_HEADER, Role
+from citygrid.accounts.auth import PAGE_HEADER
+from citygrid.accounts.roles import Role
 from dispatch.evaluation.grading import GroupKind
 from events.models import Case
-from maps.dashboard import pages as dashboard
-from maps.dashboard.pages import DashboardFilters, TrendPoint
+from maps.dashboard.filters import DashboardFilters, parse_filters
+from maps.dashboard.service import format_figure
+from maps.dashboard.trend import TrendPoint, filled_trend, nice_ceiling, trend_chart
 from maps.schemas import Metric, Unit
 from tests.events.seed import add_case, add_category, add_department, add_user
 from tests.grid.places import COMMUNITY, DISTRICT
@@ -226,7 +228,7 @@ NOV_26 = date(2026, 11, 26)
     ],
 )
 def test_parse_filters(raw: dict[str, str], expected: DashboardFilters, errors: set[str]) -> None:
-    parsed = dashboard.parse_filters(raw, NOV_26)
+    parsed = parse_filters(raw, NOV_26)
     assert parsed.filters == expected
     assert set(parsed.errors) == errors
 
@@ -248,14 +250,14 @@ def test_trend_step(first: date, last: date, step: str) -> None:
     [(0, 1), (1, 1), (3, 5), (5, 5), (7, 10), (11, 20), (480, 500), (501, 1000)],
 )
 def test_nice_ceiling(value: int, ceiling: int) -> None:
-    assert dashboard.nice_ceiling(value) == ceiling
+    assert nice_ceiling(value) == ceiling
 
 
 def test_trend_chart_places_the_points_between_the_margins() -> None:
     points = [
         TrendPoint(NOV_26 + timedelta(days=i), reports, i) for i, reports in enumerate([0, 5, 2])
     ]
-    chart = dashboard.trend_chart(points)
+    chart = trend_chart(points)
     assert chart.y_max == 5
     assert chart.reports_points == "32.0,188.0 320.0,32.0 608.0,125.6"
     assert chart.closures_points == "32.0,188.0 320.0,156.8 608.0,125.6"
@@ -272,7 +274,7 @@ def test_trend_chart_places_the_points_between_the_margins() -> None:
     ],
 )
 def test_format_figure(name: str, value: float | None, shown: str) -> None:
-    assert dashboard.format_figure(name, value) == shown
+    assert format_figure(name, value) == shown
 
 
 @pytest.mark.parametrize(
@@ -289,6 +291,6 @@ def test_filled_trend_has_every_bucket(
     first: date, last: date, step: str, starts: list[date]
 ) -> None:
     counts = {starts[-1]: (4, 2)}
-    points = dashboard.filled_trend(counts, first, last, step)
+    points = filled_trend(counts, first, last, step)
     assert [point.start for point in points] == starts
     assert [(p.reports, p.closures) for p in points] == [(0, 0)] * (len(starts) - 1) + [(4, 2)]

@@ -19,9 +19,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Role
+from citygrid.accounts.roles import Role
 from events.models import Case, CasePhoto, Report
-from tests.events.images import image_bytes
+from tests.events.photos.images import image_bytes
 from tests.events.seed import add_category, add_department, add_user
 from tests.grid.places import CELL_NW, COMMUNITY, centre_of, seed_block
 from tests.web.browser_support import (
@@ -40,6 +40,9 @@ from tests.web.browser_support import (
     sign_in,
     wait_for_text,
 )
+
+# Every role's pages in headless Chromium.
+pytestmark = pytest.mark.browser
 
 DEPARTMENT_CODE = "HW-E2E"
 # The value of one unit on the choropleth drawn in the dashboard's frame (None: not drawn).

@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import PAGE_HEADER, SESSION_COOKIE, Role
+from citygrid.accounts.auth import PAGE_HEADER, SESSION_COOKIE
+from citygrid.accounts.roles import Role
 from citygrid.i18n import LANGUAGES
 from citygrid.i18n_extract import (
     conflicting_translations,

@@ -1,0 +1,86 @@
+"""`/api/categories`: search categories (anyone), add, change and retire them (admins).
+
+Each route commits once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
+from citygrid.accounts.roles import Role
+from citygrid.db import SessionDep
+from events.categories.schemas import CategoryCreate, CategoryPage, CategoryRead, CategoryUpdate
+from events.categories.service import (
+    CategoryFilter,
+    create_category,
+    get_category,
+    search_categories,
+    set_retired,
+    update_category,
+)
+from events.taxonomy import Kind, Level
+
+router = APIRouter(prefix="/api/categories", tags=["categories"], route_class=RoleCheckedRoute)
+ADMIN_ONLY = Depends(Allow(Role.ADMIN))
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 500
+
+
+@router.get("", dependencies=[Depends(PUBLIC)])
+def list_categories(
+    session: SessionDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="code prefix, or part of either name")
+    ] = None,
+    kind: Kind | None = None,
+    level: Level | None = None,
+    standard: str | None = None,
+    major: Annotated[str | None, Query(pattern=r"^\d{2}$", description="major code")] = None,
+    include_retired: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
+) -> CategoryPage:
+    """Search categories (anyone, so citizens can pick one): retired ones only when asked."""
+    where = CategoryFilter(q, kind, level, standard, major, include_retired)
+    return search_categories(session, where, page=page, page_size=page_size)
+
+
+@router.get("/{category_id}", dependencies=[Depends(PUBLIC)])
+def read_category(category_id: int, session: SessionDep) -> CategoryRead:
+    """One category by id, retired or not (old cases keep pointing at it)."""
+    return CategoryRead.model_validate(get_category(session, category_id))
+
+
+@router.post("", status_code=201, dependencies=[ADMIN_ONLY])
+def add_category(category_in: CategoryCreate, session: SessionDep) -> CategoryRead:
+    """Add a major (2-digit code) or minor (4/5-digit code under an existing major) category."""
+    category = create_category(session, category_in)
+    session.commit()
+    return CategoryRead.model_validate(category)
+
+
+@router.patch("/{category_id}", dependencies=[ADMIN_ONLY])
+def change_category(category_id: int, changes: CategoryUpdate, session: SessionDep) -> CategoryRead:
+    """Rename a category or change its criteria, limits, department type or duplicate radius."""
+    category = update_category(session, category_id, changes)
+    session.commit()
+    return CategoryRead.model_validate(category)
+
+
+@router.post("/{category_id}/retire", dependencies=[ADMIN_ONLY])
+def retire_category(category_id: int, session: SessionDep) -> CategoryRead:
+    """Hide a category from new reports; it stays readable and valid on existing cases."""
+    category = set_retired(session, category_id, retired=True)
+    session.commit()
+    return CategoryRead.model_validate(category)
+
+
+@router.post("/{category_id}/unretire", dependencies=[ADMIN_ONLY])
+def unretire_category(category_id: int, session: SessionDep) -> CategoryRead:
+    """Bring a retired category back."""
+    category = set_retired(session, category_id, retired=False)
+    session.commit()
+    return CategoryRead.model_validate(category)

@@ -1,0 +1,50 @@
+"""`citygrid maps export`: a map as one standalone HTML file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from tests.maps.page_support import ASSET_LINK, embedded_geojson
+
+
+def test_export_writes_a_standalone_choropleth(
+    run_cli: Callable[..., Result], planted_city: int, tmp_path: Path
+) -> None:
+    out = tmp_path / "streets.html"
+    result = run_cli(
+        "maps", "export", "choropleth", "--from", "2026-11-01", "--to", "2026-11-20",
+        "--unit", "street", "--scheme", "natural_breaks", "--classes", "2", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.output
+    page = out.read_text(encoding="utf-8")
+    assert ASSET_LINK.findall(page) == [] and "/maps/assets/" not in page
+    assert "Table view" not in page  # no application to link to
+    (streets,) = [fc for fc in embedded_geojson(page) if len(fc["features"]) == 2]
+    assert {f["properties"]["value"] for f in streets["features"]} == {"470", "200"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "exit_code", "message"),
+    [
+        (["--area", "999"], 1, "no district, street or community with code 999"),
+        (["--from", "yesterday"], 2, "is not an ISO date"),
+        (["--scheme", "user"], 1, "scheme=user needs bounds"),
+    ],
+)
+def test_export_refuses_bad_filters(
+    run_cli: Callable[..., Result],
+    tmp_path: Path,
+    arguments: list[str],
+    exit_code: int,
+    message: str,
+) -> None:
+    out = tmp_path / "map.html"
+    result = run_cli("maps", "export", "choropleth", *arguments, "--out", str(out))
+    assert result.exit_code == exit_code
+    assert message in result.output
+    assert not out.exists()
