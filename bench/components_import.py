@@ -33,7 +33,8 @@ from harness import bench_city, bench_url, ensure_grid
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from components.imports import ComponentTable, import_components, read_components
+from components.import_files import ComponentTable, read_components
+from components.imports import import_components
 from events import taxonomy
 from events.categories import service as categories
 
@@ -70,10 +71,10 @@ def ensure_reference_data(engine: Engine) -> list[str]:
         )
 
 
-def generated_columns(rows: int, category_codes: list[str]) -> dict[str, np.ndarray]:
+def generated_columns(rows: int, category_codes: list[str], *, cells: int) -> dict[str, np.ndarray]:
     """Columns of `rows` plausible components at uniform random points of the bench city."""
     rng = np.random.default_rng(8)
-    west, south, east, north = shapely.bounds(bench_city(100_000)).tolist()
+    west, south, east, north = shapely.bounds(bench_city(cells)).tolist()
     margin = 1e-5  # keep clear of the city's outer edge
     # Rounded as a CSV writes them, so that both files hold the very same points.
     lons = np.round(rng.uniform(west + margin, east - margin, rows), 7)
@@ -100,10 +101,11 @@ def generated_columns(rows: int, category_codes: list[str]) -> dict[str, np.ndar
     }
 
 
-def write_files(columns: dict[str, np.ndarray], rows: int) -> tuple[Path, Path]:
-    """The rows as a GeoPackage and a CSV (kept between runs)."""
+def write_files(columns: dict[str, np.ndarray], *, cells: int, rows: int) -> tuple[Path, Path]:
+    """The rows as a GeoPackage and a CSV (kept between runs, one pair per city size)."""
     FILES.mkdir(exist_ok=True)
-    gpkg, csv_path = FILES / f"components-{rows}.gpkg", FILES / f"components-{rows}.csv"
+    stem = f"components-{rows}" if cells == 100_000 else f"components-{cells}-cells-{rows}"
+    gpkg, csv_path = FILES / f"{stem}.gpkg", FILES / f"{stem}.csv"
     if gpkg.exists() and csv_path.exists():
         return gpkg, csv_path
     text_names = [name for name in columns if name not in ("lon", "lat")]
@@ -203,7 +205,8 @@ def main() -> None:
     empty_inventory(engine)
     category_codes = ensure_reference_data(engine)
     started = time.perf_counter()
-    gpkg, csv_path = write_files(generated_columns(args.rows, category_codes), args.rows)
+    columns = generated_columns(args.rows, category_codes, cells=args.cells)
+    gpkg, csv_path = write_files(columns, cells=args.cells, rows=args.rows)
     print(f"files: {gpkg.name}, {csv_path.name} ready in {time.perf_counter() - started:.1f} s")
     timed_import(engine, gpkg, keep=args.update)
     if args.update:

@@ -37,7 +37,8 @@ from harness import bench_city, ensure_grid
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal, Role, hash_password
+from citygrid.accounts.passwords import hash_password
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import AsyncStatements
 from citygrid.settings import get_settings
 from components import matching

@@ -1,9 +1,10 @@
 """Component queries with 1,000,000 components and 500,000 component cases: search by box and
 category, one component and its cases, the repeat-case ranking, the map layer.
 
-    .venv/bin/python bench/components_queries.py [--components 1000000]
+    .venv/bin/python bench/components_queries.py [--components 1000000] [--cases 500000]
 
-Database `citygrid_bench_components_queries` on the embedded cluster; data kept between runs.
+Database `citygrid_bench_components_queries` on the embedded cluster (or BENCH_DATABASE_URL);
+data kept between runs.
 """
 
 from __future__ import annotations
@@ -22,33 +23,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from harness import bench_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.accounts.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import issue_token
+from citygrid.accounts.roles import Principal, Role
 from citygrid.app import create_app
 from citygrid.cli import migrate
 from citygrid.settings import get_settings
-from components import queries
+from components import service as inventory
 from events import taxonomy
 from events.categories import service as categories
+from events.component_cases import service as component_cases
 
 WEST, SOUTH, STEP, SIDE = 116.20, 39.75, 0.003, 100  # 100 × 100 cells of ~300 m
 DB = "citygrid_bench_components_queries"
-
-
-def bench_url() -> str:
-    server = get_settings().resolved_database_url()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        if (
-            connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DB})
-            is None
-        ):
-            connection.execute(text(f"CREATE DATABASE {DB}"))
-    admin.dispose()
-    return make_url(server).set(database=DB).render_as_string(hide_password=False)
 
 
 def seed(session: Session, components: int, cases: int) -> None:
@@ -181,7 +172,7 @@ def main() -> None:
     parser.add_argument("--components", type=int, default=1_000_000)
     parser.add_argument("--cases", type=int, default=500_000)
     arguments = parser.parse_args()
-    url = bench_url()
+    url = bench_url(DB)
     migrate(url)
     engine = db.make_engine(url, pool_size=2)
     with Session(engine) as session:
@@ -190,63 +181,76 @@ def main() -> None:
     box_deg = 200 / 111_320  # ~200 m (a little less east-west at 40° N)
     boxes = [(WEST + x, SOUTH + y) for x, y in rng.uniform(0, SIDE * STEP - 0.01, (200, 2))]
     now = datetime.now(UTC)
+    zone = get_settings().city_zone
     print("| query | runs | p50 ms | p99 ms |\n|---|---|---|---|")
     with Session(engine) as session:
 
         def bbox_search(run: int) -> None:
             west, south = boxes[run % len(boxes)]
-            search = queries.ComponentSearch(bbox=(west, south, west + box_deg, south + box_deg))
-            queries.search_components(session, search)
+            search = inventory.ComponentSearch(bbox=(west, south, west + box_deg, south + box_deg))
+            inventory.search_components(session, search)
 
         timed("search bbox ~200 m (service)", 200, bbox_search)
         timed(
             "search whole city, limit 1000, count ≤10k",
             20,
-            lambda run: queries.search_components(session, queries.ComponentSearch()),
+            lambda run: inventory.search_components(session, inventory.ComponentSearch()),
         )
         timed(
             "search category 01, limit 1000",
             20,
-            lambda run: queries.search_components(session, queries.ComponentSearch(category="01")),
+            lambda run: inventory.search_components(
+                session, inventory.ComponentSearch(category="01")
+            ),
         )
-        year = queries.RepeatQuery(period_from=now - timedelta(days=365), period_to=now)
-        timed("repeats, 1 year, whole city", 10, lambda run: queries.repeat_ranking(session, year))
+        year = component_cases.RepeatQuery(period_from=now - timedelta(days=365), period_to=now)
+        timed(
+            "repeats, 1 year, whole city",
+            10,
+            lambda run: component_cases.repeat_ranking(session, year),
+        )
         timed(
             "repeats, 1 year, category 0101",
             10,
-            lambda run: queries.repeat_ranking(
+            lambda run: component_cases.repeat_ranking(
                 session,
-                queries.RepeatQuery(period_from=year.period_from, period_to=now, category="0101"),
+                component_cases.RepeatQuery(
+                    period_from=year.period_from, period_to=now, category="0101"
+                ),
             ),
         )
         timed(
             "repeats, 1 year, one street",
             10,
-            lambda run: queries.repeat_ranking(
+            lambda run: component_cases.repeat_ranking(
                 session,
-                queries.RepeatQuery(
+                component_cases.RepeatQuery(
                     period_from=year.period_from, period_to=now, area_code="110199001"
                 ),
             ),
         )
-        top = queries.repeat_ranking(session, year).components[0].component_id
-        timed("one component", 50, lambda run: queries.component_detail(session, top))
+        top = component_cases.repeat_ranking(session, year).components[0].component_id
+        timed(
+            "one component",
+            50,
+            lambda run: component_cases.component_detail(session, top, now=now, zone=zone),
+        )
         timed(
             "its cases (most-failed component)",
             50,
-            lambda run: queries.component_cases(session, top),
+            lambda run: component_cases.component_cases(session, top, now=now, zone=zone),
         )
-        area = queries.MapArea("110199001001", None, now - timedelta(days=30), now)
+        area = component_cases.MapArea("110199001001", None, now - timedelta(days=30), now)
         timed(
             "map layer, one community (over the cap: count)",
             10,
-            lambda run: queries.components_on_map(session, area, cap=2000),
+            lambda run: component_cases.components_on_map(session, area, cap=2000),
         )
-        area = queries.MapArea("110199001001", "0101", now - timedelta(days=30), now)
+        area = component_cases.MapArea("110199001001", "0101", now - timedelta(days=30), now)
         timed(
             "map layer, one community, category 0101 (drawn)",
             10,
-            lambda run: queries.components_on_map(session, area, cap=2000),
+            lambda run: component_cases.components_on_map(session, area, cap=2000),
         )
         session.rollback()
     app = create_app()

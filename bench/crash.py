@@ -52,7 +52,8 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import issue_token
+from citygrid.accounts.roles import Principal, Role
 from citygrid.cli import migrate
 from citygrid.cluster import Cluster
 from citygrid.settings import get_settings

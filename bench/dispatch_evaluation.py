@@ -28,6 +28,7 @@ from harness import bench_url, ensure_grid
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
+from citygrid.settings import get_settings
 from dispatch.evaluation import service as evaluation_service
 from dispatch.evaluation.grading import GroupKind
 
@@ -140,7 +141,7 @@ FROM bench_eval_times t
 
 # The verifying inspector is another one than the reporter: (reporter + 7) mod 200. A verify
 # row records the handling it verifies and the working hours since (details.handled_at,
-# details.verify_working_hours), as events/case_service.py does; the hours are drawn uniformly
+# details.verify_working_hours), as dispatch/actions/service.py does; the hours are drawn uniformly
 # from 0–8 (computing them here would time the generator, not the evaluation).
 TRANSITIONS_SQL = """
 INSERT INTO case_transition (case_id, action, from_status, to_status, actor_id, details, at)
@@ -279,7 +280,7 @@ def time_evaluations(session: Session, repeat: int) -> dict[str, float]:
                     period_from=DATA_END - timedelta(days=days),
                     period_to=DATA_END,
                     now=DATA_END,
-                    calendar_code="default",
+                    city_zone=get_settings().city_zone,
                     verification_limit_hours=4.0,
                 )
                 runs.append(time.perf_counter() - started)
@@ -296,12 +297,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--cells", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-generate", action="store_true", help="reuse the generated cases")
     args = parser.parse_args()
     url = bench_url()
-    ensure_grid(url, 100_000)
+    ensure_grid(url, args.cells)
     engine = create_engine(url)
     results: dict[str, object] = {"cases": args.cases}
     with Session(engine) as session:

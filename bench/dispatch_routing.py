@@ -3,11 +3,11 @@
     .venv/bin/python bench/dispatch_routing.py [--cases 1000000] [--rules 10000] [--sample 10000]
 
 In one transaction that is rolled back at the end (the bench database keeps only its grid):
-1. saves a rule set of about `--rules` rules through `routing.save_rule_set` (a mix of
+1. saves a rule set of about `--rules` rules through `rule_sets.save_rule_set` (a mix of
    district, street, community, cell, cell-set and polygon areas × minor, major and any
    category, some for one urgency) on bench departments;
 2. inserts `--cases` cases into event_case (set-based: random cells, categories, urgency);
-3. routes all of them: first the lookup alone (the app's `routing.winner_cte`, the winning rule
+3. routes all of them: first the lookup alone (the app's `lookup.winner_cte`, the winning rule
    of every case), then `routing.decide_routes`, the app's function (decisions with their
    reasons stored in routing_decision and returned), and reports cases/s for each;
 4. checks `--sample` cases against a naive formulation (every rule's predicates, no keys,
@@ -26,8 +26,9 @@ from harness import bench_url, ensure_grid
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-import citygrid.accounts.users  # noqa: F401  (the mapper of app_user, which rule_set refers to)
-from dispatch.rules import service as routing
+import citygrid.accounts.models  # noqa: F401  (the mapper of app_user, which rule_set refers to)
+from dispatch.rules import lookup, routing
+from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetSpec
 
 DEPARTMENTS = 200
@@ -38,7 +39,7 @@ def add_departments(session: Session) -> list[str]:
     session.execute(
         text(
             "INSERT INTO department (code, name, kind) SELECT 'BENCH-' || g, 'bench ' || g, "
-            "'sanitation' FROM generate_series(1, :n) g"
+            "'sanitation' FROM generate_series(1, :n) g ON CONFLICT (code) DO NOTHING"
         ),
         {"n": DEPARTMENTS},
     )
@@ -169,15 +170,15 @@ WHERE c.id = ANY(CAST(:case_ids AS bigint[]))
 """)
 
 
-# The app's lookup (routing.winner_cte over the same batch as decide_routes), without storing.
+# The app's lookup (lookup.winner_cte over the same batch as decide_routes), without storing.
 LOOKUP_ONLY = text(f"""
 WITH batch AS (
-    SELECT {routing.CASE_FACTS_COLUMNS}, CAST(:rule_set_id AS integer) AS rule_set_id
+    SELECT {lookup.CASE_FACTS_COLUMNS}, CAST(:rule_set_id AS integer) AS rule_set_id
     FROM unnest(CAST(:case_ids AS bigint[])) AS ids(id)
     JOIN event_case c ON c.id = ids.id
-    {routing.CASE_FACTS_JOINS}
+    {lookup.CASE_FACTS_JOINS}
 ),
-{routing.winner_cte("winner", "batch")}
+{lookup.winner_cte("winner", "batch")}
 SELECT count(*) AS cases, count(ordinal) AS routed FROM winner
 """)
 
@@ -225,7 +226,7 @@ def run(session: Session, args: argparse.Namespace) -> None:
         {"effective_from": NOW - timedelta(days=1), "rules": rules, "auto_dispatch": ["01"]}
     )
     started = time.perf_counter()
-    rule_set = routing.save_rule_set(session, spec, by=None, now=NOW)
+    rule_set = rule_sets.save_rule_set(session, spec, by=None, now=NOW)
     timed(f"save {len(rules)} rules (validate, order, check conflicts, expand keys)", started)
     keys = session.scalar(
         text("SELECT count(*) FROM routing_rule_key WHERE rule_set_id = :id"), {"id": rule_set.id}

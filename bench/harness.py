@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,9 +24,12 @@ import shapely
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Principal, Role, issue_token
+from citygrid.accounts.auth import issue_token
+from citygrid.accounts.roles import Principal, Role
 from citygrid.cli import migrate
 from citygrid.settings import get_settings
+from events import taxonomy
+from events.categories import service as categories
 from grid import service as grid_service
 from grid.generate import GridLayout, generate_grid
 from grid.imports import ImportOptions
@@ -56,8 +60,19 @@ def bench_city(cells: int) -> shapely.Geometry:
     return shapely.box(WEST, SOUTH, WEST + d_lon, SOUTH + d_lat)
 
 
-def ensure_grid(url: str, cells: int) -> None:
+def ensure_taxonomy(url: str) -> None:
+    """Migrate, and load the component and event categories (`citygrid taxonomy load`)."""
     migrate(url)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        categories.load_taxonomy(session, taxonomy.read_taxonomy())
+        session.commit()
+    engine.dispose()
+
+
+def ensure_grid(url: str, cells: int) -> None:
+    """The migrated bench database with its taxonomy and a grid of about `cells` cells."""
+    ensure_taxonomy(url)
     engine = create_engine(url)
     with Session(engine) as session:
         have = session.scalar(text("SELECT count(*) FROM grid_cell")) or 0
@@ -65,7 +80,10 @@ def ensure_grid(url: str, cells: int) -> None:
             print(f"grid: {have} cells already in citygrid_bench")
             return
         if have:  # a smaller grid from an earlier run (an empty database has nothing to clear)
+            # The cases on the old grid go too: the bench database's history is disposable.
+            session.execute(text("ALTER TABLE case_transition DISABLE TRIGGER USER"))
             session.execute(text("TRUNCATE grid_cell, grid_region, app_user CASCADE"))
+            session.execute(text("ALTER TABLE case_transition ENABLE TRIGGER USER"))
         started = time.perf_counter()
         layout = GridLayout(cell_size_m=100, community_size=5, street_size=4)
         generated = generate_grid(
@@ -109,6 +127,14 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 def token(user_id: int = 1, role: Role = Role.INSPECTOR) -> str:
     principal = Principal(user_id, "bench", role, None)
     return issue_token(principal, secret=get_settings().secret_key, ttl=timedelta(hours=1))
+
+
+def have_wrk() -> bool:
+    """Whether `wrk` is installed; when not, say in one line that its runs are skipped."""
+    if shutil.which("wrk"):
+        return True
+    print("wrk is not installed (apt-get install wrk): skipping the wrk runs", flush=True)
+    return False
 
 
 def run_wrk(port: int, script: str, seconds: int, connections: int, auth_token: str) -> str:

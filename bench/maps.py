@@ -9,7 +9,7 @@ cells, 30 % in 20 Gaussian clusters. The pages cover the whole city: heatmap and
 all 60 days, hotspots over the last 30 days (the trend reads the 30 days before).
 
 For each page it reports the SQL aggregation, the weights (cold: built from the grid; cached),
-Gi*, the total page build (maps.pages.pages's page builders, as the routes call them) and the HTML
+Gi*, the total page build (maps.pages.service's page builders, as the routes call them) and the HTML
 size; rendering is the page build minus the aggregation, weights and Gi* measured alone.
 """
 
@@ -40,7 +40,7 @@ from events import taxonomy  # noqa: E402
 from events.categories import service as categories  # noqa: E402
 from maps import hotspots as gi_star  # noqa: E402
 from maps import service, weights  # noqa: E402
-from maps.schemas import MapFilters, Metric, Unit  # noqa: E402
+from maps.schemas import ChoroplethOptions, MapFilters, Metric, Unit  # noqa: E402
 
 DATABASE = "citygrid_bench_maps"
 DAYS = 60
@@ -218,7 +218,7 @@ def timed(action: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def bench_pages(session: Session, repeat: int) -> list[tuple[str, str]]:
     """Rows of the figures table."""
-    from maps.pages import pages
+    from maps.pages import service as pages
 
     everything = MapFilters(period_from=NOW - timedelta(days=DAYS), period_to=NOW)
     recent = MapFilters(period_from=NOW - timedelta(days=DAYS // 2), period_to=NOW)
@@ -229,7 +229,7 @@ def bench_pages(session: Session, repeat: int) -> list[tuple[str, str]]:
     page = page_timed(lambda: pages.heatmap_html(session, everything, limits), repeat)
     rows += page_rows("heatmap", heat_sql, page, f"{len(points):,} heat points")
 
-    options = pages.ChoroplethOptions(unit=Unit.CELL, metric=Metric.REPORTS)
+    options = ChoroplethOptions(unit=Unit.CELL, metric=Metric.REPORTS)
     choro_sql, values = timed(
         lambda: service.unit_values(session, Unit.CELL, Metric.REPORTS, everything), repeat
     )

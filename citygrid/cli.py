@@ -13,13 +13,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import NullPool, create_engine
 
 from citygrid import backup, db
-from citygrid.accounts.auth import Role
-from citygrid.cluster import Cluster, ClusterError
-from citygrid.console import console, fail, reported_errors
+from citygrid.accounts.roles import Role
+from citygrid.cluster import (
+    Cluster,
+    ClusterError,
+    orphaned_clusters,
+    remove_cluster,
+    shared_clusters_dir,
+)
+from citygrid.console import ClickStyleHelpGroup, console, fail, reported_errors
 from citygrid.settings import PROJECT_DIR, get_settings
 
 app = typer.Typer(
-    help="citygrid: grid-based city management (网格化城市管理).", no_args_is_help=True
+    cls=ClickStyleHelpGroup,
+    help="citygrid: grid-based city management (网格化城市管理).",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(
     help="The embedded PostgreSQL + PostGIS cluster and migrations.", no_args_is_help=True
@@ -64,6 +72,53 @@ def db_start() -> None:
     except ClusterError as error:
         raise fail(str(error)) from error
     console.print(f"PostgreSQL is running in {cluster.root} (socket port {cluster.port}).")
+    orphans = orphaned_clusters(shared_clusters_dir())
+    if orphans:
+        console.print(
+            orphans_notice(len(orphans), shared_clusters_dir()), highlight=False, soft_wrap=True
+        )
+
+
+def orphans_notice(count: int, clusters_dir: Path) -> str:
+    """The one line `db start` prints about clusters whose checkout no longer exists."""
+    clusters = "cluster" if count == 1 else "clusters"
+    return (
+        f"{count} {clusters} in {clusters_dir} belong to checkouts that no longer exist;"
+        " `citygrid db prune` stops and removes them."
+    )
+
+
+@db_app.command("prune")
+def db_prune(
+    yes: Annotated[bool, typer.Option("--yes", help="Remove them without asking.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list them; remove nothing.")
+    ] = False,
+) -> None:
+    """Stop and remove the clusters whose checkout no longer exists."""
+    clusters_dir = shared_clusters_dir()
+    orphans = orphaned_clusters(clusters_dir)
+    if not orphans:
+        console.print(
+            f"no cluster in {clusters_dir} has lost its checkout.", highlight=False, soft_wrap=True
+        )
+        return
+    for orphan in orphans:
+        console.print(
+            f"{orphan.root}: its checkout {orphan.state_dir.parent} is gone",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if dry_run:
+        return
+    if not yes and not typer.confirm(f"stop and remove these {len(orphans)}?", default=False):
+        raise fail("nothing removed (--yes removes them without asking)")
+    try:
+        for orphan in orphans:
+            remove_cluster(orphan)
+    except (ClusterError, OSError) as error:
+        raise fail(str(error)) from error
+    console.print(f"removed {len(orphans)} orphaned cluster(s).")
 
 
 @db_app.command("stop")
@@ -172,7 +227,8 @@ def users_create(
     ] = None,
 ) -> None:
     """Create a user with a role."""
-    from citygrid.accounts.users import UserCreate, create_user
+    from citygrid.accounts.schemas import UserCreate
+    from citygrid.accounts.service import create_user
 
     if password is None:
         password = getpass.getpass(f"password for {username}: ")
@@ -203,6 +259,7 @@ def serve(
 
     from citygrid.logs import configure_logging
 
+    console.print(serving_message(host, port), highlight=False, soft_wrap=True)
     uvicorn.run(
         "citygrid.app:create_app",
         factory=True,
@@ -214,6 +271,17 @@ def serve(
         log_config=configure_logging(get_settings()),
         access_log=False,
     )
+
+
+def served_address(host: str, port: int) -> str:
+    """The URL a browser opens for `serve --host HOST --port PORT`."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serving_message(host: str, port: int) -> str:
+    """The line `citygrid serve` prints before it starts listening."""
+    address = served_address(host, port)
+    return f"serving on {address} (API docs: {address}/docs); Ctrl-C stops"
 
 
 def register_domain_commands() -> None:

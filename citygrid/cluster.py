@@ -2,9 +2,11 @@
 
 PostgreSQL refuses to run as root, so when we are root the server runs as the `postgres` user and
 its folder lives under /var/lib/citygrid (a checkout under /root is not reachable by `postgres`),
-keyed by the checkout's path; `.citygrid/cluster.json` points to it. Otherwise the cluster lives in
-`.citygrid/cluster` and runs as the current user. The server listens only on a unix socket inside
-its own folder, so two checkouts never collide; the port number only names the socket.
+keyed by the checkout's path; `.citygrid/cluster.json` points to it, and the cluster's own
+`checkout.json` points back, so a cluster whose checkout was deleted can be found and pruned.
+CITYGRID_CLUSTERS_DIR moves that shared folder (the tests use a temporary one). Otherwise the
+cluster lives in `.citygrid/cluster` and runs as the current user. The server listens only on a
+unix socket inside its own folder, so two checkouts never collide; the port only names the socket.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SYSTEM_CLUSTERS_DIR = Path("/var/lib/citygrid/clusters")
+CHECKOUT_FILE = "checkout.json"
 SERVER_SETTINGS = {
     "listen_addresses": "''",
     "max_connections": "200",
@@ -61,7 +64,7 @@ class Cluster:
             recorded = json.loads(state_file.read_text())
             return cls(state_dir, Path(recorded["root"]), int(recorded["port"]))
         key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:12]
-        root = SYSTEM_CLUSTERS_DIR / key if os.geteuid() == 0 else state_dir / "cluster"
+        root = shared_clusters_dir() / key if os.geteuid() == 0 else state_dir / "cluster"
         return cls(state_dir, root, 20000 + int(key, 16) % 10000)
 
     def sqlalchemy_url(self, database: str) -> str:
@@ -87,8 +90,10 @@ class Cluster:
             postgres = pwd.getpwnam("postgres")
             for path in (self.root, self.socket_dir):
                 os.chown(path, postgres.pw_uid, postgres.pw_gid)
-            SYSTEM_CLUSTERS_DIR.parent.chmod(0o755)
-            SYSTEM_CLUSTERS_DIR.chmod(0o755)
+            shared = shared_clusters_dir()
+            if self.root.parent == shared:
+                shared.parent.chmod(0o755)
+                shared.chmod(0o755)
         initdb = [str(pg_bin() / "initdb"), "-D", str(self.data_dir), "-U", "postgres"]
         self._run([*initdb, "--auth=trust", "-E", "UTF8", "--no-locale"])
         settings = {**SERVER_SETTINGS, "unix_socket_directories": f"'{self.socket_dir}'"}
@@ -131,6 +136,8 @@ class Cluster:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state = {"root": str(self.root), "port": self.port}
         (self.state_dir / "cluster.json").write_text(json.dumps(state, indent=2) + "\n")
+        owner = {"state_dir": str(self.state_dir.resolve()), "port": self.port}
+        (self.root / CHECKOUT_FILE).write_text(json.dumps(owner, indent=2) + "\n")
         link = self.state_dir / "cluster"
         if self.root != link and not link.exists():
             link.symlink_to(self.root)
@@ -156,6 +163,34 @@ class Cluster:
         if check and result.returncode != 0:
             raise ClusterError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
         return result
+
+
+def shared_clusters_dir() -> Path:
+    """The folder of the clusters that run as `postgres` (CITYGRID_CLUSTERS_DIR moves it)."""
+    return Path(os.environ.get("CITYGRID_CLUSTERS_DIR") or SYSTEM_CLUSTERS_DIR)
+
+
+def orphaned_clusters(clusters_dir: Path) -> list[Cluster]:
+    """The clusters under clusters_dir whose checkout (recorded in checkout.json) is gone."""
+    if not clusters_dir.is_dir():
+        return []
+    orphans = []
+    for owner_file in sorted(clusters_dir.glob(f"*/{CHECKOUT_FILE}")):
+        try:
+            owner = json.loads(owner_file.read_text())
+            state_dir, port = Path(owner["state_dir"]), int(owner["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a record this code wrote: leave that folder alone
+        if not state_dir.exists():
+            orphans.append(Cluster(state_dir, owner_file.parent, port))
+    return orphans
+
+
+def remove_cluster(cluster: Cluster) -> None:
+    """Stop the cluster (when it runs) and delete its folder."""
+    if cluster.is_running():
+        cluster.stop("fast")
+    shutil.rmtree(cluster.root)
 
 
 def pg_bin() -> Path:

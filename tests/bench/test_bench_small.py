@@ -1,0 +1,85 @@
+"""Every benchmark runs at a tiny size from an empty bench database, so none can rot unnoticed.
+
+Each command of bench/README.md runs as a subprocess with BENCH_DATABASE_URL pointing at a fresh,
+empty database on the test server (dropped afterwards), with the sizes cut to about a thousand
+cells and cases and the wrk runs cut to a second (skipped, with a line saying so, without wrk).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+pytestmark = pytest.mark.heavy
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_CITY = ["--cells", "1000"]
+# Each bench script's command at a tiny size; "{port}" becomes a free port.
+COMMANDS: dict[str, list[str]] = {
+    "locate.py": [*TINY_CITY, "--points", "1000", "--seconds", "1", "--connections", "2"],
+    "intake.py": [*TINY_CITY, "--seconds", "1", "--connections", "2", "--check-reports", "50"],
+    "dispatch_routing.py": [*TINY_CITY, "--cases", "1000", "--rules", "100", "--sample", "100"],
+    "dispatch_evaluation.py": [*TINY_CITY, "--cases", "1000", "--repeat", "1"],
+    "dispatch.py": ["evaluation", "--", *TINY_CITY, "--cases", "1000", "--repeat", "1"],
+    "maps.py": [*TINY_CITY, "--reports", "1000", "--repeat", "1"],
+    "components_import.py": [*TINY_CITY, "--rows", "1000"],
+    "components_match.py": [*TINY_CITY, "--components", "1000", "--reports", "30"],
+    "components_queries.py": ["--components", "1000", "--cases", "1000"],
+    # The drill itself runs in tests/citygrid/test_crash_safety.py (its own private cluster).
+    "crash.py": ["--help"],
+}
+SERVES = {"locate.py", "intake.py"}  # start the app on --port, with --workers
+NOT_SCRIPTS = {"harness.py"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def empty_bench_database(server_url: str) -> Iterator[str]:
+    """A fresh database with nothing in it, as a new clone's bench database is."""
+    name = f"citygrid_bench_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_every_bench_script_has_a_tiny_command() -> None:
+    scripts = {path.name for path in (ROOT / "bench").glob("*.py")}
+    assert scripts - NOT_SCRIPTS == set(COMMANDS)
+
+
+@pytest.mark.parametrize("script", sorted(COMMANDS))
+def test_bench_script_runs_at_a_tiny_size_on_an_empty_database(
+    script: str, empty_bench_database: str
+) -> None:
+    arguments = COMMANDS[script]
+    if script in SERVES:
+        arguments = [*arguments, "--workers", "1", "--port", str(free_port())]
+    env = {**os.environ, "BENCH_DATABASE_URL": empty_bench_database}
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert finished.returncode == 0, f"{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}"
