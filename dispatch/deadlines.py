@@ -23,7 +23,6 @@ import chinese_calendar
 
 DEFAULT_PERIODS = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
 DEFAULT_WEEKDAYS = frozenset({1, 2, 3, 4, 5})
-DEFAULT_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 WARNING_FRACTION = 0.8  # the share of the allowed working time after which a case turns yellow
 # A calendar without a single working day in this many consecutive days has no working time.
 MAX_NON_WORKING_DAYS = 400

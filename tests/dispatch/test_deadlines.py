@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,6 @@ from hypothesis import strategies as st
 
 from dispatch.deadlines import (
     DEFAULT_PERIODS,
-    DEFAULT_TIME_ZONE,
     DEFAULT_WEEKDAYS,
     ChineseOfficialCalendar,
     Light,
@@ -22,7 +22,7 @@ from dispatch.deadlines import (
     working_hours_between,
 )
 
-SHANGHAI = DEFAULT_TIME_ZONE
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICIAL = ChineseOfficialCalendar()
 PLAIN = WorkCalendar(DEFAULT_PERIODS, DEFAULT_WEEKDAYS, SHANGHAI)
 CHINA = WorkCalendar(DEFAULT_PERIODS, DEFAULT_WEEKDAYS, SHANGHAI, official=OFFICIAL)
