@@ -6,8 +6,10 @@ import threading
 from collections import deque
 
 from fastapi import Request
+from starlette.datastructures import State
 
 RATE_WINDOW_S = 60.0
+LIMITERS_STATE = "rate_limiters"  # the app.state attribute holding them, by purpose
 
 
 class SlidingWindowLimiter:
@@ -39,10 +41,20 @@ class SlidingWindowLimiter:
 
 
 def app_limiter(request: Request, name: str) -> SlidingWindowLimiter:
-    """The app's limiter stored as `app.state.<name>`, made on first use (one per app: tests do
-    not share counts, and reset one by deleting the attribute)."""
-    limiter: SlidingWindowLimiter | None = getattr(request.app.state, name, None)
+    """The app's limiter for one purpose, made on first use. All of an app's limiters are kept in
+    one dict in `app.state`, so that `forget_limiters` starts them all afresh."""
+    limiters: dict[str, SlidingWindowLimiter] | None = getattr(
+        request.app.state, LIMITERS_STATE, None
+    )
+    if limiters is None:
+        limiters = {}
+        setattr(request.app.state, LIMITERS_STATE, limiters)
+    limiter = limiters.get(name)
     if limiter is None:
-        limiter = SlidingWindowLimiter()
-        setattr(request.app.state, name, limiter)
+        limiter = limiters.setdefault(name, SlidingWindowLimiter())
     return limiter
+
+
+def forget_limiters(state: State) -> None:
+    """Drop every limiter of an app (its counts start from nothing, as in a new app)."""
+    setattr(state, LIMITERS_STATE, {})

@@ -20,7 +20,7 @@ os.environ.setdefault("CITYGRID_ENV", "test")
 os.environ.setdefault("CITYGRID_SCHEDULER_ENABLED", "false")
 
 from citygrid import cli as citygrid_cli
-from citygrid import db
+from citygrid import db, rate_limit
 from citygrid.accounts.auth import issue_token
 from citygrid.accounts.roles import Principal, Role
 from citygrid.app import create_app
@@ -107,9 +107,6 @@ def session(engine: Engine) -> Iterator[Session]:
         transaction.rollback()
 
 
-PER_APP_LIMITERS = ("anonymous_limiter", "open311_limiter")
-
-
 @pytest.fixture(scope="session")
 def served(engine: Engine) -> Iterator[tuple[FastAPI, TestClient]]:
     """One app for the whole run: its lifespan (gc.freeze, the statistics' warm-up) runs once."""
@@ -128,9 +125,7 @@ def client(served: tuple[FastAPI, TestClient], session: Session) -> Iterator[Tes
     app.dependency_overrides[db.get_writer] = lambda: db.SessionWriter(session)
     test_client.cookies.clear()
     # Rate limiters count per app: each test starts with none, as with an app of its own.
-    for limiter in PER_APP_LIMITERS:
-        if hasattr(app.state, limiter):
-            delattr(app.state, limiter)
+    rate_limit.forget_limiters(app.state)
     yield test_client
     app.dependency_overrides.clear()
     test_client.cookies.clear()
