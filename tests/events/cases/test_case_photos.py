@@ -20,11 +20,8 @@ from tests.events.cases.world import (
     headers_of,
     history,
     ok,
-    world,
 )
 from tests.events.photos.images import image_bytes
-
-__all__ = ["world"]  # the fixture, imported for these tests
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,6 @@ from tests.events.cases.world import (
     history,
     ok,
 )
-from tests.events.cases.world import world as world  # the fixture, re-exported
 from tests.events.seed import add_case, add_category, add_user
 
 
