@@ -4,6 +4,7 @@ rendering, and the error page a browser is shown instead of JSON."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -21,6 +22,15 @@ from citygrid.i18n import LANGUAGES, negotiate_language, translations
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
 WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")
 LANGUAGE_COOKIE = "citygrid_lang"
+
+
+# Every time a page shows is in the city's time zone, to the minute, in this one format.
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def local_time(moment: datetime | None, zone: tzinfo) -> str:
+    """A time as the city reads it (in its time zone), or an empty string."""
+    return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
 
 
 # N_ is the gettext convention for "mark for translation, translate later".

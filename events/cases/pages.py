@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -24,7 +23,7 @@ from citygrid.accounts.models import Department, User
 from citygrid.accounts.roles import ALL_ROLES, STAFF_ROLES, Principal, Role
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
-from citygrid.web import N_, page_language, render
+from citygrid.web import N_, local_time, page_language, render
 from events.cases import service as case_service
 from events.cases.schemas import CaseDetail, HistoryRow
 from events.cases.workflow import CaseWorkflowDep
@@ -34,7 +33,6 @@ from events.models import Category
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 
 CaseReader = Annotated[Principal, Depends(Allow(*ALL_ROLES))]
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 COMPONENTS_URL = "/api/components"  # GeoJSON search by bbox (staff)
 # Roles that see who acted in the history; the others see only the actor's role.
 NAMES_SHOWN_TO = frozenset({Role.DISPATCHER, Role.DEPARTMENT, Role.MANAGER, Role.ADMIN})
@@ -218,11 +216,6 @@ def active_departments(session: Session) -> list[Department]:
     return list(
         session.scalars(select(Department).where(Department.is_active).order_by(Department.code))
     )
-
-
-def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
-    """A date-time in the city's time zone, to the minute ("" for none)."""
-    return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
 
 
 def category_name(category: Category, language: str) -> str:

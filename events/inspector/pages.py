@@ -8,7 +8,6 @@ are sent with the report UUID made when the user pressed submit, so a retry is t
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +17,7 @@ from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
-from citygrid.web import N_, render
+from citygrid.web import N_, local_time, render
 from events.cases import pages as case_page
 from events.inspector import service
 from events.lifecycle import CaseStatus
@@ -29,7 +28,6 @@ router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 REPORTERS = Allow(Role.INSPECTOR, Role.CITIZEN, Role.DISPATCHER, Role.ADMIN)
 Reporter = Annotated[Principal, Depends(REPORTERS)]
 Inspector = Annotated[Principal, Depends(Allow(Role.INSPECTOR))]
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 STATUS_NAMES: dict[CaseStatus, str] = {
     CaseStatus.REPORTED: N_("Reported, waiting to be filed"),
@@ -103,11 +101,6 @@ TASK_MESSAGES = {
 def status_name(status: str) -> str:
     """The catalogue message of a case status (translated in the template)."""
     return STATUS_NAMES[CaseStatus(status)]
-
-
-def local_time(moment: datetime | None, zone: tzinfo) -> str:
-    """A time as the city reads it (in its time zone), or an empty string."""
-    return moment.astimezone(zone).strftime(TIME_FORMAT) if moment else ""
 
 
 @router.get("/m/report")

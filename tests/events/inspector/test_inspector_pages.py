@@ -15,7 +15,8 @@ from citygrid.accounts.auth import PAGE_HEADER
 from citygrid.accounts.models import User
 from citygrid.accounts.roles import Role
 from citygrid.settings import get_settings
-from events.inspector.pages import STATUS_NAMES, local_time, status_name
+from citygrid.web import local_time
+from events.inspector.pages import STATUS_NAMES, status_name
 from events.lifecycle import CaseStatus
 from events.models import CasePhoto, Category, Report
 from tests.events.inspector.support import handled_case
