@@ -7,7 +7,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import Connection, create_engine, pool
 
 from citygrid.settings import get_settings
-from citygrid.table_registry import metadata
+from citygrid.table_registry import include_object, metadata
 
 config = context.config
 
@@ -16,7 +16,7 @@ def run_with(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        include_object=alembic_helpers.include_object,
+        include_object=include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
         compare_type=True,

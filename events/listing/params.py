@@ -14,6 +14,7 @@ from fastapi import Depends, Query
 from citygrid.errors import InvalidInput
 from events.lifecycle import CaseStatus
 from events.listing.schemas import CaseFilters, CaseSort
+from events.listing.search import SEARCH_MAX_CHARS, parse_search
 from grid.bbox import parse_bbox
 
 PAGE_SIZE_MAX = 500
@@ -92,10 +93,25 @@ async def case_filters(
     closed_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
     overdue: Annotated[bool | None, Query(description="past due_at and still open")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=SEARCH_MAX_CHARS,
+            description="search: case number, report UUID, cell/area code, category code or "
+            "name, or words of the address or description",
+        ),
+    ] = None,
+    light: Literal["red", "yellow", "green"] | None = None,
+    channel: Annotated[
+        str | None, Query(max_length=16, description="channel of the case's first report")
+    ] = None,
+    dispatched_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
+    dispatched_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> CaseFilters:
     """The listing filters, validated (async: no I/O, so no threadpool hop)."""
     created = parse_range(created_from, created_to, name="created")
     closed = parse_range(closed_from, closed_to, name="closed")
+    dispatched = parse_range(dispatched_from, dispatched_to, name="dispatched")
     return CaseFilters(
         statuses=parse_statuses(status),
         category_id=category_id,
@@ -112,6 +128,11 @@ async def case_filters(
         closed_to=closed[1],
         overdue=overdue,
         bbox=parse_bbox(bbox),
+        search=parse_search(q) if q is not None else None,
+        light=light,
+        channel=channel or None,
+        dispatched_from=dispatched[0],
+        dispatched_to=dispatched[1],
     )
 
 
@@ -119,3 +140,7 @@ FiltersDep = Annotated[CaseFilters, Depends(case_filters)]
 SortParam = Annotated[str, Query(description=f"one of: {', '.join(CaseSort)}")]
 PageParam = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 PageSizeParam = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
+AfterParam = Annotated[
+    str | None,
+    Query(max_length=400, description="next_cursor of the previous page (keyset paging)"),
+]

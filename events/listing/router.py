@@ -13,12 +13,13 @@ from fastapi.responses import StreamingResponse
 from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal, Role
 from citygrid.db import SessionDep
-from citygrid.errors import NotFound
+from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
 from events.listing import export
 from events.listing.params import (
     AREA_CODE,
     PAGE_SIZE_DEFAULT,
+    AfterParam,
     FiltersDep,
     PageParam,
     PageSizeParam,
@@ -43,13 +44,22 @@ def list_cases_route(
     sort: SortParam = CaseSort.CREATED_AT_DESC.value,
     page: PageParam = 1,
     page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+    after: AfterParam = None,
 ) -> CasePage:
     """Cases matching the filters, one page at a time, among those the caller may see: a
     department member the cases its department holds or held, a citizen their own reports, an
     inspector their own reports, the cases they acted on and those waiting for verification;
     dispatchers, managers and admins every case."""
+    if after is not None and page != 1:
+        raise InvalidInput("give either page or after, not both", field="after")
     return list_cases(
-        session, principal, filters, sort=parse_sort(sort), page=page, page_size=page_size
+        session,
+        principal,
+        filters,
+        sort=parse_sort(sort),
+        page=page,
+        page_size=page_size,
+        after=after,
     )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from events.lifecycle import CaseStatus
+from events.listing.search import SearchTerms
 from grid.bbox import BBox
 
 
@@ -21,6 +22,7 @@ class CaseSort(enum.StrEnum):
     DUE_AT_DESC = "-due_at"
     NUMBER = "number"
     STATUS = "status"
+    URGENCY = "urgency"  # urgent first, then the newest
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,11 @@ class CaseFilters:
     closed_to: datetime | None = None
     overdue: bool | None = None
     bbox: BBox | None = None
+    search: SearchTerms | None = None
+    light: str | None = None  # red, yellow, green
+    channel: str | None = None  # of the case's first report
+    dispatched_from: datetime | None = None
+    dispatched_to: datetime | None = None
 
 
 class CaseListItem(BaseModel):
@@ -71,6 +78,9 @@ class CasePage(BaseModel):
     page: int
     page_size: int
     next_page: int | None
+    next_cursor: str | None = Field(
+        default=None, description="pass as `after` for the next page (keyset paging)"
+    )
     items: list[CaseListItem]
 
 

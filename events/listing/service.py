@@ -22,6 +22,9 @@ from sqlalchemy import (
     case,
     false,
     func,
+    literal,
+    literal_column,
+    or_,
     select,
     true,
     union_all,
@@ -31,6 +34,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
 from events.lifecycle import WORKING_STATUSES, CaseStatus
+from events.listing.cursor import decode_cursor, encode_cursor
 from events.listing.schemas import (
     CaseFilters,
     CaseListItem,
@@ -39,6 +43,7 @@ from events.listing.schemas import (
     PublicCaseItem,
     PublicCasePage,
 )
+from events.listing.search import SearchTerms, search_key
 from events.models import Case, CaseAssignment, CaseTransition, Category, Report
 from events.visibility import Relation, relations_seen, sees_every_case
 from grid.bbox import BBox
@@ -59,13 +64,24 @@ district = aliased(GridRegion, name="district")
 STATUS_RANK = case(
     {status.value: rank for rank, status in enumerate(CaseStatus)}, value=Case.status
 )
+URGENCY_RANK = case((Case.urgency == "urgent", 0), else_=1)
+NEVER: ColumnElement[Any] = literal_column("'infinity'::timestamptz")
+BEFORE_ALL: ColumnElement[Any] = literal_column("'-infinity'::timestamptz")
+# Each sort as its keys, most significant first: (expression, descending). The keys end in the
+# id, so the order is total and a page can start after the last row seen (keyset paging: no
+# OFFSET that reads and drops every earlier row). A missing deadline sorts last either way.
+SORT_KEYS: dict[CaseSort, tuple[tuple[Column, bool], ...]] = {
+    CaseSort.CREATED_AT: ((Case.created_at, False), (Case.id, False)),
+    CaseSort.CREATED_AT_DESC: ((Case.created_at, True), (Case.id, True)),
+    CaseSort.DUE_AT: ((func.coalesce(Case.due_at, NEVER), False), (Case.id, False)),
+    CaseSort.DUE_AT_DESC: ((func.coalesce(Case.due_at, BEFORE_ALL), True), (Case.id, True)),
+    CaseSort.NUMBER: ((Case.number, False), (Case.id, False)),
+    CaseSort.STATUS: ((STATUS_RANK, False), (Case.created_at, True), (Case.id, True)),
+    CaseSort.URGENCY: ((URGENCY_RANK, False), (Case.created_at, True), (Case.id, True)),
+}
 ORDER_BY: dict[CaseSort, tuple[ColumnElement[Any], ...]] = {
-    CaseSort.CREATED_AT: (Case.created_at.asc(), Case.id.asc()),
-    CaseSort.CREATED_AT_DESC: (Case.created_at.desc(), Case.id.desc()),
-    CaseSort.DUE_AT: (Case.due_at.asc().nulls_last(), Case.id.asc()),
-    CaseSort.DUE_AT_DESC: (Case.due_at.desc().nulls_last(), Case.id.desc()),
-    CaseSort.NUMBER: (Case.number.asc(), Case.id.asc()),
-    CaseSort.STATUS: (STATUS_RANK.asc(), Case.created_at.desc(), Case.id.desc()),
+    sort: tuple(key.desc() if descending else key.asc() for key, descending in keys)
+    for sort, keys in SORT_KEYS.items()
 }
 
 
@@ -218,6 +234,7 @@ def _time_conditions(filters: CaseFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     for column, start, end in (
         (Case.created_at, filters.created_from, filters.created_to),
+        (Case.dispatched_at, filters.dispatched_from, filters.dispatched_to),
         (Case.closed_at, filters.closed_from, filters.closed_to),
     ):
         if start is not None:
@@ -232,9 +249,62 @@ def _bbox_condition(bbox: BBox) -> ColumnElement[bool]:
     return func.ST_Intersects(Case.geom, envelope)
 
 
+def search_condition(terms: SearchTerms) -> ColumnElement[bool]:
+    """Cases matching any reading of a search query, each reading through its own index
+    (united ids, not an OR of conditions the planner could only test row by row)."""
+    key = func.case_search_key(func.coalesce(Case.address, "") + " " + Case.description)
+    pattern = "%" + _like_escaped(search_key(terms.text)) + "%"
+    words = "%" + _like_escaped(terms.text) + "%"
+    category_named = select(Category.id).where(
+        or_(Category.name_zh.ilike(words, escape="\\"), Category.name_en.ilike(words, escape="\\"))
+    )
+    matches: list[Select[Any]] = [
+        # The key narrows by the trigram index; ILIKE on the text itself confirms.
+        select(Case.id).where(
+            key.like(pattern, escape="\\"),
+            (func.coalesce(Case.address, "") + " " + Case.description).ilike(words, escape="\\"),
+        ),
+        select(Case.id).where(Case.category_id.in_(category_named)),
+    ]
+    if terms.number is not None:
+        matches.append(select(Case.id).where(Case.number == terms.number))
+    if terms.report_uuid is not None:
+        matches.append(select(Report.case_id).where(Report.report_uuid == terms.report_uuid))
+    if terms.area_code is not None:
+        cells = select(GridCell.id).where(_code_prefix(GridCell.code, terms.area_code))
+        matches.append(select(Case.id).where(Case.cell_id.in_(cells)))
+    if terms.category_code is not None:
+        coded = select(Category.id).where(_code_prefix(Category.code, terms.category_code))
+        matches.append(select(Case.id).where(Case.category_id.in_(coded)))
+    return Case.id.in_(union_all(*matches))
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def light_condition(light: str) -> ColumnElement[bool]:
+    """Cases showing this light now (the listing's `light` column as a condition)."""
+    running = [status.value for status in (*WORKING_STATUSES, CaseStatus.SUSPENDED)]
+    clock = func.coalesce(Case.suspended_at, func.now())
+    held = and_(Case.status.in_(running), Case.due_at.is_not(None), Case.merged_into_id.is_(None))
+    if light == "red":
+        return and_(held, Case.due_at < clock)
+    if light == "yellow":
+        return and_(held, Case.due_at >= clock, Case.warn_at <= clock)
+    return and_(held, Case.due_at >= clock, or_(Case.warn_at.is_(None), Case.warn_at > clock))
+
+
 def filter_conditions(filters: CaseFilters) -> list[ColumnElement[bool]]:
     """Every filter as a condition on event_case (bound parameters only)."""
     conditions = _reference_conditions(filters) + _time_conditions(filters)
+    if filters.search is not None:
+        conditions.append(search_condition(filters.search))
+    if filters.light is not None:
+        conditions.append(light_condition(filters.light))
+    if filters.channel is not None:
+        first_reports = select(Report.original_case_id).where(Report.channel == filters.channel)
+        conditions.append(Case.id.in_(first_reports))
     if filters.statuses is not None:
         conditions.append(Case.status.in_([status.value for status in filters.statuses]))
     if filters.urgency is not None:
@@ -269,7 +339,7 @@ def listing_select(where: ColumnElement[bool], sort: CaseSort) -> Select[Any]:
     )
 
 
-def page_total(
+def counted_total(
     session: Session, where: ColumnElement[bool], *, offset: int, page_size: int, returned: int
 ) -> int:
     """The number of matching cases; a short, non-empty page (or a short first page) shows it."""
@@ -282,26 +352,76 @@ def next_page(page: int, page_size: int, total: int) -> int | None:
     return page + 1 if page * page_size < total else None
 
 
+def sort_values(item: CaseListItem, sort: CaseSort) -> list[Any]:
+    """The sort keys' values of a listed case (what a page after it starts from)."""
+    values: dict[CaseSort, list[Any]] = {
+        CaseSort.CREATED_AT: [item.created_at],
+        CaseSort.CREATED_AT_DESC: [item.created_at],
+        CaseSort.DUE_AT: [item.due_at],
+        CaseSort.DUE_AT_DESC: [item.due_at],
+        CaseSort.NUMBER: [item.number],
+        CaseSort.STATUS: [list(CaseStatus).index(item.status), item.created_at],
+        CaseSort.URGENCY: [0 if item.urgency == "urgent" else 1, item.created_at],
+    }
+    return [*values[sort], item.id]
+
+
+# What a missing deadline stands for in a sort key (only deadlines may be missing).
+MISSING_AS = {CaseSort.DUE_AT: NEVER, CaseSort.DUE_AT_DESC: BEFORE_ALL}
+
+
+def _bound(sort: CaseSort, key: Column, value: Any) -> ColumnElement[Any]:
+    """A cursor value, compared like its key."""
+    return MISSING_AS[sort] if value is None else literal(value, type_=key.type)
+
+
+def after_condition(sort: CaseSort, values: list[Any]) -> ColumnElement[bool]:
+    """Rows after the given sort values: (k1 > v1) or (k1 = v1 and k2 > v2) or …, each
+    comparison turned for a descending key."""
+    keys = SORT_KEYS[sort]
+    alternatives = []
+    for position, (key, descending) in enumerate(keys):
+        equal = [
+            earlier == _bound(sort, earlier, value)
+            for (earlier, _), value in zip(keys[:position], values, strict=False)
+        ]
+        bound = _bound(sort, key, values[position])
+        alternatives.append(and_(*equal, key < bound if descending else key > bound))
+    return or_(*alternatives)
+
+
 def list_cases(
     session: Session,
     principal: Principal,
     filters: CaseFilters,
     *,
     sort: CaseSort,
-    page: int,
+    page: int = 1,
     page_size: int,
+    after: str | None = None,
 ) -> CasePage:
-    """One page of the cases the principal may see that match the filters."""
+    """One page of the cases the principal may see that match the filters: by page number
+    (OFFSET), or, given a cursor from the previous page, the page after it (keyset)."""
     where = where_clause(principal, filters)
-    offset = (page - 1) * page_size
-    rows = session.execute(listing_select(where, sort).limit(page_size).offset(offset)).all()
-    total = page_total(session, where, offset=offset, page_size=page_size, returned=len(rows))
+    statement = listing_select(where, sort).limit(page_size)
+    if after is not None:
+        statement = statement.where(after_condition(sort, decode_cursor(after, sort)))
+    offset = (page - 1) * page_size if after is None else 0
+    rows = session.execute(statement.offset(offset)).all()
     items = [CaseListItem.model_validate(row._asdict()) for row in rows]
+    if after is None:
+        total = counted_total(
+            session, where, offset=offset, page_size=page_size, returned=len(rows)
+        )
+    else:
+        total = int(session.scalar(select(func.count()).select_from(Case).where(where)) or 0)
+    cursor = encode_cursor(sort, sort_values(items[-1], sort)) if len(items) == page_size else None
     return CasePage(
         total=total,
         page=page,
         page_size=page_size,
-        next_page=next_page(page, page_size, total),
+        next_page=next_page(page, page_size, total) if after is None else None,
+        next_cursor=cursor,
         items=items,
     )
 
@@ -349,7 +469,7 @@ def list_public_cases(
         .offset(offset)
     )
     rows = session.execute(statement).all()
-    total = page_total(session, where, offset=offset, page_size=page_size, returned=len(rows))
+    total = counted_total(session, where, offset=offset, page_size=page_size, returned=len(rows))
     return PublicCasePage(
         total=total,
         page=page,

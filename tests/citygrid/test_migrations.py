@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine, create_engine, inspect
 
 from citygrid.cli import migrate
-from citygrid.table_registry import metadata
+from citygrid.table_registry import include_object, metadata
 
 
 def test_empty_to_head_to_base_to_head(empty_database_url: str) -> None:
@@ -28,6 +27,6 @@ def test_autogenerate_finds_no_drift(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"include_object": alembic_helpers.include_object, "compare_type": True},
+            opts={"include_object": include_object, "compare_type": True},
         )
         assert compare_metadata(context, metadata) == []
