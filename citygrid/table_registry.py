@@ -35,4 +35,4 @@ def include_object(
     """GeoAlchemy2's filter for autogenerate, minus the migration-only indexes."""
     if type_ == "index" and name in MIGRATION_ONLY_INDEXES:
         return False
-    return bool(alembic_helpers.include_object(item, name, type_, reflected, compare_to))
+    return bool(alembic_helpers.include_object(item, name, type_, reflected, compare_to))  # type: ignore[no-untyped-call]
