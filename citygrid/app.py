@@ -13,27 +13,36 @@ from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import OperationalError
 
+import citygrid.accounts.admin_pages
 import citygrid.accounts.pages
 import citygrid.accounts.router
 import citygrid.router
 import components.census.router
 import components.router
+import dispatch.calendars.pages
 import dispatch.calendars.router
 import dispatch.console.pages
+import dispatch.departments.pages
 import dispatch.departments.router
 import dispatch.desk.pages
 import dispatch.evaluation.router
+import dispatch.inbox.pages
 import dispatch.inbox.router
 import dispatch.queue.router
+import dispatch.rules.pages
 import dispatch.rules.router
+import dispatch.webhooks.pages
 import dispatch.webhooks.router
 import events.cases.pages
 import events.cases.router
+import events.categories.pages
 import events.categories.router
 import events.component_cases.router
 import events.inspector.pages
 import events.intake.router
+import events.listing.pages
 import events.listing.router
+import events.open311.pages
 import events.open311.router
 import events.photos.router
 import grid.router
@@ -41,6 +50,7 @@ import maps.api.router
 import maps.dashboard.pages
 import maps.hotspots
 import maps.pages.pages
+import maps.worklist.router
 from citygrid import error_responses, middleware, web
 from citygrid.accounts import auth
 from citygrid.db import AsyncStatements
@@ -74,12 +84,22 @@ ROUTER_MODULES: tuple[ModuleType, ...] = (
     dispatch.evaluation.router,
     events.open311.router,
     maps.api.router,
+    maps.worklist.router,
     maps.pages.pages,
     events.inspector.pages,
     events.cases.pages,
+    events.listing.pages,
     dispatch.console.pages,
     dispatch.desk.pages,
+    citygrid.accounts.admin_pages,
+    dispatch.departments.pages,
+    dispatch.calendars.pages,
+    dispatch.inbox.pages,
     maps.dashboard.pages,
+    events.categories.pages,
+    events.open311.pages,
+    dispatch.webhooks.pages,
+    dispatch.rules.pages,
 )
 
 
@@ -126,6 +146,9 @@ def create_app() -> FastAPI:
         summary="Grid-based city management (网格化城市管理)",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs and /redoc are citygrid.router's, on assets served from here (not a CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     # Opened on first use: the pool is bound to the serving event loop.
     settings = get_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from citygrid.accounts.roles import Principal, Role
 from citygrid.errors import CitygridError, NotAuthenticated
 from citygrid.i18n import LANGUAGES, negotiate_language, translations
+from citygrid.settings import get_settings
 
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
 WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")
@@ -39,6 +40,42 @@ def N_(message: str) -> str:
     return message
 
 
+def city_time(moment: datetime | None) -> str:
+    """A time in the configured city's zone and TIME_FORMAT (the templates' `city_time` filter)."""
+    return local_time(moment, get_settings().city_zone)
+
+
+# A span of clock time, by its length (see format_duration).
+MINUTES = N_("%(minutes)d min")
+HOURS = N_("%(hours)d h")
+DAYS = N_("%(days)d d")
+DAYS_AND_HOURS = N_("%(days)d d %(hours)d h")
+OVERDUE_BY = N_("overdue by %(duration)s")
+TIME_LEFT = N_("%(duration)s left")
+
+
+def format_duration(hours: float, gettext: Callable[[str], str]) -> str:
+    """The length of a span of clock hours as people say it: minutes under an hour, whole hours
+    under a day, days and hours beyond ("3 天 4 小时"). The sign is dropped: the caller says
+    whether the time is left or overdue (format_time_left does both)."""
+    minutes = int(abs(hours) * 60 + 0.5)
+    if minutes < 60:
+        return gettext(MINUTES) % {"minutes": minutes}
+    whole_hours = int(minutes / 60 + 0.5)
+    if whole_hours < 24:
+        return gettext(HOURS) % {"hours": whole_hours}
+    days, rest = divmod(whole_hours, 24)
+    if rest == 0:
+        return gettext(DAYS) % {"days": days}
+    return gettext(DAYS_AND_HOURS) % {"days": days, "hours": rest}
+
+
+def format_time_left(hours: float, gettext: Callable[[str], str]) -> str:
+    """Hours until a deadline as people say it ("剩余 2 天 3 小时"; negative: "超时 …")."""
+    message = OVERDUE_BY if hours < 0 else TIME_LEFT
+    return gettext(message) % {"duration": format_duration(hours, gettext)}
+
+
 # Each role's pages, in the order of the navigation bar: (path, label).
 NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.INSPECTOR: (
@@ -47,16 +84,30 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/m/tasks", N_("Verification tasks")),
     ),
     Role.CITIZEN: (("/m/report", N_("New report")), ("/m/reports", N_("My reports"))),
-    Role.DISPATCHER: (("/console", N_("Dispatch console")), ("/dashboard", N_("Dashboard"))),
-    Role.DEPARTMENT: (("/desk", N_("Department desk")),),
-    Role.MANAGER: (("/dashboard", N_("Dashboard")), ("/console", N_("Dispatch console"))),
+    Role.DISPATCHER: (
+        ("/console", N_("Dispatch console")),
+        ("/cases", N_("Cases")),
+        ("/dashboard", N_("Dashboard")),
+    ),
+    Role.DEPARTMENT: (("/desk", N_("Department desk")), ("/cases", N_("Cases"))),
+    Role.MANAGER: (
+        ("/dashboard", N_("Dashboard")),
+        ("/cases", N_("Cases")),
+        ("/console", N_("Dispatch console")),
+    ),
     Role.ADMIN: (
         ("/console", N_("Dispatch console")),
         ("/desk", N_("Department desk")),
         ("/dashboard", N_("Dashboard")),
+        ("/cases", N_("Cases")),
         ("/m/report", N_("New report")),
+        ("/admin", N_("Administration")),
     ),
 }
+# Every role has an inbox (escalations, dispatches…), last in its bar; citygrid.js puts the
+# unread count beside it.
+INBOX_PATH = "/inbox"
+NAVIGATION = {role: (*pages, (INBOX_PATH, N_("Inbox"))) for role, pages in NAVIGATION.items()}
 LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
 # What citygrid.js shows for an API error (validation errors by pydantic type, with its limits as
 # {placeholders}; domain errors by field). Pages add their own with `js_messages`.
@@ -122,6 +173,12 @@ def template_environment(language: str) -> Environment:
     )
     environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     environment.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    gettext = translations(language).gettext
+    # {{ moment|city_time }}, {{ hours|duration }}, {{ hours_to_deadline|time_left }}.
+    environment.filters["city_time"] = city_time
+    environment.filters["duration"] = partial(format_duration, gettext=gettext)
+    environment.filters["time_left"] = partial(format_time_left, gettext=gettext)
+    environment.globals["format_duration"] = environment.filters["duration"]
     return environment
 
 

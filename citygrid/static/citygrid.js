@@ -113,5 +113,37 @@
       { dateStyle: "short", timeStyle: "short" });
   }
 
-  window.citygrid = { t, api, apiErrors, showErrors, clearErrors, formatTime, messages };
+  /* The unread count beside the inbox in the navigation. Fetched by the page rather than
+   * rendered with it: pages are rendered without a database session of their own, and a page
+   * left open all day (the console, the desk) must see new notices come in. A plain fetch, not
+   * api(): a background poll never sends the user to the login page. */
+  const INBOX_POLL_MS = 60000;
+  const INBOX_BADGE_MAX = 99;
+
+  async function refreshInboxBadge() {
+    const badge = document.getElementById("inbox-badge");
+    if (!badge || document.hidden) return;
+    let answer;
+    try {
+      const response = await fetch("/api/inbox?unread=true&limit=1",
+        { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      answer = await response.json();
+    } catch (error) {
+      return;  // offline: keep what is shown
+    }
+    const count = Number(answer.unread_count) || 0;
+    badge.querySelector(".nav-badge-count").textContent =
+      count > INBOX_BADGE_MAX ? INBOX_BADGE_MAX + "+" : String(count);
+    badge.hidden = count === 0;
+  }
+
+  if (document.getElementById("inbox-badge")) {
+    refreshInboxBadge();
+    window.setInterval(refreshInboxBadge, INBOX_POLL_MS);
+    document.addEventListener("visibilitychange", refreshInboxBadge);
+  }
+
+  window.citygrid = { t, api, apiErrors, showErrors, clearErrors, formatTime, messages,
+    refreshInboxBadge };
 })();

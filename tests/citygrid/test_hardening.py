@@ -85,10 +85,11 @@ def test_a_plain_page_gets_the_strict_policy(client: TestClient, session: Sessio
     assert "unsafe-inline" not in STRICT and "default-src 'self'" in STRICT
 
 
-def test_the_api_docs_may_load_swagger_from_its_cdn(client: TestClient) -> None:
+def test_the_api_docs_load_their_assets_from_this_server(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
-    assert "https://cdn.jsdelivr.net" in response.text
+    assert "/docs/assets/swagger-ui-bundle.js" in response.text
+    assert "https://" not in response.text and "https:" not in middleware.DOCS_POLICY
     assert_hardened(response, middleware.DOCS_POLICY)
 
 
@@ -430,8 +431,12 @@ def test_tile_source(tiles_url: str | None, source: str | None) -> None:
     assert middleware.tile_source(tiles_url) == source
 
 
-def test_a_tile_server_is_allowed_as_an_image_source_on_map_pages_only() -> None:
+def test_a_tile_server_is_allowed_as_an_image_source_on_pages_with_maps_not_docs() -> None:
     settings = Settings(map_tiles_url="https://tiles.city.example/{z}/{x}/{y}.png")
     policies = middleware.page_policies(settings)
     assert "img-src 'self' https://tiles.city.example data: blob:;" in policies["/maps/heatmap"]
     assert "tiles.city.example" not in policies["/docs"]
+    # The console's, desk's and report form's work-list maps draw them under the strict policy.
+    strict = middleware.strict_page_policy(settings)
+    assert "img-src 'self' https://tiles.city.example data: blob:;" in strict
+    assert "tiles" not in middleware.strict_page_policy(Settings())
