@@ -8,19 +8,24 @@ are sent with the report UUID made when the user pressed submit, so a retry is t
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
-from citygrid.web import N_, local_time, render
+from citygrid.web import N_, local_time, page_language, render
 from events.cases import pages as case_page
+from events.categories.labels import shared_name_labels
 from events.inspector import service
 from events.lifecycle import CaseStatus
+from events.listing.pages import kept_parameters, paging_links
+from events.listing.params import AfterParam
+from events.listing.schemas import CaseSort
+from events.listing.search import SEARCH_MAX_CHARS, SearchTerms, parse_search
 
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 
@@ -28,6 +33,7 @@ router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 REPORTERS = Allow(Role.INSPECTOR, Role.CITIZEN, Role.DISPATCHER, Role.ADMIN)
 Reporter = Annotated[Principal, Depends(REPORTERS)]
 Inspector = Annotated[Principal, Depends(Allow(Role.INSPECTOR))]
+SearchQuery = Annotated[str | None, Query(max_length=SEARCH_MAX_CHARS)]
 
 STATUS_NAMES: dict[CaseStatus, str] = {
     CaseStatus.REPORTED: N_("Reported, waiting to be filed"),
@@ -68,6 +74,7 @@ REPORT_MESSAGES = {
     "locate.accuracy": N_("Accuracy: about {metres} m"),
     "locate.denied": N_("Your position is not available: tap the map or enter a cell code."),
     "locate.cell": N_("Cell {code} ({name}), community {community}"),
+    "locate.cell_unnamed": N_("Cell {code}, community {community}"),  # named by its code
     "locate.outside": N_("This place is outside the city's grid."),
     "locate.kept": N_("Position kept ({lat}, {lon}); its cell is found when the report is sent."),
     "locate.searching": N_("Looking up the place…"),
@@ -107,7 +114,12 @@ def status_name(status: str) -> str:
 def report_page(request: Request, session: SessionDep, principal: Reporter) -> HTMLResponse:
     """The new-report form: place, category, description, photos, urgency; the offline queue."""
     centre = service.grid_centre(session)
-    page_setup = {"centre": list(centre) if centre else None, "user_id": principal.user_id}
+    page_setup = {
+        "centre": list(centre) if centre else None,
+        "user_id": principal.user_id,
+        # Options whose name another category bears say their code and standard too.
+        "category_labels": shared_name_labels(session, page_language(request)),
+    }
     context = {
         "page_setup": page_setup,
         "reload_after_send": False,
@@ -116,11 +128,29 @@ def report_page(request: Request, session: SessionDep, principal: Reporter) -> H
     return render(request, "events/inspector_report.html", context, principal=principal)
 
 
+# The orders the verification list offers.
+TASK_SORTS = {
+    CaseSort.CREATED_AT_DESC.value: N_("Newest first"),
+    CaseSort.CREATED_AT.value: N_("Waiting longest first"),
+}
+
+
+def search_of(q: str | None) -> SearchTerms | None:
+    return parse_search(q) if q else None
+
+
 @router.get("/m/reports")
 def my_reports_page(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: Reporter
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Reporter,
+    q: SearchQuery = None,
+    after: AfterParam = None,
 ) -> HTMLResponse:
-    """The user's reports with status and traffic light; the offline queue on top."""
+    """The user's reports with status and traffic light, newest first, searchable, a page at a
+    time; the offline queue on top."""
+    page = service.my_reports(session, principal, search_of(q), after)
     rows = [
         {
             "item": item,
@@ -128,10 +158,12 @@ def my_reports_page(
             "light": case_page.LIGHT_LABELS.get(item.light or ""),
             "created": local_time(item.created_at, settings.city_zone),
         }
-        for item in service.my_reports(session, principal)
+        for item in page.items
     ]
     context = {
         "rows": rows,
+        "paging": paging_links(request, page, on_first_page=after is None),
+        "values": kept_parameters(request),
         "page_setup": {"user_id": principal.user_id},
         "reload_after_send": True,  # the list above comes from the server: show the new cases
         "js_messages": QUEUE_MESSAGES,
@@ -141,13 +173,27 @@ def my_reports_page(
 
 @router.get("/m/tasks")
 def tasks_page(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: Inspector
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Inspector,
+    q: SearchQuery = None,
+    sort: Annotated[Literal["-created_at", "created_at"], Query()] = "-created_at",
+    after: AfterParam = None,
 ) -> HTMLResponse:
-    """Verification tasks (核查): pass or fail each handled case, with a note and a photo."""
-    shown = service.verification_tasks(session)
+    """Verification tasks (核查): pass or fail each handled case, with a note and a photo;
+    the newest first (or the longest waiting), searchable, a page at a time."""
+    page, shown = service.verification_tasks(
+        session, principal, search_of(q), sort=CaseSort(sort), after=after
+    )
     tasks = [
         {"task": task, "handled": local_time(task.handled_at, settings.city_zone)} for task in shown
     ]
-    waiting = service.waiting_count(session, shown)
-    context = {"tasks": tasks, "waiting": waiting, "js_messages": TASK_MESSAGES}
+    context = {
+        "tasks": tasks,
+        "paging": paging_links(request, page, on_first_page=after is None),
+        "values": kept_parameters(request),
+        "sorts": TASK_SORTS,
+        "js_messages": TASK_MESSAGES,
+    }
     return render(request, "events/inspector_tasks.html", context, principal=principal)

@@ -14,12 +14,13 @@ from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
 from events.lifecycle import CaseAction, CaseStatus
 from events.listing import service as listing
-from events.listing.schemas import CaseFilters, CaseListItem, CaseSort
+from events.listing.schemas import CaseFilters, CasePage, CaseSort
+from events.listing.search import SearchTerms
 from events.models import Case, CasePhoto, CaseTransition, Category
 from grid.models import GridCell, GridRegion
 
-MY_REPORTS_SHOWN = 100
-TASKS_SHOWN = 50  # a phone's page: the longest-waiting ones; verified ones make room
+MY_REPORTS_SHOWN = 30  # a phone's page; the next page is a tap away
+TASKS_SHOWN = 20
 
 
 def grid_centre(session: Session) -> tuple[float, float] | None:
@@ -41,18 +42,19 @@ def grid_centre(session: Session) -> tuple[float, float] | None:
     return (west + east) / 2, (south + north) / 2
 
 
-def my_reports(session: Session, principal: Principal) -> list[CaseListItem]:
-    """The cases the user reported (merged ones as their own), newest first."""
-    filters = CaseFilters(reporter_id=principal.user_id)
-    page = listing.list_cases(
+def my_reports(
+    session: Session, principal: Principal, search: SearchTerms | None, after: str | None
+) -> CasePage:
+    """A page of the cases the user reported (merged ones as their own), newest first."""
+    filters = CaseFilters(reporter_id=principal.user_id, search=search)
+    return listing.list_cases(
         session,
         principal,
         filters,
         sort=CaseSort.CREATED_AT_DESC,
-        page=1,
         page_size=MY_REPORTS_SHOWN,
+        after=after,
     )
-    return page.items
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,6 @@ class VerificationTask:
 WAITING_FOR_VERIFICATION = (Case.status == CaseStatus.HANDLED.value, Case.merged_into_id.is_(None))
 
 
-def tasks_waiting(session: Session) -> int:
-    """How many cases wait for verification in all."""
-    count = session.scalar(select(func.count()).where(*WAITING_FOR_VERIFICATION))
-    return int(count or 0)
-
-
 def last_handling() -> LateralFromClause:
     """Per case (correlated, LATERAL): the id and note of the department's last handling."""
     handling = aliased(CaseTransition)
@@ -94,10 +90,21 @@ def last_handling() -> LateralFromClause:
     )
 
 
-def verification_tasks(session: Session) -> list[VerificationTask]:
-    """Cases handled and waiting for on-site verification (any inspector may verify any one, as
-    events.lifecycle says), oldest handling first, with the department's last handling note
-    and the photos it attached: one statement."""
+def verification_tasks(
+    session: Session,
+    principal: Principal,
+    search: SearchTerms | None,
+    *,
+    sort: CaseSort,
+    after: str | None,
+) -> tuple[CasePage, list[VerificationTask]]:
+    """A page of the cases handled and waiting for on-site verification (any inspector may
+    verify any one, as events.lifecycle says), newest or oldest first, searchable like every
+    list; with the department's last handling note and the photos it attached."""
+    filters = CaseFilters(statuses=(CaseStatus.HANDLED,), search=search)
+    page = listing.list_cases(
+        session, principal, filters, sort=sort, page_size=TASKS_SHOWN, after=after
+    )
     handling = last_handling()
     photo_ids = (
         select(func.array_agg(aggregate_order_by(CasePhoto.id, CasePhoto.id)))
@@ -123,14 +130,12 @@ def verification_tasks(session: Session) -> list[VerificationTask]:
         .join(GridCell, GridCell.id == Case.cell_id)
         .outerjoin(Department, Department.id == Case.department_id)
         .outerjoin(handling, true())
-        .where(*WAITING_FOR_VERIFICATION)
-        .order_by(Case.handled_at.asc().nulls_last(), Case.id)
-        .limit(TASKS_SHOWN)
+        .where(*WAITING_FOR_VERIFICATION, Case.id.in_([item.id for item in page.items]))
     )
-    rows = session.execute(query).all()
-    return [VerificationTask(**{**row._asdict(), "photo_ids": row.photo_ids or []}) for row in rows]
-
-
-def waiting_count(session: Session, shown: list[VerificationTask]) -> int:
-    """How many cases wait for verification in all: those shown, unless the list is full."""
-    return tasks_waiting(session) if len(shown) == TASKS_SHOWN else len(shown)
+    by_id = {row.case_id: row for row in session.execute(query)}
+    tasks = [
+        VerificationTask(**{**row._asdict(), "photo_ids": row.photo_ids or []})
+        for item in page.items
+        if (row := by_id.get(item.id)) is not None
+    ]
+    return page, tasks

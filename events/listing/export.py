@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Generator
+from datetime import tzinfo
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Result, Row
@@ -37,12 +38,13 @@ def exported_rows(session: Session, where: ColumnElement[bool], sort: CaseSort) 
     return session.execute(statement.execution_options(yield_per=EXPORT_CHUNK_ROWS))
 
 
-def plain_values(row: Row[Any]) -> list[Any]:
-    """A row's values with its date-times as ISO 8601 text."""
+def plain_values(row: Row[Any], zone: tzinfo) -> list[Any]:
+    """A row's values with its date-times as ISO 8601 text in the city's time zone (with its
+    offset, so a program reads them exactly and a person reads the city's clock)."""
     values = list(row)
     for position in DATETIME_POSITIONS:
         if values[position] is not None:
-            values[position] = values[position].isoformat()
+            values[position] = values[position].astimezone(zone).isoformat()
     return values
 
 
@@ -53,7 +55,7 @@ def _drained(buffer: io.StringIO) -> str:
     return text
 
 
-def csv_chunks(result: Result[Any]) -> Chunks:
+def csv_chunks(result: Result[Any], zone: tzinfo) -> Chunks:
     """The rows as CSV, one chunk per fetch from the cursor. UTF-8 with a byte-order mark, so
     spreadsheet programs read the Chinese category names right."""
     try:
@@ -62,34 +64,34 @@ def csv_chunks(result: Result[Any]) -> Chunks:
         writer.writerow(EXPORT_FIELDS)
         yield ("\ufeff" + _drained(buffer)).encode()
         for rows in result.partitions():
-            writer.writerows(plain_values(row) for row in rows)
+            writer.writerows(plain_values(row, zone) for row in rows)
             yield _drained(buffer).encode()
     finally:
         result.close()
 
 
-def case_feature(row: Row[Any]) -> str:
+def case_feature(row: Row[Any], zone: tzinfo) -> str:
     """One case as a GeoJSON Feature (a Point at the reported location)."""
-    properties = dict(zip(EXPORT_FIELDS, plain_values(row), strict=True))
+    properties = dict(zip(EXPORT_FIELDS, plain_values(row, zone), strict=True))
     point = {"type": "Point", "coordinates": [properties.pop("lon"), properties.pop("lat")]}
     feature = {"type": "Feature", "id": row.id, "geometry": point, "properties": properties}
     return json.dumps(feature, ensure_ascii=False, separators=(",", ":"))
 
 
-def geojson_chunks(result: Result[Any]) -> Chunks:
+def geojson_chunks(result: Result[Any], zone: tzinfo) -> Chunks:
     """The rows as a GeoJSON FeatureCollection written feature by feature, a chunk per fetch."""
     try:
         yield b'{"type":"FeatureCollection","features":['
         separator = ""
         for rows in result.partitions():
-            yield (separator + ",".join(case_feature(row) for row in rows)).encode()
+            yield (separator + ",".join(case_feature(row, zone) for row in rows)).encode()
             separator = ","
         yield b"]}"
     finally:
         result.close()
 
 
-CHUNK_WRITERS: dict[str, Callable[[Result[Any]], Chunks]] = {
+CHUNK_WRITERS: dict[str, Callable[[Result[Any], tzinfo], Chunks]] = {
     "csv": csv_chunks,
     "geojson": geojson_chunks,
 }

@@ -107,11 +107,14 @@ async def case_filters(
     ] = None,
     dispatched_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
     dispatched_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
+    filed_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
+    filed_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> CaseFilters:
     """The listing filters, validated (async: no I/O, so no threadpool hop)."""
     created = parse_range(created_from, created_to, name="created")
     closed = parse_range(closed_from, closed_to, name="closed")
     dispatched = parse_range(dispatched_from, dispatched_to, name="dispatched")
+    filed = parse_range(filed_from, filed_to, name="filed")
     return CaseFilters(
         statuses=parse_statuses(status),
         category_id=category_id,
@@ -133,6 +136,8 @@ async def case_filters(
         channel=channel or None,
         dispatched_from=dispatched[0],
         dispatched_to=dispatched[1],
+        filed_from=filed[0],
+        filed_to=filed[1],
     )
 
 

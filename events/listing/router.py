@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -78,6 +78,7 @@ def stream_cleanup(session: SessionDep) -> Iterator[ExitStack]:
 @router.get("/api/cases/export")
 def export_cases(
     session: SessionDep,
+    settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*EXPORT_ROLES))],
     filters: FiltersDep,
     cleanup: Annotated[ExitStack, Depends(stream_cleanup)],
@@ -87,12 +88,12 @@ def export_cases(
     """Every matching case in the caller's scope as a CSV or GeoJSON download, streamed from a
     server-side cursor: memory stays flat however many rows there are."""
     result = export.exported_rows(session, where_clause(principal, filters), parse_sort(sort))
-    chunks = export.CHUNK_WRITERS[export_format](result)
+    chunks = export.CHUNK_WRITERS[export_format](result, settings.city_zone)
     # LIFO: the generator first (its `finally` closes the result), then the result itself, which
     # a generator that never started would not close.
     cleanup.callback(result.close)
     cleanup.callback(chunks.close)
-    filename = f"cases-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
+    filename = f"cases-{datetime.now(settings.city_zone):%Y%m%dT%H%M%S}.{export_format}"
     return StreamingResponse(
         chunks,
         media_type=export.MEDIA_TYPES[export_format],

@@ -47,6 +47,8 @@ class CaseFilters:
     channel: str | None = None  # of the case's first report
     dispatched_from: datetime | None = None
     dispatched_to: datetime | None = None
+    filed_from: datetime | None = None
+    filed_to: datetime | None = None
 
 
 class CaseListItem(BaseModel):

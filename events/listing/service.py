@@ -234,6 +234,7 @@ def _time_conditions(filters: CaseFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     for column, start, end in (
         (Case.created_at, filters.created_from, filters.created_to),
+        (Case.filed_at, filters.filed_from, filters.filed_to),
         (Case.dispatched_at, filters.dispatched_from, filters.dispatched_to),
         (Case.closed_at, filters.closed_from, filters.closed_to),
     ):

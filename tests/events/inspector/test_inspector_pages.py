@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -98,7 +100,7 @@ def test_report_form_in_both_languages(
         assert text in answer.text
     setup = re.search(r'id="inspector-setup">([^<]+)<', answer.text)
     assert setup is not None and f'"user_id": {user.id}' in setup.group(1)
-    lon, lat = (float(value) for value in re.findall(r"[\d.]+", setup.group(1))[:2])
+    lon, lat = json.loads(html.unescape(setup.group(1)))["centre"]
     assert lon == pytest.approx(116.4) and lat == pytest.approx(39.9)
 
 
@@ -118,6 +120,7 @@ def test_report_form_labels_every_control_and_runs_no_inline_code(
     assert sources == [
         "/static/citygrid/citygrid.js",
         "/maps/assets/leaflet/leaflet.js",
+        "/static/maps/worklist_map.js",  # the pages' shared base layer: the grid with names
         "/static/events/inspector_queue.js",
         "/static/events/inspector_report.js",
     ]
@@ -283,17 +286,25 @@ def test_a_verified_task_leaves_the_list(session: Session, client: TestClient) -
     assert "No case is waiting for your verification." in page
 
 
-def test_a_long_task_list_shows_the_longest_waiting_first(
+def test_a_long_task_list_pages_newest_first_or_longest_waiting_first(
     session: Session, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("events.inspector.service.TASKS_SHOWN", 1)
     inspector(session, client)
     kind = category(session)
-    newer = handled_case(session, kind, feedback="later")
     older = handled_case(session, kind, feedback="earlier")
-    assert older.handled_at is not None
-    older.handled_at -= timedelta(hours=5)
+    newer = handled_case(session, kind, feedback="later")
+    older.created_at -= timedelta(hours=5)
     session.flush()
     page = client.get("/m/tasks", headers=EN).text
-    assert older.number in page and newer.number not in page
-    assert "The 1 cases waiting longest of 2" in page
+    assert newer.number in page and older.number not in page
+    assert "2 cases in all" in page
+    following = re.search(r'href="(/m/tasks\?[^"]*after=[^"]+)" rel="next"', page)
+    assert following is not None
+    second = client.get(following.group(1).replace("&amp;", "&"), headers=EN).text
+    assert older.number in second and newer.number not in second
+    oldest_first = client.get("/m/tasks?sort=created_at", headers=EN).text
+    assert older.number in oldest_first and newer.number not in oldest_first
+    searched = client.get(f"/m/tasks?q={older.number}", headers=EN).text
+    assert older.number in searched and newer.number not in searched
+    assert "1 cases in all" in searched
