@@ -203,7 +203,8 @@ def dispatch_to_department(
         "auto": ctx.auto,
     }
     if suggestion is not None:
-        details["routing_reason"] = suggestion.reason
+        details["routing_reason"] = suggestion.reason  # English; the decision's fields translate
+        details["routing_decision_id"] = suggestion.decision_id
     if case.status == CaseStatus.DISPATCHED:
         details["reassigned_from_department_id"] = case.department_id
     changes: dict[str, Any] = {

@@ -50,10 +50,10 @@ class DispatchWorkflow:
 
     def routing_of(self, session: Session, case: Case) -> RoutingView | None:
         decision = routing.latest_decisions(session, [case.id]).get(case.id)
-        return routing_view(decision) if decision is not None else None
+        return routing_view(session, decision) if decision is not None else None
 
     def route_again(self, session: Session, case: Case, now: datetime) -> RoutingView:
-        return routing_view(routing.decide_routes(session, [case.id], at=now)[case.id])
+        return routing_view(session, routing.decide_routes(session, [case.id], at=now)[case.id])
 
 
 def deadline_view(
@@ -84,12 +84,14 @@ def deadline_view(
     )
 
 
-def routing_view(decision: routing.RouteDecision) -> RoutingView:
-    """A routing decision as the case shows it."""
+def routing_view(session: Session, decision: routing.RouteDecision) -> RoutingView:
+    """A routing decision as the case shows it, with its reason as fields to translate."""
+    fields = routing.reason_fields(session, [decision.decision_id])
     return RoutingView(
         department_code=decision.department_code,
         rule_set_version=decision.rule_set_version,
         rule_id=decision.rule_id,
         auto_dispatch=decision.auto_dispatch,
         reason=decision.reason,
+        reason_fields=fields.get(decision.decision_id),
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.rules.lookup import CASE_FACTS_COLUMNS, CASE_FACTS_JOINS, winner_cte
 from dispatch.rules.service import rule_set_in_force
+from events.cases.schemas import RoutingReasonFields
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,41 @@ def latest_decisions(session: Session, case_ids: Sequence[int]) -> dict[int, Rou
         return {}
     rows = session.execute(LATEST_DECISIONS, {"case_ids": list(case_ids)}).all()
     return decisions_by_case(rows)
+
+
+# The fields of REASON_SQL / MAINTAINER_REASON_SQL read back from the decision's own columns
+# (rule, rule set, component, department) and the case's category and cell, so that pages can
+# say the reason in any language (events.cases.routing_reasons) without a column of its own.
+REASON_FIELDS = text("""
+SELECT rd.id AS decision_id,
+    CASE WHEN rd.component_id IS NOT NULL THEN 'component_maintainer'
+        WHEN rd.rule_id IS NOT NULL THEN 'rule'
+        WHEN rd.rule_set_id IS NOT NULL THEN 'no_matching_rule'
+        ELSE 'no_rule_set' END AS code,
+    rs.version AS rule_set_version, r.id AS rule_id, r.ordinal AS rule_ordinal,
+    r.name AS rule_name, cat.code AS category_code, cat.name_zh AS category_name_zh,
+    cat.name_en AS category_name_en, cat.standard AS category_standard, r.area_kind,
+    CASE WHEN r.area_kind = 'cell' THEN g.code ELSE area.code END AS area_code,
+    area.name AS area_name, jsonb_array_length(r.area_cell_ids) AS area_cell_count,
+    CASE WHEN r.area_kind = 'polygon' THEN r.area_m2 END AS area_m2,
+    g.code AS cell_code, c.urgency, cp.code AS component_code,
+    d.code AS department_code, d.name AS department_name
+FROM routing_decision rd
+JOIN event_case c ON c.id = rd.case_id
+JOIN category cat ON cat.id = c.category_id
+JOIN grid_cell g ON g.id = c.cell_id
+LEFT JOIN rule_set rs ON rs.id = rd.rule_set_id
+LEFT JOIN routing_rule r ON r.id = rd.rule_id
+LEFT JOIN grid_region area ON area.id = r.area_region_id
+LEFT JOIN component cp ON cp.id = rd.component_id
+LEFT JOIN department d ON d.id = rd.department_id
+WHERE rd.id = ANY(CAST(:decision_ids AS bigint[]))
+""")
+
+
+def reason_fields(session: Session, decision_ids: Sequence[int]) -> dict[int, RoutingReasonFields]:
+    """The reason of each stored decision as fields, by decision id (one statement)."""
+    if not decision_ids:
+        return {}
+    rows = session.execute(REASON_FIELDS, {"decision_ids": sorted(set(decision_ids))}).mappings()
+    return {row["decision_id"]: RoutingReasonFields.model_validate(dict(row)) for row in rows}

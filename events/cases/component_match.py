@@ -199,6 +199,7 @@ def case_component_read(session: Session, outcome: ComponentActionOutcome) -> Ca
         rerouted=decision is not None,
         suggested_department_code=decision.department_code if decision else None,
         routing_reason=decision.reason if decision else None,
+        routing_reason_fields=decision.reason_fields if decision else None,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,10 +24,12 @@ from citygrid.accounts.models import Department, User
 from citygrid.accounts.roles import ALL_ROLES, STAFF_ROLES, Principal, Role
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
-from citygrid.web import N_, local_time, page_language, render
+from citygrid.web import N_, gettext_for, page_language, render
 from events.cases import service as case_service
+from events.cases.routing_reasons import routing_describer
 from events.cases.schemas import CaseDetail, HistoryRow
 from events.cases.workflow import CaseWorkflowDep
+from events.categories.labels import category_label, shared_category_names, with_code
 from events.lifecycle import RULES, CaseAction, CaseStatus
 from events.models import Category
 
@@ -102,6 +105,9 @@ JS_MESSAGES = {
     "error.field.action": N_("This action is not possible now: the case has changed. Reload."),
     "error.field.department_code": N_("Choose an active department."),
     "error.field.hours": N_("Give the number of working hours."),
+    # Without these the page would add the API's English detail to a general message.
+    "error.field.photo_ids": N_("A photo could not be attached: try again."),
+    "error.field.case_id": N_("This case no longer exists: reload the page."),
 }
 
 
@@ -218,11 +224,6 @@ def active_departments(session: Session) -> list[Department]:
     )
 
 
-def category_name(category: Category, language: str) -> str:
-    """The category's name in the page's language."""
-    return category.name_en if language == "en" else category.name_zh
-
-
 def map_data(
     session: Session, detail: CaseDetail, place: CellPlace, principal: Principal
 ) -> dict[str, Any]:
@@ -236,7 +237,7 @@ def map_data(
 def case_context(
     session: Session, detail: CaseDetail, history: list[HistoryRow], principal: Principal
 ) -> dict[str, Any]:
-    """The page's context, apart from language and time formatting."""
+    """The page's context, apart from the language."""
     category = session.get(Category, detail.category_id)
     assert category is not None  # a foreign key
     place = cell_place(session, detail.cell_id)
@@ -271,11 +272,13 @@ def case_page(
     detail = case_service.case_detail(session, case_id, principal, now, window, workflow)
     history = case_service.case_history(session, case_id, principal, now, window)
     context = case_context(session, detail, history, principal)
-    zone = settings.city_zone
     language = page_language(request)
+    shared = shared_category_names(session)
     context |= {
-        "category_label": category_name(context["category"], language),
-        "when": lambda moment: local_time(moment, zone),
+        "category_label": category_label(context["category"], language, shared_names=shared),
+        "describe_routing": routing_describer(gettext_for(request), language=language),
+        "with_code": partial(with_code, language=language),
+        "now": now,
         "status_labels": STATUS_LABELS,
         "action_labels": ACTION_LABELS,
         "role_labels": ROLE_LABELS,

@@ -74,6 +74,39 @@ class DeadlineView(BaseModel):
     suspended: bool
 
 
+# Why a routing decision went where it did: a rule matched, the matched component's maintainer
+# (养护单位) decided, no rule of the set in force matched, or no rule set was in force.
+RoutingReasonCode = Literal["rule", "component_maintainer", "no_matching_rule", "no_rule_set"]
+
+
+class RoutingReasonFields(BaseModel):
+    """A routing decision's reason as fields, for pages to say in the reader's language (the
+    stored `reason` text is English). Read from the decision's rule, rule set, component and
+    department, and from the case's category and cell."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    code: RoutingReasonCode
+    rule_set_version: int | None
+    rule_id: int | None
+    rule_ordinal: int | None  # the rule's place in its set: 1 wins over every other
+    rule_name: str | None
+    category_code: str
+    category_name_zh: str
+    category_name_en: str
+    category_standard: str
+    area_kind: str | None  # citywide, cell, cells, polygon, community, street or district
+    area_code: str | None  # the region's, or the cell's for a one-cell rule
+    area_name: str | None
+    area_cell_count: int | None  # a set of cells
+    area_m2: float | None  # a drawn polygon
+    cell_code: str
+    urgency: str
+    component_code: str | None
+    department_code: str | None
+    department_name: str | None
+
+
 class RoutingView(BaseModel):
     """The last routing decision: the department the rules suggest, and why."""
 
@@ -81,7 +114,8 @@ class RoutingView(BaseModel):
     rule_set_version: int | None
     rule_id: int | None
     auto_dispatch: bool
-    reason: str
+    reason: str  # in English, as stored; reason_fields say it in any language
+    reason_fields: RoutingReasonFields | None = None
 
 
 class CaseDetail(BaseModel):
@@ -165,3 +199,4 @@ class CaseComponentRead(BaseModel):
     rerouted: bool = Field(description="the case was waiting for dispatch and was routed again")
     suggested_department_code: str | None = None
     routing_reason: str | None = None
+    routing_reason_fields: RoutingReasonFields | None = None
