@@ -1,5 +1,5 @@
-/* The new-report form: the place (geolocation with its accuracy, a tap on the map of grid cells,
- * or a cell code), the category picker, photos; submitting goes through window.inspectorQueue,
+/* The new-report form: the place (geolocation with its accuracy, a tap on the map of the grid
+ * with its street, community and cell names, or a cell code), the category picker, photos; submitting goes through window.inspectorQueue,
  * which keeps the report on the device when there is no network. */
 (function () {
   "use strict";
@@ -11,14 +11,12 @@
   const form = document.getElementById("report-form");
   const byId = (id) => document.getElementById(id);
   const CATEGORY_PAGE_SIZE = 500;
-  const CELLS_MIN_ZOOM = 15; // below this the view holds too many cells to draw
   const START_ZOOM = 16;
   const PLACE_ZOOM = 18;
   const CELL_CODE = /^\d{15}$/;
 
   let categories = [];
   let map = null;
-  let cellsLayer = null;
   let placeMarker = null;
   let accuracyCircle = null;
   let userChosePlace = false; // a place the user picked is never overwritten by a late GPS fix
@@ -46,7 +44,9 @@
     if (byId("lon").value !== lon.toFixed(7) || byId("lat").value !== lat.toFixed(7)) return;
     if (answer.ok) {
       const found = answer.body;
-      status.textContent = cg.t("locate.cell", {
+      // A cell named by its code says the code once.
+      const named = found.cell.name && found.cell.name !== found.cell.code;
+      status.textContent = cg.t(named ? "locate.cell" : "locate.cell_unnamed", {
         code: found.cell.code, name: found.cell.name, community: found.community.name,
       });
     } else if (answer.offline) {
@@ -134,7 +134,7 @@
     if (map) map.fitBounds(L.geoJSON(answer.body).getBounds());
   }
 
-  // --- the map: grid cells as the base layer, no tiles ---------------------------------------
+  // --- the map: the pages' shared base layer (maps/static/worklist_map.js) --------------------
 
   function drawPlace(lon, lat, accuracyMetres) {
     if (!map) return;
@@ -146,31 +146,19 @@
     map.setView([lat, lon], Math.max(map.getZoom(), PLACE_ZOOM));
   }
 
-  async function loadCells() {
-    if (!map || map.getZoom() < CELLS_MIN_ZOOM) return;
-    const b = map.getBounds();
-    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
-    const answer = await cg.api("GET", "/api/grid/cells?page_size=500&bbox=" + bbox);
-    if (!answer.ok) return;
-    cellsLayer.clearLayers();
-    cellsLayer.addData(answer.body.features);
-  }
-
+  /** The city's tiles, or the grid's outlines with street, community and cell names (never bare
+   * squares); its outlines ignore taps, so a tap anywhere sets the place. */
   function startMap() {
-    if (!window.L || !setup.centre) return;
+    if (!window.L || !window.citygridMaps || !setup.centre) return;
     const [lon, lat] = setup.centre;
-    map = L.map("report-map", { attributionControl: false }).setView([lat, lon], START_ZOOM);
-    cellsLayer = L.geoJSON(null, {
-      style: { color: "#5b6475", weight: 1, fillColor: "#0b5cad", fillOpacity: 0.05 },
-      onEachFeature: (feature, layer) => layer.bindTooltip(feature.properties.code),
-    }).addTo(map);
-    map.on("moveend", loadCells);
+    map = L.map("report-map", { attributionControl: false, maxZoom: 19 }).setView([lat, lon], START_ZOOM);
+    const base = window.citygridMaps.baseLayer(map);
     map.on("click", (event) => {
       userChosePlace = true;
       byId("accuracy").textContent = "";
       setPlace(event.latlng.lng, event.latlng.lat, null);
     });
-    loadCells();
+    base.refresh();
   }
 
   function useMapCentre() {
@@ -219,7 +207,9 @@
     select.replaceChildren(...found.map((category) => {
       const option = document.createElement("option");
       option.value = String(category.id);
-      option.textContent = category.code + " " + categoryName(category);
+      // The server labels the categories whose name another one bears (code and standard).
+      const labels = setup.category_labels || {};
+      option.textContent = labels[category.id] || category.code + " " + categoryName(category);
       option.selected = option.value === chosen;
       return option;
     }));
