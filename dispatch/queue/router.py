@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
@@ -17,6 +17,8 @@ from dispatch.queue.schemas import AssignOutcome, BulkAssignBody, QueuePage, Rer
 from dispatch.queue.service import QueueKind
 from events.cases.schemas import CaseActionBody
 from events.lifecycle import DISPATCHERS
+from events.listing.params import AfterParam, FiltersDep, SortParam, parse_sort
+from events.listing.schemas import CaseSort
 
 router = APIRouter(prefix="/api/dispatch", tags=["dispatch"], route_class=RoleCheckedRoute)
 Reader = Annotated[Principal, Depends(Allow(*DISPATCHERS, Role.MANAGER))]
@@ -25,20 +27,43 @@ Dispatcher = Annotated[Principal, Depends(Allow(*DISPATCHERS))]
 
 @router.get("/queue")
 def read_queue(
+    request: Request,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     principal: Reader,
+    filters: FiltersDep,
     kind: QueueKind = QueueKind.ALL,
+    sort: SortParam = CaseSort.URGENCY.value,
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    after: AfterParam = None,
 ) -> QueuePage:
-    """Cases waiting for a department: urgent first, then the longest waiting, each with the
-    suggested department and why (or why no rule matched) and how often it bounced."""
+    """Cases waiting for a department that match the listing's filters and search: urgent
+    first, then the newest (or in another listing sort), each with the suggested department and
+    why (or why no rule matched) and how often it bounced. Paged by `offset`, or by `after`: the
+    cursor of the next page is in the `Link` header (rel="next")."""
     if limit > settings.queue_page_max:
         raise InvalidInput(f"limit is at most {settings.queue_page_max}", field="limit")
-    return queue_service.queue_page(
-        session, kind, limit=limit, offset=offset, now=datetime.now(UTC)
+    if after is not None and offset:
+        raise InvalidInput("give either offset or after, not both", field="after")
+    listing = queue_service.queue_page(
+        session,
+        principal,
+        kind,
+        filters=filters,
+        sort=parse_sort(sort),
+        page_size=limit,
+        after=after,
+        offset=offset,
+        now=datetime.now(UTC),
     )
+    if listing.next_cursor is not None:
+        following = request.url.remove_query_params("offset").include_query_params(
+            after=listing.next_cursor
+        )
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return listing.page
 
 
 @router.post("/assign")

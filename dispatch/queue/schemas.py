@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.cases.schemas import REASON_MAX_CHARS
+from events.cases.schemas import REASON_MAX_CHARS, RoutingReasonFields
 
 # A case's key is a bigint: a larger number would make PostgreSQL fail instead of finding nothing.
 CaseId = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -29,7 +29,9 @@ class QueueItem(BaseModel):
     waiting_hours: float  # clock hours since filing
     suggested_department: str | None
     suggested_department_name: str | None
-    routing_reason: str | None  # why this department, or why none
+    routing_reason: str | None  # why this department, or why none (English, as stored)
+    # The same reason as fields, for a page to say in its language (describe_routing).
+    routing_reason_fields: RoutingReasonFields | None = None
     rule_set_version: int | None
     rule_id: int | None
     return_count: int  # how many times departments have sent it back

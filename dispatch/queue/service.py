@@ -2,26 +2,34 @@
 
 A waiting case shows the department its last routing decision suggests and why, or why no rule
 matched (the unrouted queue), and for a returned case how often it has bounced and the last
-department's reason. One statement reads a page of the queue, with the counts of each kind.
+department's reason. A page of the queue is the listing's keyset page (the listing's filters,
+search and sorts) of the waiting cases, then one statement for the page's routing and returns.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, RowMapping, and_, case, func, select, text, true
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
 from citygrid.errors import CitygridError, Conflict, InvalidInput
 from dispatch.actions import service as actions
+from dispatch.console.worklist import PageRequest, case_page
+from dispatch.models import RoutingDecision, RuleSet
 from dispatch.queue.schemas import AssignOutcome, QueueItem, QueuePage
 from dispatch.rules import routing
-from events.cases.schemas import CaseActionBody
-from events.lifecycle import WAITING_FOR_DISPATCH, CaseAction
+from events.cases.schemas import CaseActionBody, RoutingReasonFields
+from events.lifecycle import WAITING_FOR_DISPATCH, CaseAction, CaseStatus
+from events.listing.schemas import CaseFilters, CaseListItem, CaseSort
+from events.listing.service import where_clause
+from events.models import Case, CaseTransition
 
 WAITING = tuple(status.value for status in WAITING_FOR_DISPATCH)
 
@@ -33,91 +41,157 @@ class QueueKind(enum.StrEnum):
     RETURNED = "returned"  # 退回 by a department
 
 
-# The last routing decision and the last return of each waiting case, by lateral index lookups.
-QUEUE = """
-WITH waiting AS (
-    SELECT c.id, c.number, c.status, c.urgency, c.description, c.created_at, c.filed_at,
-           c.return_count, c.category_id, c.cell_id,
-           d.department_id AS suggested_department_id, d.reason AS routing_reason,
-           d.auto_dispatch, rs.version AS rule_set_version, d.rule_id,
-           CASE WHEN c.status = 'returned' THEN 'returned'
-                WHEN d.department_id IS NULL THEN 'unrouted'
-                ELSE 'new' END AS kind
-    FROM event_case c
-    LEFT JOIN LATERAL (
-        SELECT * FROM routing_decision rd WHERE rd.case_id = c.id ORDER BY rd.id DESC LIMIT 1
-    ) d ON true
-    LEFT JOIN rule_set rs ON rs.id = d.rule_set_id
-    WHERE c.status = ANY(:waiting) AND c.merged_into_id IS NULL
-)
-SELECT w.*, cat.code AS category_code, cat.name_zh AS category_name_zh,
-       cat.name_en AS category_name_en, g.code AS cell_code, dep.code AS suggested_department,
-       dep.name AS suggested_department_name,
-       (SELECT t.reason FROM case_transition t
-        WHERE t.case_id = w.id AND t.action = 'return' ORDER BY t.at DESC, t.id DESC LIMIT 1)
-           AS last_return_reason
-FROM waiting w
-JOIN category cat ON cat.id = w.category_id
-JOIN grid_cell g ON g.id = w.cell_id
-LEFT JOIN department dep ON dep.id = w.suggested_department_id
-WHERE (:kind = 'all' OR w.kind = :kind)
-ORDER BY w.urgency = 'urgent' DESC, coalesce(w.filed_at, w.created_at), w.id
-LIMIT :limit OFFSET :offset
-"""
-COUNTS = """
-SELECT CASE WHEN c.status = 'returned' THEN 'returned'
-            WHEN d.department_id IS NULL THEN 'unrouted' ELSE 'new' END AS kind, count(*)
-FROM event_case c
-LEFT JOIN LATERAL (
-    SELECT department_id FROM routing_decision rd WHERE rd.case_id = c.id
-    ORDER BY rd.id DESC LIMIT 1
-) d ON true
-WHERE c.status = ANY(:waiting) AND c.merged_into_id IS NULL
-GROUP BY 1
-"""
+def waiting_condition() -> ColumnElement[bool]:
+    """Filed or returned, not merged into another case (by ix_event_case_status_created_at)."""
+    return and_(Case.status.in_(WAITING), Case.merged_into_id.is_(None))
 
 
-def queue_page(
-    session: Session, kind: QueueKind, *, limit: int, offset: int, now: datetime
-) -> QueuePage:
-    """A page of the queue (urgent first, then oldest first) and the count of each kind."""
-    parameters = {"waiting": list(WAITING), "kind": kind.value, "limit": limit, "offset": offset}
-    rows = session.execute(text(QUEUE), parameters).mappings().all()
-    counts = {row.kind: row.count for row in session.execute(text(COUNTS), parameters)}
-    return QueuePage(
-        kind=kind.value,
-        counts={
-            each.value: counts.get(each.value, 0) for each in QueueKind if each is not QueueKind.ALL
-        },
-        total=sum(counts.values()) if kind is QueueKind.ALL else counts.get(kind.value, 0),
-        items=[queue_item(row, now) for row in rows],
+def kind_column() -> ColumnElement[str]:
+    """new, unrouted or returned: the case's status and its last routing decision (one lookup
+    by ix_routing_decision_case_id)."""
+    suggested = (
+        select(RoutingDecision.department_id)
+        .where(RoutingDecision.case_id == Case.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return case(
+        (Case.status == CaseStatus.RETURNED.value, QueueKind.RETURNED.value),
+        (suggested.is_(None), QueueKind.UNROUTED.value),
+        else_=QueueKind.NEW.value,
     )
 
 
-def queue_item(row: Any, now: datetime) -> QueueItem:
-    """A queue row as answered, with the clock hours it has waited since filing."""
-    waiting_since = row.filed_at or row.created_at
+def kind_condition(kind: QueueKind) -> ColumnElement[bool]:
+    return true() if kind is QueueKind.ALL else kind_column() == kind.value
+
+
+def kind_counts(session: Session, where: ColumnElement[bool]) -> dict[str, int]:
+    """How many waiting cases matching `where` are of each kind (every kind named)."""
+    kinds = select(kind_column().label("kind")).where(where).subquery()
+    counted: dict[str, int] = dict(
+        session.execute(select(kinds.c.kind, func.count()).group_by(kinds.c.kind)).all()
+    )
+    return {
+        each.value: counted.get(each.value, 0) for each in QueueKind if each is not QueueKind.ALL
+    }
+
+
+def routing_of(session: Session, case_ids: Sequence[int]) -> dict[int, RowMapping]:
+    """Each case's kind, last routing decision (suggested department, reason, rule) and last
+    return's reason, by case id: lateral index look-ups for a page's cases only."""
+    if not case_ids:
+        return {}
+    decision = (
+        select(RoutingDecision)
+        .where(RoutingDecision.case_id == Case.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+        .lateral("decision")
+    )
+    last_return = (
+        select(CaseTransition.reason)
+        .where(CaseTransition.case_id == Case.id, CaseTransition.action == CaseAction.RETURN.value)
+        .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            Case.id,
+            Case.description,
+            Case.filed_at,
+            Case.return_count,
+            kind_column().label("kind"),
+            decision.c.id.label("decision_id"),
+            decision.c.reason.label("routing_reason"),
+            decision.c.rule_id,
+            RuleSet.version.label("rule_set_version"),
+            Department.code.label("suggested_department"),
+            Department.name.label("suggested_department_name"),
+            last_return.label("last_return_reason"),
+        )
+        .select_from(Case)
+        .outerjoin(decision, true())
+        .outerjoin(RuleSet, RuleSet.id == decision.c.rule_set_id)
+        .outerjoin(Department, Department.id == decision.c.department_id)
+        .where(Case.id.in_(sorted(case_ids)))
+    )
+    return {row["id"]: row for row in session.execute(statement).mappings()}
+
+
+@dataclass(frozen=True)
+class QueueListing:
+    """A page of the queue and the cursor of the page after it (None: the last page)."""
+
+    page: QueuePage
+    next_cursor: str | None
+
+
+def queue_page(
+    session: Session,
+    principal: Principal,
+    kind: QueueKind,
+    *,
+    filters: CaseFilters | None = None,
+    sort: CaseSort = CaseSort.URGENCY,
+    page_size: int,
+    after: str | None = None,
+    offset: int = 0,
+    now: datetime,
+) -> QueueListing:
+    """A page of the waiting cases matching the filters (urgent first, then the newest, unless
+    sorted otherwise), with the true count of each kind."""
+    where = and_(where_clause(principal, filters or CaseFilters()), waiting_condition())
+    paged = PageRequest(sort, page_size, after)
+    listed = case_page(session, and_(where, kind_condition(kind)), paged, offset=offset)
+    counts = kind_counts(session, where)
+    items = queue_items(session, listed.items, now)
+    total = sum(counts.values()) if kind is QueueKind.ALL else counts[kind.value]
+    page = QueuePage(kind=kind.value, counts=counts, total=total, items=items)
+    return QueueListing(page, listed.next_cursor)
+
+
+def queue_items(session: Session, listed: Sequence[CaseListItem], now: datetime) -> list[QueueItem]:
+    """The listed waiting cases as queue rows, with their routing and returns."""
+    routes = routing_of(session, [item.id for item in listed])
+    decisions = [row["decision_id"] for row in routes.values() if row["decision_id"] is not None]
+    reasons = routing.reason_fields(session, decisions)
+    return [
+        queue_item(item, routes[item.id], now, reasons.get(routes[item.id]["decision_id"]))
+        for item in listed
+    ]
+
+
+def queue_item(
+    item: CaseListItem, route: RowMapping, now: datetime, reason: RoutingReasonFields | None
+) -> QueueItem:
+    """A queue row as answered, with the clock hours it has waited since filing and its
+    routing reason as fields (events.cases.routing_reasons.describe_routing says it)."""
+    waiting_since = route["filed_at"] or item.created_at
     return QueueItem(
-        case_id=row.id,
-        number=row.number,
-        status=row.status,
-        kind=row.kind,
-        urgency=row.urgency,
-        description=row.description,
-        category_code=row.category_code,
-        category_name_zh=row.category_name_zh,
-        category_name_en=row.category_name_en,
-        cell_code=row.cell_code,
-        created_at=row.created_at,
-        filed_at=row.filed_at,
+        case_id=item.id,
+        number=item.number,
+        status=item.status.value,
+        kind=route["kind"],
+        urgency=item.urgency,
+        description=route["description"],
+        category_code=item.category_code,
+        category_name_zh=item.category_name_zh,
+        category_name_en=item.category_name_en,
+        cell_code=item.cell_code,
+        created_at=item.created_at,
+        filed_at=route["filed_at"],
         waiting_hours=round((now - waiting_since) / timedelta(hours=1), 2),
-        suggested_department=row.suggested_department,
-        suggested_department_name=row.suggested_department_name,
-        routing_reason=row.routing_reason,
-        rule_set_version=row.rule_set_version,
-        rule_id=row.rule_id,
-        return_count=row.return_count,
-        last_return_reason=row.last_return_reason,
+        suggested_department=route["suggested_department"],
+        suggested_department_name=route["suggested_department_name"],
+        routing_reason=route["routing_reason"],
+        routing_reason_fields=reason,
+        rule_set_version=route["rule_set_version"],
+        rule_id=route["rule_id"],
+        return_count=route["return_count"],
+        last_return_reason=route["last_return_reason"],
     )
 
 

@@ -137,16 +137,8 @@
     if (input.type === "file" && input.form) input.form.uploadedPhotoIds = null;
   }
 
-  /** Times in the viewer's language and time zone (the server writes them in UTC). */
-  function localTimes() {
-    for (const element of document.querySelectorAll("main time[datetime]")) {
-      element.textContent = citygrid.formatTime(element.getAttribute("datetime"));
-    }
-  }
-
   document.addEventListener("submit", submitAction);
   document.addEventListener("change", forgetPhotos);
-  localTimes();
   showFlash();
   window.dispatchActions = { showFailure, showFormError, setBusy, doneReload, announce };
 })();

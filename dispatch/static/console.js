@@ -1,10 +1,15 @@
-/* The dispatch console: keyboard tabs (remembered in the address's #fragment) and bulk dispatch
- * of the cases ticked in the queue (all or nothing: a refusal lists every case that cannot go). */
+/* The dispatch console: keyboard tabs (remembered in the address's #fragment; the map shows the
+ * chosen list's cases), bulk dispatch of the cases ticked in the queue (all or nothing: a
+ * refusal lists every case that cannot go), and new arrivals without a reload: every few
+ * seconds the page asks /console/updates for the reports and queue entries that came in since
+ * its last look, puts them on top of their lists (marked new) and updates the totals. */
 (function () {
   "use strict";
 
   const citygrid = window.citygrid;
   const actions = window.dispatchActions;
+  const POLL_MS = 5000;
+  const MAP_ID = "console-map";
 
   // Tabs -------------------------------------------------------------------------------------
 
@@ -14,7 +19,19 @@
     return document.getElementById(tab.getAttribute("aria-controls"));
   }
 
+  function showOnMap(tab) {
+    const detail = { query: tab.dataset.mapQuery || "", map: MAP_ID };
+    document.dispatchEvent(new CustomEvent("worklist:changed", { detail: detail }));
+  }
+
   function selectTab(tab, focus) {
+    const panel = panelOf(tab);
+    if (panel.dataset.loadUrl) {
+      // A list read only when asked for (the duplicate candidates): the page with it.
+      window.location.assign(panel.dataset.loadUrl);
+      return;
+    }
+    const changed = tab.getAttribute("aria-selected") !== "true";
     for (const other of tabs) {
       const selected = other === tab;
       other.setAttribute("aria-selected", selected ? "true" : "false");
@@ -24,6 +41,7 @@
     if (focus) tab.focus();
     const fragment = "#" + tab.id.replace(/^tab-/, "");
     if (window.location.hash !== fragment) history.replaceState(null, "", fragment);
+    if (changed) showOnMap(tab);
   }
 
   function onTabKey(event) {
@@ -56,7 +74,7 @@
     if (counter) counter.textContent = citygrid.t("selected", { count: ticked().length });
   }
 
-  /** The refused cases, by number, each with the API's reason. */
+  /** The refused cases, by number (the API's reasons are for API clients). */
   function showRefusals(form, refusals) {
     const list = form.querySelector(".refusals");
     const numbers = {};
@@ -67,8 +85,7 @@
     for (const refusal of refusals) {
       const item = document.createElement("li");
       const number = numbers[String(refusal.case_id)] || String(refusal.case_id);
-      item.textContent = number + ": " + refusal.reason;
-      item.lang = "en";
+      item.textContent = citygrid.t("refused", { number: number });
       list.append(item);
     }
     list.hidden = refusals.length === 0;
@@ -114,5 +131,105 @@
       }
       showCount();
     });
+  }
+
+  // New arrivals -----------------------------------------------------------------------------
+
+  const updates = document.getElementById("console-updates");
+  // Where each list's rows go, and the panel whose totals it shows.
+  const LISTS = {
+    queue: { rows: () => document.querySelector("#queue-table tbody"), panel: "panel-queue" },
+    filing: { rows: () => document.getElementById("filing-list"), panel: "panel-filing" },
+  };
+  let since = updates ? updates.dataset.since : null;
+  let asking = false;
+
+  function showTotal(name, total) {
+    const count = document.querySelector('[data-count="' + name + '"]');
+    if (count) count.textContent = "(" + total + ")";
+    const panel = document.getElementById(LISTS[name].panel);
+    for (const element of panel.querySelectorAll(".paging [data-total]")) {
+      element.dataset.total = String(total);
+      element.textContent = citygrid.t("list.total", { total: total });
+    }
+  }
+
+  /** Put the new rows on top of a list shown from its start in a newest-first order (another
+   * order or page only gets the new total). How many were added. */
+  function addRows(name, arrived) {
+    const container = LISTS[name].rows();
+    if (!container || !arrived.html || container.closest("[data-live]").dataset.live !== "true") {
+      return 0;
+    }
+    const template = document.createElement("template");
+    template.innerHTML = arrived.html;
+    const fresh = Array.from(template.content.children).filter((row) => {
+      const id = row.dataset.caseId;
+      return id && !container.querySelector('[data-case-id="' + CSS.escape(id) + '"]');
+    });
+    container.prepend(...fresh);
+    if (fresh.length) {
+      const panel = document.getElementById(LISTS[name].panel);
+      for (const hidden of panel.querySelectorAll("[data-live][hidden]")) hidden.hidden = false;
+      const empty = panel.querySelector(".empty-list");
+      if (empty) empty.hidden = true;
+    }
+    return fresh.length;
+  }
+
+  async function askForArrivals() {
+    if (asking || document.hidden || !since) return;
+    asking = true;
+    try {
+      const base = updates.dataset.url;
+      const url = base + (base.endsWith("?") ? "" : "&") + "since=" + encodeURIComponent(since);
+      const response = await fetch(url, {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+      if (!response.ok) return; // signed out or the server busy: the next look tries again
+      const answer = await response.json();
+      since = answer.since;
+      let added = 0;
+      for (const name of Object.keys(LISTS)) {
+        showTotal(name, answer.totals[name]);
+        added += addRows(name, answer[name]);
+      }
+      if (added) {
+        actions.announce(citygrid.t("arrived", { count: added }));
+        showCount();
+        const shown = tabs.find((tab) => tab.getAttribute("aria-selected") === "true");
+        if (shown) showOnMap(shown); // the map shows the new cases too
+      }
+    } catch (error) {
+      // offline: keep what is shown and look again later
+    } finally {
+      asking = false;
+    }
+  }
+
+  /** The totals the page was rendered without (the duplicate candidates). */
+  async function fillPendingCounts() {
+    if (!document.querySelector("[data-count][data-pending]")) return;
+    try {
+      const response = await fetch(updates.dataset.countsUrl, {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+      if (!response.ok) return;
+      const counts = await response.json();
+      for (const [name, total] of Object.entries(counts)) {
+        const count = document.querySelector('[data-count="' + name + '"][data-pending]');
+        if (!count) continue;
+        count.textContent = "(" + total + ")";
+        delete count.dataset.pending;
+      }
+    } catch (error) {
+      // offline: the count stays unknown
+    }
+  }
+
+  if (updates) {
+    fillPendingCounts();
+    window.setInterval(askForArrivals, POLL_MS);
+    document.addEventListener("visibilitychange", askForArrivals);
   }
 })();

@@ -1,6 +1,8 @@
-"""In headless Chromium: a dispatcher dispatches a case from the console's queue (desktop size),
-then a department member accepts and handles it with a photo from the desk (390×844), checked in
-the database after each step. Pages in Chinese, keyboard tabs, errors beside the fields."""
+"""In headless Chromium: a report filed while the console is open comes onto it without a reload;
+a dispatcher dispatches a case from the console's queue to the department preselected in its
+select (desktop size), then a department member accepts and handles it with a photo from the
+desk (390×844), checked in the database after each step. Pages in Chinese, keyboard tabs,
+errors beside the fields, no page wider than the phone."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from citygrid.i18n import translations
 from events.models import Case, CasePhoto, CaseTransition
 from tests.dispatch.console.console_world import World, seed_world
 from tests.events.photos.images import image_bytes
+from tests.events.seed import add_case
+from tests.grid.places import CELL_SE
 from tests.web.browser_support import (
     DESKTOP,
     PHONE,
@@ -35,6 +39,7 @@ from tests.web.browser_support import (
 
 pytestmark = pytest.mark.browser
 ZH = translations("zh-CN").gettext
+ARRIVAL_WAIT_S = 10  # a new report is on the console at most this late
 
 
 City = Site[World]
@@ -75,6 +80,57 @@ def visible_error(scope: WebElement, field: str) -> str:
     return str(element.text)
 
 
+def report_now(city: City, description: str) -> Case:
+    """A report filed by someone else while the page is open (committed)."""
+    with Session(city.engine, expire_on_commit=False) as session:
+        case = add_case(
+            session, category=city.seeded.garbage, place=CELL_SE, description=description
+        )
+        session.commit()
+        return case
+
+
+def fits_the_screen(driver: webdriver.Chrome) -> bool:
+    """Nothing makes the page wider than the screen (wide tables scroll or become cards)."""
+    return bool(
+        driver.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+        )
+    )
+
+
+def test_a_report_comes_onto_the_open_console_without_a_reload(
+    browser: webdriver.Chrome, city: City
+) -> None:
+    world = city.seeded
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", DESKTOP)
+    sign_in(browser, city.server, world.dispatcher.username, "/console")
+    assert browser.find_element(By.CSS_SELECTOR, "#console-map.leaflet-container")
+    browser.find_element(By.ID, "tab-filing").click()
+    page = browser.find_element(By.TAG_NAME, "html")
+    arrived = report_now(city, "井盖缺失，行人易绊倒")
+    card = f'#filing-list article[data-case-id="{arrived.id}"]'
+    WebDriverWait(browser, ARRIVAL_WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, card))
+    assert not staleness_of(page)(browser)  # no reload
+    first = browser.find_element(By.CSS_SELECTOR, "#filing-list article")
+    assert first.get_attribute("data-case-id") == str(arrived.id)  # on top, marked new
+    assert ZH("Just in") in first.text and arrived.number in first.text
+    total = browser.find_element(By.CSS_SELECTOR, '[data-count="filing"]').text
+    assert total == "(2)"
+    screenshot(browser, "console-arrival")
+    assert script_errors(browser) == []
+
+
+def test_the_console_fits_a_phone(browser: webdriver.Chrome, city: City) -> None:
+    world = city.seeded
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    sign_in(browser, city.server, world.dispatcher.username, "/console")
+    row = browser.find_element(By.CSS_SELECTOR, "#queue-table tbody tr")
+    assert row.is_displayed() and fits_the_screen(browser)
+    screenshot(browser, "console-phone")
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", DESKTOP)
+
+
 def test_a_dispatcher_dispatches_and_the_department_handles_with_a_photo(
     browser: webdriver.Chrome, city: City, tmp_path: Path
 ) -> None:
@@ -97,7 +153,9 @@ def test_a_dispatcher_dispatches_and_the_department_handles_with_a_photo(
     assert error.text == ZH("Select at least one case.")
 
     row = browser.find_element(By.CSS_SELECTOR, f'#queue-table tr[data-case-id="{world.filed.id}"]')
-    assert "HW-01" in row.text and "garbage to sanitation" in row.text
+    assert "第 1 版规则第 1 条" in row.text and "garbage to sanitation" not in row.text
+    chosen = Select(row.find_element(By.NAME, "department_code")).first_selected_option
+    assert chosen.get_attribute("value") == "HW-01" and "sanitation HW-01" in chosen.text
     dispatch = row.find_element(By.CSS_SELECTOR, "form button[type=submit]")
     click_and_wait_for_reload(browser, dispatch, "console-status")
     screenshot(browser, "console-dispatched")
@@ -123,6 +181,7 @@ def test_a_dispatcher_dispatches_and_the_department_handles_with_a_photo(
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     sign_in(browser, city.server, world.worker.username, "/desk")
     card = f'article[data-case-id="{world.filed.id}"]'
+    assert fits_the_screen(browser)
 
     # Returning without a reason: the API's error, translated, beside the reason field.
     browser.find_element(By.CSS_SELECTOR, f"{card} details summary").click()

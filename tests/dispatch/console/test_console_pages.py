@@ -38,33 +38,40 @@ def console(client: TestClient, language: str, path: str = "/console") -> str:
 
 
 @pytest.mark.parametrize(
-    ("language", "words"),
+    ("language", "words", "reason"),
     [
         (
             "zh-CN",
             ["派遣台", "待派遣队列", "建议部门及原因", "派遣", "待立案", "疑似重复", "待审批"],
+            "第 1 版规则第 1 条：9901 暴露垃圾，东城区（110101） → sanitation HW-01（HW-01）",
         ),
-        ("en", ["Dispatch console", "Queue", "Suggested department and why", "Dispatch"]),
+        (
+            "en",
+            ["Dispatch console", "Queue", "Suggested department and why", "Dispatch"],
+            "Rule 1 of version 1: 9901 Test garbage in district",
+        ),
     ],
 )
 def test_the_queue_shows_each_case_with_its_suggested_department_and_why(
-    client: TestClient, world: World, language: str, words: list[str]
+    client: TestClient, world: World, language: str, words: list[str], reason: str
 ) -> None:
     log_in(client, world.dispatcher)
     page = console(client, language)
     for word in words:
         assert word in page
     assert f'href="/cases/{world.filed.id}">{world.filed.number}</a>' in page
-    assert "garbage to sanitation" in page  # the routing decision's reason
+    # The routing decision's reason in the page's language, not the stored English text.
+    assert reason in page
+    assert "garbage to sanitation" not in page and 'muted" lang="en"' not in page
     assert f'action="/api/cases/{world.filed.id}/actions/dispatch"' not in page  # scripts act
     assert f'data-url="/api/cases/{world.filed.id}/actions/dispatch"' in page
-    # The suggested department is chosen in the case's dispatch form.
+    # The suggested department is preselected in the case's select of departments by name.
     assert re.search(
-        rf'id="dispatch-department-{world.filed.id}"[^>]*list="department-choices"[^>]*'
-        r'value="HW-01"',
+        rf'<select id="dispatch-department-{world.filed.id}" name="department_code">\s*'
+        r'<option value="">[^<]+</option>\s*<option value="CG-01">[^<]+</option>\s*'
+        r'<option value="HW-01" selected>sanitation HW-01',
         page,
     )
-    assert '<option value="CG-01">' in page  # the one list of departments to choose from
     assert f'name="case_ids" value="{world.filed.id}"' in page
 
 
@@ -89,7 +96,13 @@ def test_duplicates_are_shown_side_by_side_with_merge_both_ways(
     client: TestClient, world: World
 ) -> None:
     log_in(client, world.dispatcher)
-    page = console(client, "en")
+    first = console(client, "en")  # the duplicates take a look-up per waiting case: on demand
+    assert 'data-count="duplicates" data-pending="true">(…)</span>' in first
+    assert 'data-load-url="/console?tab=duplicates#duplicates"' in first
+    counts = client.get("/console/counts", headers={"Accept": "application/json"})
+    assert counts.json() == {"duplicates": 1}
+    page = console(client, "en", "/console?tab=duplicates")
+    assert 'data-count="duplicates">(1)</span>' in page
     newer, older = world.duplicate, world.filed
     assert f'data-pair="{newer.id}-{older.id}"' in page
     assert f"Merge {newer.number} into {older.number}" in page

@@ -1,24 +1,25 @@
-"""The department desk page: the department's own cases by deadline with the light and the
-working hours left, and the actions each case allows; in both languages, refused to others."""
+"""The department desk page: the department's own cases, the nearest deadline first (the overdue
+on top), with the light and the time left said once, a page at a time with the true total,
+searched and filtered from the URL, and the actions each case allows; in both languages,
+refused to others."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Role
 from citygrid.settings import get_settings
-from dispatch.calendars.service import calendar_for_department
-from dispatch.deadlines import WorkCalendar, parse_periods
-from dispatch.desk.service import working_hours_left
-from events.lifecycle import CaseAction
+from citygrid.web import local_time
+from events.lifecycle import CaseAction, CaseStatus
 from events.models import Case
-from tests.dispatch.console.console_world import World, act, seed_world
+from tests.dispatch.console.console_world import World, act, add_many_cases, seed_world
+from tests.dispatch.console.worklist_pages import case_ids, follow_pages, total_shown
 from tests.events.seed import add_user
 from tests.web.pages_support import (
     EN,
@@ -43,16 +44,17 @@ def desk(client: TestClient, language: str, path: str = "/desk") -> str:
     return open_page(client, path, IN_LANGUAGE[language])
 
 
-def due_in(session: Session, case: Case, hours: float) -> None:
+def due_in(session: Session, case: Case, hours: float) -> datetime:
     due = datetime.now(UTC) + timedelta(hours=hours)
     warn = due - timedelta(hours=abs(hours) + 1) if hours < 0 else due + timedelta(hours=1)
     session.execute(update(Case).where(Case.id == case.id).values(due_at=due, warn_at=warn))
+    return due
 
 
 @pytest.mark.parametrize(
     ("language", "words"),
     [
-        ("zh-CN", ["部门工作台", "受理", "退回派遣员", "报告已处置", "申请延期", "已超时"]),
+        ("zh-CN", ["部门工作台", "受理", "退回派遣员", "报告已处置", "申请延期", "超时"]),
         ("en", ["Department desk", "Accept", "Return to the dispatchers", "Report as handled"]),
     ],
 )
@@ -91,34 +93,46 @@ def test_each_case_offers_only_the_actions_its_state_allows(
     )
 
 
-def test_working_hours_left_are_shown_in_the_page_language(
+def deadline_of(page: str, case: Case) -> str:
+    """The words of a card's deadline line, tags left out."""
+    card = page[page.index(f'data-case-id="{case.id}"') :]
+    found = re.search(r'<p class="deadline">(.*?)</p>', card, re.S)
+    assert found is not None
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_the_time_left_is_said_once_in_days_and_hours_in_city_time(
     session: Session, client: TestClient, world: World
 ) -> None:
-    due_in(session, world.filed, 24 * 7)  # a week ahead: some working time whatever the hour
-    calendar = calendar_for_department(
-        session, world.sanitation.id, default_code=get_settings().default_calendar_code
-    )
-    left = working_hours_left(
-        datetime.now(UTC) + timedelta(hours=24 * 7), datetime.now(UTC), calendar
-    )
-    assert left is not None and left > 0
+    due_in(session, world.filed, 24 * 7)  # a week ahead
+    due = due_in(session, world.postponing, -30)  # overdue by a day and six hours
     log_in(client, world.worker)
+    chinese = desk(client, "zh-CN")
+    assert deadline_of(chinese, world.filed).startswith("正常 · 剩余 7 天 · 截止 ")
+    # Overdue: the time overdue, not the light's "已超时" as well.
+    overdue = deadline_of(chinese, world.postponing)
+    assert overdue.startswith("超时 1 天 6 小时 · 截止 ") and "已超时" not in overdue
+    assert "已超时 已超时" not in chinese and "工作小时 " not in overdue
+    assert overdue.endswith(local_time(due, get_settings().city_zone))  # in city time
     english = desk(client, "en")
-    assert f"{left} working hours left" in english
-    assert f"剩余 {left} 个工作小时" in desk(client, "zh-CN")
+    assert deadline_of(english, world.postponing).startswith("overdue by 1 d 6 h · Due ")
+    assert deadline_of(english, world.filed).startswith("On time · 7 d left · Due ")
 
 
 def test_an_administrator_chooses_the_department_and_cannot_act(
     session: Session, client: TestClient, world: World
 ) -> None:
     log_in(client, add_user(session, Role.ADMIN, username="desk-admin"))
-    page = desk(client, "en", "/desk?department=HW-01")
+    page = desk(client, "en", "/desk?department_code=HW-01")
     assert f'data-case-id="{world.filed.id}"' in page
     assert '<option value="HW-01" selected>' in page
     assert "js-action" not in page
-    other = desk(client, "en", "/desk?department=CG-01")
-    assert "Your department has no open case." in other
-    unknown = client.get("/desk?department=NOPE", headers=HTML)
+    other = desk(client, "en", "/desk?department_code=CG-01")
+    assert "No open case matches." in other
+    every = desk(client, "en")  # no department chosen: every department's open cases
+    assert "Department desk: every department" in every
+    assert f'data-case-id="{world.filed.id}"' in every
+    unknown = client.get("/desk?department_code=NOPE", headers=HTML)
     assert unknown.status_code == 404
 
 
@@ -127,9 +141,11 @@ def test_a_member_sees_only_their_own_department(
 ) -> None:
     enforcer = add_user(session, Role.DEPARTMENT, username="enforcer", department=world.enforcement)
     log_in(client, enforcer)
-    page = desk(client, "zh-CN", "/desk?department=HW-01")  # the choice is not theirs to make
-    assert "本部门没有未办结的案件。" in page
+    page = desk(client, "zh-CN", "/desk?department_code=HW-01")  # not theirs to choose
+    assert "没有符合条件的未办结案件。" in page
     assert f'data-case-id="{world.filed.id}"' not in page
+    assert 'id="worklist-department"' not in page  # no department filter to pick
+    assert "本部门没有未办结的案件。" in desk(client, "zh-CN")
 
 
 @pytest.mark.parametrize("role", [Role.DISPATCHER, Role.MANAGER, Role.INSPECTOR, Role.CITIZEN])
@@ -154,25 +170,35 @@ def test_the_desk_script_gets_its_messages_translated_and_no_inline_code(
     assert inline_code(page) == []
 
 
-OFFICE_HOURS = WorkCalendar(
-    periods=parse_periods([["09:00", "12:00"], ["13:00", "18:00"]]),
-    weekdays=frozenset({1, 2, 3, 4, 5}),
-    time_zone=ZoneInfo("UTC"),
-)
-MONDAY_10 = datetime(2026, 11, 23, 10, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("due_at", "now", "hours_left"),
-    [
-        (None, MONDAY_10, None),
-        (datetime(2026, 11, 23, 14, tzinfo=UTC), MONDAY_10, 3.0),  # lunch does not count
-        (datetime(2026, 11, 24, 10, tzinfo=UTC), MONDAY_10, 8.0),
-        (MONDAY_10, datetime(2026, 11, 23, 14, tzinfo=UTC), -3.0),
-        (datetime(2026, 11, 30, 9, tzinfo=UTC), datetime(2026, 11, 27, 18, tzinfo=UTC), 0.0),
-    ],
-)
-def test_working_hours_left_count_only_working_time(
-    due_at: datetime | None, now: datetime, hours_left: float | None
+def test_a_busy_desk_pages_by_deadline_with_the_overdue_on_top(
+    session: Session, client: TestClient, world: World
 ) -> None:
-    assert working_hours_left(due_at, now, OFFICE_HOURS) == hours_left
+    ids = add_many_cases(
+        session,
+        count=120,
+        status=CaseStatus.DISPATCHED,
+        category=world.garbage,
+        department=world.sanitation,
+        due_in_hours=-5.75,  # the first five are overdue
+    )
+    log_in(client, world.worker)
+    first = desk(client, "zh-CN")
+    shown = case_ids(first)
+    assert shown[:5] == ids[:5] and len(shown) == 50
+    assert f'data-case-id="{ids[0]}"' in first and "超时 5 小时" in deadline_of(
+        first, session.get_one(Case, ids[0])
+    )
+    assert total_shown(first) == 122 and "共 122 件" in first
+    seen, pages = follow_pages(client, "/desk", None)
+    nearest_first = session.scalars(
+        select(Case.id)
+        .where(Case.department_id == world.sanitation.id)
+        .order_by(Case.due_at.asc().nulls_last(), Case.id)
+    ).all()
+    assert seen == list(nearest_first) and pages == 3
+    # Search and filters from the URL: a case by its number; the overdue ones by their light.
+    number = session.get_one(Case, ids[70]).number
+    assert case_ids(desk(client, "zh-CN", f"/desk?q={number}")) == [ids[70]]
+    assert case_ids(desk(client, "zh-CN", "/desk?light=red")) == ids[:5]
+    newest = case_ids(desk(client, "zh-CN", "/desk?sort=-created_at"))
+    assert newest[0] in {world.filed.id, world.postponing.id}
