@@ -31,6 +31,10 @@ TREND_Z_RATIO = 1.5
 HOT_BY_LEVEL = {0.99: HotspotClass.HOT99, 0.95: HotspotClass.HOT95, 0.90: HotspotClass.HOT90}
 COLD_BY_LEVEL = {0.99: HotspotClass.COLD99, 0.95: HotspotClass.COLD95, 0.90: HotspotClass.COLD90}
 HOT_RANK = {HotspotClass.HOT90: 1, HotspotClass.HOT95: 2, HotspotClass.HOT99: 3}
+# Why there is no analysis (the API says it in English; the map pages translate it).
+TOO_FEW_CELLS = f"fewer than {MIN_CELLS} cells in the area: no hotspot analysis"
+NO_REPORTS = "no reports in the period"
+ALL_EQUAL = "every cell has the same count: no hotspot can stand out"
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -121,11 +125,11 @@ def analyse(
 
 def _message(current: FloatArray) -> str | None:
     if len(current) < MIN_CELLS:
-        return f"fewer than {MIN_CELLS} cells in the area: no hotspot analysis"
+        return TOO_FEW_CELLS
     if current.sum() == 0:
-        return "no reports in the period"
+        return NO_REPORTS
     if np.ptp(current) == 0:
-        return "every cell has the same count: no hotspot can stand out"
+        return ALL_EQUAL
     return None
 
 

@@ -2,13 +2,15 @@
 
 Pure: plain values in, an HTML string out. Every CSS/JS link Folium would take from a CDN is
 replaced by the application's own copy (`maps.page_assets`); the choropleth's classes and legend
-come from `maps.classification`, the points and outlines it draws from `maps.geometry`.
+come from `maps.classification`, the points and outlines it draws from `maps.geometry`. Every
+word a page shows (title, legend, layer names, tooltips, popups) is in the `PageLanguage` given.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ from folium.plugins import FastMarkerCluster, HeatMap
 from folium.template import Template
 from folium.utilities import JsCode
 
+from citygrid.web import N_
 from events.component_cases.schemas import MapComponent
 from maps.classification import (
     NO_DATA_COLOUR,
@@ -33,7 +36,7 @@ from maps.geometry import (
     outline_bounds,
     padded,
 )
-from maps.hotspot_classes import HotspotClass
+from maps.hotspot_classes import HotspotClass, Trend
 from maps.page_assets import ASSETS_URL, localise_assets
 from maps.schemas import CaseMarker, CellHotspot, UnitValue
 
@@ -48,16 +51,39 @@ HOTSPOT_COLOURS: dict[HotspotClass, str] = {
     HotspotClass.COLD99: "#2166ac",
 }
 HOTSPOT_LABELS: dict[HotspotClass, str] = {
-    HotspotClass.HOT99: "Hot spot, 99 % confidence",
-    HotspotClass.HOT95: "Hot spot, 95 %",
-    HotspotClass.HOT90: "Hot spot, 90 %",
-    HotspotClass.NS: "Not significant",
-    HotspotClass.COLD90: "Cold spot, 90 %",
-    HotspotClass.COLD95: "Cold spot, 95 %",
-    HotspotClass.COLD99: "Cold spot, 99 %",
+    HotspotClass.HOT99: N_("Hot spot, 99 % confidence"),
+    HotspotClass.HOT95: N_("Hot spot, 95 %"),
+    HotspotClass.HOT90: N_("Hot spot, 90 %"),
+    HotspotClass.NS: N_("Not significant"),
+    HotspotClass.COLD90: N_("Cold spot, 90 %"),
+    HotspotClass.COLD95: N_("Cold spot, 95 %"),
+    HotspotClass.COLD99: N_("Cold spot, 99 % confidence"),
+}
+TREND_LABELS: dict[Trend, str] = {
+    Trend.NEW: N_("new hot spot"),
+    Trend.INTENSIFYING: N_("intensifying"),
+    Trend.PERSISTENT: N_("persistent"),
+    Trend.DIMINISHING: N_("diminishing"),
+    Trend.FORMER: N_("former hot spot"),
+    Trend.NONE: N_("no trend"),
 }
 COMPONENT_STATUS_COLOURS = {"in_use": "#1a9850", "damaged": "#d73027", "removed": "#969696"}
-COMPONENT_STATUS_LABELS = {"in_use": "in use", "damaged": "damaged", "removed": "removed"}
+COMPONENT_STATUS_LABELS = {
+    "in_use": N_("Components in use"),
+    "damaged": N_("Components damaged"),
+    "removed": N_("Components removed"),
+}
+# One marker per row [lat, lon, number, status, category, urgency]; LABELS: status and urgency
+# names by code.
+MARKER_CALLBACK = """function (row) {
+    var labels = LABELS;
+    var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
+        {radius: 6, color: row[5] === 'urgent' ? '#c00' : '#036', weight: 2});
+    marker.bindTooltip(row[2] + ' · ' + (labels[row[3]] || row[3]) + ' · ' + row[4]
+        + ' · ' + (labels[row[5]] || row[5]));
+    return marker;
+}"""
+STATUS_WORDS = {"in_use": N_("in use"), "damaged": N_("damaged"), "removed": N_("removed")}
 COMPONENT_POINT_RADIUS_PX = 5
 PAGE_CSS = """
 body{margin:0;font:14px system-ui,sans-serif;display:flex;flex-direction:column;height:100vh}
@@ -69,6 +95,19 @@ body{margin:0;font:14px system-ui,sans-serif;display:flex;flex-direction:column;
 padding:.4rem .6rem;border:1px solid #999;font-size:12px;line-height:1.4}
 #map-legend i{display:inline-block;width:1.2em;height:.9em;margin-right:.4em;border:1px solid #777}
 """
+
+
+@dataclass(frozen=True)
+class PageLanguage:
+    """The page's language: its code (for `<html lang>`), the translation of the messages marked
+    here, and the case statuses and urgencies already in that language (for the markers)."""
+
+    code: str = "en"
+    gettext: Callable[[str], str] = str
+    case_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+ENGLISH = PageLanguage()
 
 
 @dataclass(frozen=True)
@@ -90,31 +129,38 @@ class PageHeader:
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
 
 
-def new_map(base: BaseLayer, bounds: list[list[float]] | None) -> folium.Map:
+def new_map(
+    base: BaseLayer, bounds: list[list[float]] | None, language: PageLanguage = ENGLISH
+) -> folium.Map:
     """A Folium map on the configured base: XYZ tiles, or the grid outlines as the base layer."""
+    _ = language.gettext
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     fmap.options["maxZoom"] = MAX_ZOOM  # folium gives max_zoom only to its own tile layer
     if base.tiles_url:
-        folium.TileLayer(base.tiles_url, attr=base.attribution, name="Base map").add_to(fmap)
+        folium.TileLayer(base.tiles_url, attr=base.attribution, name=_("Base map")).add_to(fmap)
     if base.outlines and base.outlines.get("features"):
-        _add_outlines(fmap, base.outlines, as_base=not base.tiles_url)
+        _add_outlines(fmap, base.outlines, as_base=not base.tiles_url, gettext=_)
     if bounds:
         fmap.fit_bounds(padded(bounds))
     return fmap
 
 
-def _add_outlines(fmap: folium.Map, outlines: dict[str, Any], *, as_base: bool) -> None:
+def _add_outlines(
+    fmap: folium.Map, outlines: dict[str, Any], *, as_base: bool, gettext: Callable[[str], str]
+) -> None:
     weights = {"district": 2.5, "street": 1.5, "community": 0.7}
     folium.GeoJson(
         outlines,
-        name="Grid outlines (district, street, community)",
+        name=gettext(N_("Grid outlines (district, street, community)")),
         overlay=not as_base,
         style_function=lambda feature: {
             "color": "#555555",
             "weight": weights.get(feature["properties"].get("level"), 0.7),
             "fill": False,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["code", "name"], aliases=["Code", "Name"]),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["code", "name"], aliases=[gettext(N_("Code")), gettext(N_("Name"))]
+        ),
         smooth_factor=1.5,
     ).add_to(fmap)
 
@@ -127,19 +173,23 @@ def heatmap_page(
     markers: Sequence[CaseMarker] | None = None,
     components: Sequence[MapComponent] | None = None,
     assets_url: str = ASSETS_URL,
+    language: PageLanguage = ENGLISH,
 ) -> str:
     """The heatmap page: per-cell weighted points (merged when many), optional case markers
     and components."""
+    _ = language.gettext
     heat = coarsened_heat_points(points)
-    fmap = new_map(base, bounds_of_points(heat) or outline_bounds(base.outlines))
+    fmap = new_map(base, bounds_of_points(heat) or outline_bounds(base.outlines), language)
     if heat:
         HeatMap(  # type: ignore[no-untyped-call]
-            heat, name="Reports (heat)", radius=18, blur=14, min_opacity=0.3
+            heat, name=_(N_("Reports (heat)")), radius=18, blur=14, min_opacity=0.3
         ).add_to(fmap)
-    add_markers(fmap, markers)
-    add_components(fmap, components)
-    legend = "<b>Reports</b><br>intensity relative to the busiest spot"
-    return finish_page(fmap, header, legend + component_legend(components), assets_url)
+    add_markers(fmap, markers, language)
+    add_components(fmap, components, language)
+    title, note = _(N_("Reports")), _(N_("intensity relative to the busiest spot"))
+    legend = f"<b>{html.escape(title)}</b><br>{html.escape(note)}"
+    legend += component_legend(components, language)
+    return finish_page(fmap, header, legend, assets_url, language)
 
 
 def choropleth_page(
@@ -153,22 +203,28 @@ def choropleth_page(
     markers: Sequence[CaseMarker] | None = None,
     components: Sequence[MapComponent] | None = None,
     assets_url: str = ASSETS_URL,
+    language: PageLanguage = ENGLISH,
 ) -> str:
     """The choropleth page: units coloured by class, a legend, a tooltip per unit, optional
     case markers and components."""
-    colours = palette(len(breaks.upper_bounds))
+    colours = palette(len(breaks.upper_bounds), zero_class=breaks.zero_class)
     features, colour_of = choropleth_features(outlines, values, breaks, colours)
-    fmap = new_map(base, outline_bounds(features))
+    fmap = new_map(base, outline_bounds(features), language)
     if features["features"]:
-        _add_choropleth_layer(fmap, features, colour_of, metric_label)
-    add_markers(fmap, markers)
-    add_components(fmap, components)
-    legend = choropleth_legend(metric_label, breaks, colours) + component_legend(components)
-    return finish_page(fmap, header, legend, assets_url)
+        _add_choropleth_layer(fmap, features, colour_of, metric_label, language.gettext)
+    add_markers(fmap, markers, language)
+    add_components(fmap, components, language)
+    legend = choropleth_legend(metric_label, breaks, colours, language.gettext)
+    legend += component_legend(components, language)
+    return finish_page(fmap, header, legend, assets_url, language)
 
 
 def _add_choropleth_layer(
-    fmap: folium.Map, features: dict[str, Any], colour_of: dict[str, str], metric_label: str
+    fmap: folium.Map,
+    features: dict[str, Any],
+    colour_of: dict[str, str],
+    metric_label: str,
+    gettext: Callable[[str], str],
 ) -> None:
     folium.GeoJson(
         features,
@@ -180,7 +236,8 @@ def _add_choropleth_layer(
             "fillOpacity": 0.7,
         },
         tooltip=folium.GeoJsonTooltip(
-            fields=["code", "name", "value"], aliases=["Code", "Name", metric_label]
+            fields=["code", "name", "value"],
+            aliases=[gettext(N_("Code")), gettext(N_("Name")), metric_label],
         ),
     ).add_to(fmap)
 
@@ -215,44 +272,66 @@ def hotspots_page(
     header: PageHeader,
     components: Sequence[MapComponent] | None = None,
     assets_url: str = ASSETS_URL,
+    language: PageLanguage = ENGLISH,
 ) -> str:
     """The hotspot page: the given cells coloured by Gi* class, tooltip with z, p and trend;
     optional components."""
-    features = hotspot_features(cells, geometries)
-    fmap = new_map(base, outline_bounds(features) or outline_bounds(base.outlines))
+    _ = language.gettext
+    features = hotspot_features(cells, geometries, _)
+    fmap = new_map(base, outline_bounds(features) or outline_bounds(base.outlines), language)
     if features["features"]:
-        _add_hotspot_layer(fmap, features)
-    add_components(fmap, components)
-    legend = "<b>Getis-Ord Gi*</b> (FDR-corrected)<br>" + "<br>".join(
-        f'<i style="background:{HOTSPOT_COLOURS[cls]}"></i>{HOTSPOT_LABELS[cls]}'
+        colour_of = {cell.code: HOTSPOT_COLOURS[cell.hotspot_class] for cell in cells}
+        _add_hotspot_layer(fmap, features, colour_of, _)
+    add_components(fmap, components, language)
+    legend = hotspot_legend(_) + component_legend(components, language)
+    return finish_page(fmap, header, legend, assets_url, language)
+
+
+def hotspot_legend(gettext: Callable[[str], str]) -> str:
+    """The Gi* classes with their colours, and where the trend is shown."""
+    title = html.escape(gettext(N_("Hot and cold spots (Getis-Ord Gi*, FDR-corrected)")))
+    swatches = "<br>".join(
+        f'<i style="background:{HOTSPOT_COLOURS[cls]}"></i>'
+        f"{html.escape(gettext(HOTSPOT_LABELS[cls]))}"
         for cls in HotspotClass
     )
-    trend_note = "<br>trend (new, intensifying, …): in each cell's tooltip"
-    legend += trend_note + component_legend(components)
-    return finish_page(fmap, header, legend, assets_url)
+    note = html.escape(gettext(N_("Each cell's trend against the previous period: in its tooltip")))
+    return f"<b>{title}</b><br>{swatches}<br>{note}"
 
 
-def _add_hotspot_layer(fmap: folium.Map, features: dict[str, Any]) -> None:
+def _add_hotspot_layer(
+    fmap: folium.Map,
+    features: dict[str, Any],
+    colour_of: dict[str, str],
+    gettext: Callable[[str], str],
+) -> None:
+    aliases = [N_("Code"), N_("Name"), N_("Reports"), "z", "p", N_("Class"), N_("Trend")]
     folium.GeoJson(
         features,
-        name="Hot and cold spots (Gi*)",
+        name=gettext(N_("Hot and cold spots (Gi*)")),
         style_function=lambda feature: {
-            "fillColor": HOTSPOT_COLOURS[HotspotClass(feature["properties"]["class"])],
-            "color": HOTSPOT_COLOURS[HotspotClass(feature["properties"]["class"])],
+            "fillColor": colour_of[feature["id"]],
+            "color": colour_of[feature["id"]],
             "weight": 0.5,
             "fillOpacity": 0.8,
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["code", "name", "count", "z", "p", "class", "trend"],
-            aliases=["Code", "Name", "Reports", "z", "p", "Class", "Trend"],
+            aliases=[gettext(alias) for alias in aliases],
         ),
     ).add_to(fmap)
 
 
 def hotspot_features(
-    cells: Sequence[CellHotspot], geometries: dict[int, dict[str, Any]]
+    cells: Sequence[CellHotspot],
+    geometries: dict[int, dict[str, Any]],
+    gettext: Callable[[str], str] = str,
 ) -> dict[str, Any]:
-    """A FeatureCollection of the cells that have a geometry, with class colour and statistics."""
+    """A FeatureCollection of the cells that have a geometry, with statistics, class and trend
+    (named in the page's language: the colours are set from the cells, so the page need not
+    carry the codes too)."""
+    class_labels = {cls: gettext(label) for cls, label in HOTSPOT_LABELS.items()}
+    trend_labels = {trend: gettext(label) for trend, label in TREND_LABELS.items()}
     features = [
         {
             "type": "Feature",
@@ -264,8 +343,8 @@ def hotspot_features(
                 "count": cell.count,
                 "z": round(cell.z, 2),
                 "p": round(cell.p, 4),
-                "class": cell.hotspot_class.value,
-                "trend": cell.trend.value,
+                "class": class_labels[cell.hotspot_class],
+                "trend": trend_labels[cell.trend],
             },
         }
         for cell in cells
@@ -274,31 +353,32 @@ def hotspot_features(
     return {"type": "FeatureCollection", "features": features}
 
 
-def add_markers(fmap: folium.Map, markers: Sequence[CaseMarker] | None) -> None:
-    """Clustered circle markers, one per case, drawn in the browser from a compact array."""
+def add_markers(
+    fmap: folium.Map, markers: Sequence[CaseMarker] | None, language: PageLanguage = ENGLISH
+) -> None:
+    """Clustered circle markers, one per case, drawn in the browser from a compact array; the
+    tooltip names status and urgency in the page's language."""
     if not markers:
         return
+    # "<" escaped: the labels end up inside a <script> element.
+    labels = json.dumps(dict(language.case_labels), ensure_ascii=False).replace("<", "\\u003c")
     rows = [
         [round(m.lat, COORDINATE_DECIMALS), round(m.lon, COORDINATE_DECIMALS), m.number,
          m.status, m.category_code, m.urgency]
         for m in markers
     ]  # fmt: skip
-    callback = JsCode(
-        """function (row) {
-            var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
-                {radius: 6, color: row[5] === 'urgent' ? '#c00' : '#036', weight: 2});
-            marker.bindTooltip(row[2] + ' · ' + row[3] + ' · ' + row[4] + ' · ' + row[5]);
-            return marker;
-        }"""
-    )
+    callback = JsCode(MARKER_CALLBACK.replace("LABELS", labels))
     FastMarkerCluster(  # type: ignore[no-untyped-call]
-        rows, callback=callback, name="Cases"
+        rows, callback=callback, name=language.gettext(N_("Cases"))
     ).add_to(fmap)
 
 
-def component_features(components: Sequence[MapComponent]) -> dict[str, Any]:
+def component_features(
+    components: Sequence[MapComponent], gettext: Callable[[str], str] = str
+) -> dict[str, Any]:
     """The components as a FeatureCollection: popup fields (HTML-escaped, as the popup
     writes them as HTML) and a style by status (points filled, lines and areas outlined)."""
+    status_labels = {status: gettext(STATUS_WORDS[status]) for status in STATUS_WORDS}
     features = []
     for component in components:
         colour = COMPONENT_STATUS_COLOURS.get(component.status, "#555555")
@@ -315,7 +395,7 @@ def component_features(components: Sequence[MapComponent]) -> dict[str, Any]:
             "code": component.code,
             "category": html.escape(f"{component.category_code} {component.category_name}"),
             "maintainer": html.escape(component.maintainer_name or "–"),
-            "status": COMPONENT_STATUS_LABELS.get(component.status, component.status),
+            "status": html.escape(status_labels.get(component.status, component.status)),
             "cases": component.cases_in_period,
             "style": style,
         }
@@ -330,29 +410,37 @@ def component_features(components: Sequence[MapComponent]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}  # fmt: skip
 
 
-def add_components(fmap: folium.Map, components: Sequence[MapComponent] | None) -> None:
+def add_components(
+    fmap: folium.Map, components: Sequence[MapComponent] | None, language: PageLanguage = ENGLISH
+) -> None:
     """The component layer: circle markers coloured by status, outlines for lines and areas,
     a popup with code, category, maintainer, status and the cases in the period."""
     if not components:
         return
+    _ = language.gettext
+    aliases = [N_("Component"), N_("Category"), N_("Maintainer"), N_("Status"),
+               N_("Cases in period")]  # fmt: skip
     folium.GeoJson(
-        component_features(components),
-        name=f"Components ({len(components):,})",
+        component_features(components, _),
+        name=_(N_("Components (%(count)s)")) % {"count": f"{len(components):,}"},
         marker=folium.CircleMarker(radius=COMPONENT_POINT_RADIUS_PX),
         popup=folium.GeoJsonPopup(
             fields=["code", "category", "maintainer", "status", "cases"],
-            aliases=["Component", "Category", "Maintainer", "Status", "Cases in period"],
+            aliases=[_(alias) for alias in aliases],
         ),
     ).add_to(fmap)
 
 
-def component_legend(components: Sequence[MapComponent] | None) -> str:
+def component_legend(
+    components: Sequence[MapComponent] | None, language: PageLanguage = ENGLISH
+) -> str:
     """Legend lines for the component statuses drawn ("" without components)."""
     if not components:
         return ""
     drawn = {component.status for component in components}
     swatches = [
-        f'<i style="background:{colour}"></i>components {COMPONENT_STATUS_LABELS[status]}'
+        f'<i style="background:{colour}"></i>'
+        f"{html.escape(language.gettext(COMPONENT_STATUS_LABELS[status]))}"
         for status, colour in COMPONENT_STATUS_COLOURS.items()
         if status in drawn
     ]
@@ -370,8 +458,15 @@ def compact_json_in_templates() -> None:
     }
 
 
-def finish_page(fmap: folium.Map, header: PageHeader, legend_html: str, assets_url: str) -> str:
-    """The whole page: header, map with layer control and legend, assets linked locally."""
+def finish_page(
+    fmap: folium.Map,
+    header: PageHeader,
+    legend_html: str,
+    assets_url: str,
+    language: PageLanguage = ENGLISH,
+) -> str:
+    """The whole page in the language given: header, map with layer control and legend, assets
+    linked locally."""
     compact_json_in_templates()
     folium.LayerControl(collapsed=False).add_to(fmap)
     figure = fmap.get_root()
@@ -382,7 +477,7 @@ def finish_page(fmap: folium.Map, header: PageHeader, legend_html: str, assets_u
     figure.title = header.title
     localise_assets(fmap, assets_url)
     page: str = figure.render()  # Folium's head declares UTF-8 already
-    return page
+    return page.replace("<html>", f'<html lang="{html.escape(language.code)}">', 1)
 
 
 def header_html(header: PageHeader) -> str:

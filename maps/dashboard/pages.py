@@ -1,21 +1,27 @@
-"""The manager dashboard: the three maps with filters, evaluation tables, trends, exports.
+"""The command centre's dashboard: today's and this month's figures, the hot spots on a large
+map, the most reported categories and streets, the other maps, evaluation, trend and exports.
 
-One GET form holds the filters; the page applies them to everything it shows: the three map
-pages (embedded in frames from `/dashboard/maps/<layer>`, which are the /maps/ pages allowed to
-be framed by this site), the evaluation table (the period only: evaluation has no other
-filters), the trend of reports and closures, and the export links. Invalid filters are shown
-beside their fields and replaced by their defaults, so the page always renders. The filters are
-read by `maps.dashboard.filters`, the numbers by `maps.dashboard.service`.
+One GET form holds the filters. The overview (`maps.dashboard.overview`: tiles for today and this
+month against the period before, overdue and waiting cases now, top categories and streets) is
+always about today and this month in the city's time zone and takes the other filters (category,
+area, department, urgency); every tile links to the case list behind it. Everything else takes
+the period too: the hot spots, drawn by the page itself on the vendored Leaflet from
+`/dashboard/maps/hotspots.json`; the heatmap and the choropleth (embedded in frames from
+`/dashboard/maps/<layer>`, the /maps/ pages allowed to be framed by this site); the evaluation
+table (the period only: evaluation has no other filters), the trend of reports and closures, and
+the export links. Invalid filters are shown beside their fields and replaced by their defaults,
+so the page always renders. The filters are read by `maps.dashboard.filters`, the numbers by
+`maps.dashboard.service`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from citygrid import middleware
@@ -23,15 +29,17 @@ from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.settings import Settings, SettingsDep
-from citygrid.web import N_, page_language, render
+from citygrid.web import N_, local_time, page_language, render
 from dispatch.evaluation.grading import GroupKind
-from maps.dashboard import service
+from maps.dashboard import overview, service
 from maps.dashboard.filters import (
     FILTER_NAMES,
     GROUPINGS,
+    DashboardFilters,
     ParsedFilters,
     export_links,
     map_frames,
+    map_query,
     parse_filters,
 )
 from maps.dashboard.trend import trend_chart
@@ -100,16 +108,78 @@ MAP_TITLES = {
 }
 
 
-def dashboard_context(
-    session: Session, settings: Settings, parsed: ParsedFilters, *, zone: ZoneInfo, language: str
+JS_MESSAGES = {
+    "dashboard.map.loading": N_("Loading the hot spots…"),
+    "dashboard.map.failed": N_("The map could not be loaded: check the network and reload."),
+}
+
+
+def overview_context(
+    session: Session, filters: DashboardFilters, *, zone: ZoneInfo, language: str, now: datetime
 ) -> dict[str, Any]:
-    """Everything the dashboard page shows for the filters."""
+    """The overview's tiles (today, this month, now) and top lists, with their links."""
+    comparisons = overview.comparisons(now, zone)
+    windows = [window for c in comparisons for window in (c.current, c.previous)]
+    counts = service.flow_counts(session, filters, zone, windows)
+    links = overview.list_filters(
+        category=filters.category,
+        area=filters.area,
+        department=filters.department,
+        urgency=filters.urgency,
+    )
+    periods = [
+        (overview.PERIOD_LABELS[c.name], c.current,
+         overview.flow_tiles(c, counts[2 * i], counts[2 * i + 1], links))
+        for i, c in enumerate(comparisons)
+    ]  # fmt: skip
+    before = overview.snapshot_before(now, zone)
+    snapshot = service.snapshot(session, filters, zone, now=now, before=before)
+    month = comparisons[1].current
+    top = service.top_lists(session, filters, zone, month, language=language)
+
+    def ranked(rows: list[tuple[str, str, int]], parameter: str) -> list[overview.TopRow]:
+        return overview.top_rows(
+            rows, top.total, parameter=parameter, since=month.start, filters=links
+        )
+
+    return {
+        "as_of": local_time(now, zone),
+        "month_from": local_time(month.start, zone),
+        "periods": periods,
+        "snapshot": overview.snapshot_tiles(snapshot, links),
+        "top_categories": ranked(top.categories, "category_code"),
+        "top_streets": ranked(top.streets, "area_code"),
+        "month_reports": top.total,
+    }
+
+
+def dashboard_context(
+    session: Session,
+    settings: Settings,
+    parsed: ParsedFilters,
+    *,
+    zone: ZoneInfo,
+    language: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Everything the dashboard page shows for the filters (the overview as of `now`, by
+    default the present)."""
     filters = parsed.filters
+    service.without_jit(session)
     points = service.trend(session, filters, zone)
+    query = map_query(filters, zone)
     return {
         "filters": filters,
         "errors": parsed.errors,
-        "maps": map_frames(filters, zone),
+        "overview": overview_context(
+            session, filters, zone=zone, language=language, now=now or datetime.now(UTC)
+        ),
+        "hotspots": {
+            "data_url": f"/dashboard/maps/hotspots.json?{query}",
+            "page_url": f"/maps/hotspots?{query}",
+            "table_url": f"/maps/hotspots/table?{query}",
+        },
+        "maps": [frame for frame in map_frames(filters, zone) if frame[0] != "hotspots"],
         "evaluation": service.evaluation_table(session, settings, filters, zone),
         "trend": points,
         "chart": trend_chart(points),
@@ -124,6 +194,7 @@ def dashboard_context(
             "map": MAP_TITLES,
         },
         "groupings": GROUPINGS,
+        "js_messages": JS_MESSAGES,
     }
 
 
@@ -164,7 +235,9 @@ def framed_heatmap(
 ) -> HTMLResponse:
     """/maps/heatmap, for the dashboard's frame."""
     limits = map_pages.map_limits(settings)
-    page = map_pages.heatmap_html(session, filters, limits, query=request.url.query)
+    page = map_pages.heatmap_html(
+        session, filters, limits, query=request.url.query, language=page_language(request)
+    )
     return framed(page, settings, "heatmap")
 
 
@@ -178,7 +251,9 @@ def framed_choropleth(
 ) -> HTMLResponse:
     """/maps/choropleth, for the dashboard's frame."""
     limits = map_pages.map_limits(settings)
-    page = map_pages.choropleth_html(session, filters, options, limits, query=request.url.query)
+    page = map_pages.choropleth_html(
+        session, filters, options, limits, query=request.url.query, language=page_language(request)
+    )
     return framed(page, settings, "choropleth")
 
 
@@ -193,6 +268,31 @@ def framed_hotspots(
     """/maps/hotspots, for the dashboard's frame."""
     limits = map_pages.map_limits(settings)
     page = map_pages.hotspots_html(
-        session, filters, limits, confidence=confidence, query=request.url.query
+        session,
+        filters,
+        limits,
+        confidence=confidence,
+        query=request.url.query,
+        language=page_language(request),
     )
     return framed(page, settings, "hotspots")
+
+
+@router.get("/dashboard/maps/hotspots.json", dependencies=[MAP_VIEWERS])
+def hotspots_map_data(
+    request: Request,
+    filters: FiltersDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    confidence: ConfidenceQuery = 0.95,
+) -> JSONResponse:
+    """The hot and cold spots the dashboard draws on its own map (maps.pages.service's
+    hotspot_map_data), in the reader's language."""
+    data = map_pages.hotspot_map_data(
+        session,
+        filters,
+        map_pages.map_limits(settings),
+        confidence=confidence,
+        language=page_language(request),
+    )
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})

@@ -1,9 +1,11 @@
-"""What the dashboard reads from the database: the filters' references checked, the trend of
-reports and closures, the evaluation table and the filter form's choices."""
+"""What the dashboard reads from the database: the filters' references checked, the overview's
+counts (tiles and top lists), the trend of reports and closures, the evaluation table and the
+filter form's choices."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,10 +18,12 @@ from citygrid.settings import Settings
 from citygrid.web import N_
 from dispatch.evaluation import grading
 from dispatch.evaluation import service as evaluation_service
+from events.categories.labels import CategoryNames, category_label, shared_category_names
 from events.models import Category
 from grid.models import GridRegion
 from maps import service as map_service
 from maps.dashboard.filters import DashboardFilters, ParsedFilters, replace_filters, to_map_filters
+from maps.dashboard.overview import TOP_ROWS, Counts, Snapshot, Window
 from maps.dashboard.trend import TrendPoint, filled_trend
 
 
@@ -125,3 +129,191 @@ def dashboard_choices(session: Session, language: str) -> dict[str, Any]:
         .order_by(Category.code)
     ).all()
     return {"departments": departments, "categories": categories}
+
+
+# The overview -----------------------------------------------------------------------------------
+
+OVERVIEW_WINDOWS = 4  # today, yesterday up to now's time, this month, last month up to now's day
+CLOSED_STATUS = "closed"
+# Filed or returned: waiting for dispatch; these with a running clock can be overdue (as the
+# case list's overdue=true: events.listing.service.overdue_condition).
+WAITING_STATUSES = ("filed", "returned")
+RUNNING_STATUSES = ("dispatched", "accepted", "rework", "suspended")
+# Every case that was waiting or overdue a day ago and is not closed or cancelled since is in one
+# of these statuses now (handled after then: it was still working).
+SNAPSHOT_STATUSES = [*WAITING_STATUSES, *RUNNING_STATUSES, "handled"]
+
+
+def window_counts(column: str, *, only: str = "TRUE", prefix: str = "w") -> str:
+    """count(*) per overview window of the rows (meeting `only`) whose `column` falls in it,
+    named <prefix>0, <prefix>1, …"""
+    return ", ".join(
+        f"count(*) FILTER (WHERE {only} AND {column} >= :start{i} AND {column} < :end{i}) "
+        f"AS {prefix}{i}"
+        for i in range(OVERVIEW_WINDOWS)
+    )
+
+
+# Each count: (name, the time column that places a case in a window, which cases count).
+FLOWS: tuple[tuple[str, str, str], ...] = (
+    ("reported", "e.created_at", "TRUE"),
+    ("filed", "e.filed_at", "TRUE"),
+    ("dispatched", "e.dispatched_at", "TRUE"),
+    ("closed", "e.closed_at", "e.status = 'closed'"),
+    ("closed_on_time", "e.closed_at", "e.status = 'closed' AND e.handled_at <= e.due_at"),
+    (
+        "closed_with_due",
+        "e.closed_at",
+        "e.status = 'closed' AND e.handled_at IS NOT NULL AND e.due_at IS NOT NULL",
+    ),
+)
+FLOW_COLUMNS = ("e.created_at", "e.filed_at", "e.dispatched_at", "e.closed_at")
+# One pass over the cases any of the four times places in the windows: PostgreSQL ORs the four
+# indexes' bitmaps (ix_event_case_created_at, _filed_at, _dispatched_at, _closed_at) and reads
+# each heap page once, where a scan per count read most pages four times (on a million cases,
+# 0.7 s against 0.2 s for the same counts).
+FLOWS_SQL = """
+SELECT {counts} FROM event_case e WHERE ({placed}) AND {cases}
+"""
+
+
+def flows_sql(cases: str) -> str:
+    counts = ", ".join(
+        window_counts(column, only=only, prefix=f"{name}_") for name, column, only in FLOWS
+    )
+    placed = " OR ".join(f"({c} >= :earliest AND {c} < :latest)" for c in FLOW_COLUMNS)
+    return FLOWS_SQL.format(counts=counts, placed=placed, cases=cases)
+
+
+def without_jit(session: Session) -> None:
+    """Turn PostgreSQL's JIT off for the rest of the transaction: the overview's aggregates over
+    a month of cases look big enough to the planner to compile them, which costs more than it
+    saves (on a million cases, 0.3 s against 0.17 s for the flow counts)."""
+    session.execute(text("SET LOCAL jit = off"))
+
+
+def flow_counts(
+    session: Session, filters: DashboardFilters, zone: ZoneInfo, windows: list[Window]
+) -> list[Counts]:
+    """Reported, filed, dispatched and closed cases (and closed on time) in each window, under
+    the dashboard's filters other than its period; one statement."""
+    without_jit(session)
+    cases = map_service.case_conditions(to_map_filters(filters, zone), period=False)
+    params: dict[str, Any] = {
+        **cases.params,
+        "earliest": min(window.start for window in windows),
+        "latest": max(window.end for window in windows),
+    }
+    for index, window in enumerate(windows):
+        params[f"start{index}"], params[f"end{index}"] = window.start, window.end
+    row = session.execute(text(flows_sql(cases.sql)), params).one()._mapping
+    return [
+        Counts(**{name: int(row[f"{name}_{index}"]) for name, _, _ in FLOWS})
+        for index in range(len(windows))
+    ]
+
+
+# A day ago is read from the cases' own times: filed by then and not yet dispatched (or returned
+# by then and not moved since); past the deadline by then while dispatched and neither handled
+# nor closed. A return or a reopening before then that was undone since is not replayed.
+SNAPSHOT_SQL = """
+SELECT
+    count(*) FILTER (WHERE e.status = ANY(:waiting)) AS waiting,
+    count(*) FILTER (WHERE e.status = ANY(:running) AND e.due_at IS NOT NULL
+                     AND e.due_at < coalesce(e.suspended_at, :now)) AS overdue,
+    count(*) FILTER (WHERE e.filed_at <= :before
+                     AND (e.closed_at IS NULL OR e.closed_at > :before)
+                     AND (e.dispatched_at IS NULL OR e.dispatched_at > :before
+                          OR (e.status = 'returned' AND e.updated_at <= :before)))
+        AS waiting_before,
+    count(*) FILTER (WHERE e.dispatched_at <= :before
+                     AND e.due_at < least(:before, coalesce(e.suspended_at, :before))
+                     AND (e.handled_at IS NULL OR e.handled_at > :before)
+                     AND (e.closed_at IS NULL OR e.closed_at > :before)
+                     AND NOT (e.status = 'returned' AND e.updated_at <= :before))
+        AS overdue_before
+FROM event_case e
+WHERE (e.status = ANY(:statuses) OR (e.closed_at >= :before AND e.status = 'closed'))
+  AND {cases}
+"""
+
+
+def snapshot(
+    session: Session,
+    filters: DashboardFilters,
+    zone: ZoneInfo,
+    *,
+    now: datetime,
+    before: datetime,
+) -> Snapshot:
+    """Cases waiting for dispatch and overdue now, and (from the cases' times) at `before`."""
+    cases = map_service.case_conditions(to_map_filters(filters, zone), period=False)
+    params = {
+        **cases.params,
+        "waiting": list(WAITING_STATUSES),
+        "running": list(RUNNING_STATUSES),
+        "statuses": SNAPSHOT_STATUSES,
+        "now": now,
+        "before": before,
+    }
+    row = session.execute(text(SNAPSHOT_SQL.format(cases=cases.sql)), params).one()
+    return Snapshot(row.overdue, row.waiting, row.overdue_before, row.waiting_before)
+
+
+# This month's reports, read once, grouped by category and by street.
+TOP_SQL = """
+WITH reports AS MATERIALIZED (
+    SELECT e.category_id, e.cell_id FROM event_case e
+    WHERE e.created_at >= :start AND e.created_at < :end AND {cases}
+),
+by_category AS (SELECT category_id, count(*) AS reports FROM reports GROUP BY category_id),
+by_street AS (
+    SELECT m.parent_id AS street_id, count(*) AS reports
+    FROM reports r JOIN grid_cell c ON c.id = r.cell_id JOIN grid_region m ON m.id = c.community_id
+    GROUP BY m.parent_id
+)
+(SELECT 'category' AS kind, k.code, k.standard, k.name_zh, k.name_en, b.reports
+ FROM by_category b JOIN category k ON k.id = b.category_id
+ ORDER BY b.reports DESC, k.code LIMIT :limit)
+UNION ALL
+(SELECT 'street', s.code, '', s.name, s.name, b.reports
+ FROM by_street b JOIN grid_region s ON s.id = b.street_id
+ ORDER BY b.reports DESC, s.code LIMIT :limit)
+UNION ALL
+SELECT 'total', '', '', '', '', count(*) FROM reports
+"""
+
+
+@dataclass(frozen=True)
+class TopLists:
+    """The categories and streets with the most reports in a window, and all its reports."""
+
+    categories: list[tuple[str, str, int]]  # code, label, reports
+    streets: list[tuple[str, str, int]]
+    total: int
+
+
+def top_lists(
+    session: Session,
+    filters: DashboardFilters,
+    zone: ZoneInfo,
+    window: Window,
+    *,
+    language: str,
+    limit: int = TOP_ROWS,
+) -> TopLists:
+    """The `limit` categories (named by events.categories.labels) and streets most reported
+    in the window, under the dashboard's filters other than its period; one statement."""
+    cases = map_service.case_conditions(to_map_filters(filters, zone), period=False)
+    params = {**cases.params, "start": window.start, "end": window.end, "limit": limit}
+    rows = session.execute(text(TOP_SQL.format(cases=cases.sql)), params).all()
+    shared = shared_category_names(session)
+    categories = [
+        (row.code, category_label(CategoryNames(row.code, row.standard, row.name_zh,
+                                                row.name_en), language, shared_names=shared),
+         int(row.reports))
+        for row in rows if row.kind == "category"
+    ]  # fmt: skip
+    streets = [(row.code, row.name_zh, int(row.reports)) for row in rows if row.kind == "street"]
+    total = next(int(row.reports) for row in rows if row.kind == "total")
+    return TopLists(categories, streets, total)

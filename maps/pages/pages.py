@@ -1,7 +1,8 @@
 """Map pages (/maps/…), their table views and CSV downloads, and the map assets served offline.
 
 The pages are built by `maps.pages.service`, the tables by `maps.pages.tables`; the same
-numbers as JSON are served by `maps.api.router`.
+numbers as JSON are served by `maps.api.router`. Pages and tables speak the reader's language
+(`citygrid.web.page_language`) and show times in the city's time zone.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from citygrid.accounts.roles import Role
 from citygrid.db import SessionDep
 from citygrid.errors import NotFound
 from citygrid.served_files import file_inside
-from citygrid.settings import SettingsDep
+from citygrid.settings import Settings, SettingsDep
+from citygrid.web import page_language
 from maps.filters import ComponentsQuery, ConfidenceQuery, FiltersDep, OptionsDep
 from maps.page_assets import ASSETS_DIR
 from maps.pages import service, tables
+from maps.schemas import MapFilters
 
 router = APIRouter(tags=["maps"], route_class=RoleCheckedRoute)
 
@@ -39,7 +42,12 @@ def heatmap(
     when few (or asked for)."""
     limits = service.map_limits(settings)
     page = service.heatmap_html(
-        session, filters, limits, query=request.url.query, components=components
+        session,
+        filters,
+        limits,
+        query=request.url.query,
+        components=components,
+        language=page_language(request),
     )
     return HTMLResponse(page)
 
@@ -56,7 +64,13 @@ def choropleth(
     """Cells, communities or streets coloured by a metric, with legend and tooltips."""
     limits = service.map_limits(settings)
     page = service.choropleth_html(
-        session, filters, options, limits, query=request.url.query, components=components
+        session,
+        filters,
+        options,
+        limits,
+        query=request.url.query,
+        components=components,
+        language=page_language(request),
     )
     return HTMLResponse(page)
 
@@ -78,17 +92,22 @@ def hotspots(
         confidence=confidence,
         query=request.url.query,
         components=components,
+        language=page_language(request),
     )
     return HTMLResponse(page)
 
 
 @router.get("/maps/heatmap/table", response_class=HTMLResponse, dependencies=[MAP_VIEWERS])
 def heatmap_table_view(
-    request: Request, filters: FiltersDep, session: SessionDep, page: PageQuery = 1
+    request: Request,
+    filters: FiltersDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: PageQuery = 1,
 ) -> HTMLResponse:
     """The heatmap's numbers as an HTML table."""
     table = tables.heatmap_table(session, filters)
-    return tables.table_response(table, filters, request, layer="heatmap", page=page)
+    return table_view(table, filters, request, settings, layer="heatmap", page=page)
 
 
 @router.get("/maps/heatmap/csv", dependencies=[MAP_VIEWERS])
@@ -103,11 +122,12 @@ def choropleth_table_view(
     filters: FiltersDep,
     options: OptionsDep,
     session: SessionDep,
+    settings: SettingsDep,
     page: PageQuery = 1,
 ) -> HTMLResponse:
     """The choropleth's numbers as an HTML table."""
     table = tables.choropleth_table(session, filters, options)
-    return tables.table_response(table, filters, request, layer="choropleth", page=page)
+    return table_view(table, filters, request, settings, layer="choropleth", page=page)
 
 
 @router.get("/maps/choropleth/csv", dependencies=[MAP_VIEWERS])
@@ -122,12 +142,34 @@ def hotspots_table_view(
     request: Request,
     filters: FiltersDep,
     session: SessionDep,
+    settings: SettingsDep,
     confidence: ConfidenceQuery = 0.95,
     page: PageQuery = 1,
 ) -> HTMLResponse:
     """Every cell's Gi* numbers as an HTML table."""
     table = tables.hotspots_table(session, filters, confidence)
-    return tables.table_response(table, filters, request, layer="hotspots", page=page)
+    return table_view(table, filters, request, settings, layer="hotspots", page=page)
+
+
+def table_view(
+    table: tables.Table,
+    filters: MapFilters,
+    request: Request,
+    settings: Settings,
+    *,
+    layer: str,
+    page: int,
+) -> HTMLResponse:
+    """The table page in the reader's language, its period in the city's time."""
+    return tables.table_response(
+        table,
+        filters,
+        request,
+        layer=layer,
+        page=page,
+        language=page_language(request),
+        zone=settings.city_zone,
+    )
 
 
 @router.get("/maps/hotspots/csv", dependencies=[MAP_VIEWERS])

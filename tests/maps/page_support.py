@@ -20,3 +20,7 @@ def embedded_geojson(page: str) -> list[dict[str, Any]]:
     """The FeatureCollections a page passes to its GeoJSON layers."""
     found = re.findall(r"_add\((\{\"type\":\"FeatureCollection\".*?\})\);\n", page)
     return [json.loads(text) for text in found]
+
+
+# PERIOD as the city (Asia/Shanghai) reads it, in citygrid.web.TIME_FORMAT.
+PLANTED_PERIOD_IN_CITY_TIME = "2026-11-01 08:00 – 2026-11-20 08:00"

@@ -48,3 +48,19 @@ def test_export_refuses_bad_filters(
     assert result.exit_code == exit_code
     assert message in result.output
     assert not out.exists()
+
+
+def test_export_speaks_chinese_unless_told_and_reads_dates_as_city_days(
+    run_cli: Callable[..., Result], planted_city: int, tmp_path: Path
+) -> None:
+    chinese, english = tmp_path / "zh.html", tmp_path / "en.html"
+    period = ["--from", "2026-11-01", "--to", "2026-11-20"]
+    assert run_cli("maps", "export", "heatmap", *period, "--out", str(chinese)).exit_code == 0
+    result = run_cli("maps", "export", "heatmap", *period, "--lang", "en", "--out", str(english))
+    assert result.exit_code == 0, result.output
+    page = chinese.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and "<h1>上报热力图</h1>" in page
+    assert "2026-11-01 00:00 – 2026-11-20 00:00" in page  # midnight in the city, not UTC
+    assert "<h1>Heatmap of reports</h1>" in english.read_text(encoding="utf-8")
+    refused = run_cli("maps", "export", "heatmap", "--lang", "fr", "--out", str(tmp_path / "x"))
+    assert refused.exit_code == 2 and "zh-CN, en" in refused.output

@@ -1,6 +1,7 @@
 """In headless Chromium at 390×844: the case page draws its map with the cell outline, shows the
 timeline and takes an action with the API's error beside the field; the manager's dashboard shows
-the three maps and the evaluation table with the seeded case counted."""
+today's tiles with the seeded case counted (linking to its list), the hot-spot map drawn large on
+the page itself over the labelled grid, the other two maps in frames and the evaluation table."""
 
 from __future__ import annotations
 
@@ -36,6 +37,21 @@ CELL_OUTLINE_DRAWN = """
 const drawn = window.caseMap;
 if (!drawn) return 0;
 return drawn.cell.getLayers().filter(layer => layer._path && layer._path.getAttribute('d')).length;
+"""
+# The dashboard's own hot-spot map: loaded (its status says so), the grid's outlines painted under
+# it, and how wide and tall it is against the page's main column.
+HOTSPOT_MAP_STATE = """
+const contentWidth = (element) => {
+    const style = getComputedStyle(element);
+    return element.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+};
+const holder = document.getElementById('hotspot-map');
+const status = document.getElementById('hotspot-map-status').textContent;
+const painted = holder.querySelectorAll('.leaflet-overlay-pane path[d]').length;
+return {loaded: Boolean(window.dashboardMap && window.dashboardMap.cells), status: status,
+        painted: painted, width: holder.offsetWidth, height: holder.offsetHeight,
+        column: contentWidth(document.getElementById('main')),
+        legend: document.querySelectorAll('#hotspot-map-legend li').length};
 """
 
 
@@ -114,17 +130,36 @@ def test_case_page_draws_the_cell_and_takes_an_action(
     assert only_local_requests(browser, "/maps/assets/leaflet/leaflet.js")
 
 
-def test_dashboard_shows_three_maps_and_counts_the_case(
+def test_dashboard_shows_tiles_the_hot_spot_map_and_counts_the_case(
     browser: webdriver.Chrome, city: City
 ) -> None:
     sign_in(browser, city.server, "browser-manager", "/dashboard?by=community")
+    reported = browser.find_element(By.CSS_SELECTOR, '#tiles-today a[data-tile="reported"]')
+    assert reported.find_element(By.CLASS_NAME, "tile-label").text == ZH("Cases reported")
+    assert reported.find_element(By.CLASS_NAME, "tile-value").text == "1"
+    assert str(reported.get_attribute("href")).split("?")[0].endswith("/cases")  # its case list
+    screenshot(browser, "dashboard-top")
+
+    holder = browser.find_element(By.ID, "hotspot-map")
+    browser.execute_script("arguments[0].scrollIntoView()", holder)
+    WebDriverWait(browser, WAIT_S).until(
+        lambda d: (
+            d.execute_script(HOTSPOT_MAP_STATE)["loaded"]
+            and d.execute_script(HOTSPOT_MAP_STATE)["painted"] > 0
+        )
+    )
+    state = browser.execute_script(HOTSPOT_MAP_STATE)
+    assert state["width"] >= 0.9 * state["column"] and state["height"] >= 400, state
+    assert state["legend"] == 6  # three hot and three cold classes
+    assert ZH("No hot or cold spot in the period.") in state["status"]  # one case: none
+    screenshot(browser, "dashboard-hotspots")
+
     row = browser.find_element(
         By.CSS_SELECTOR, f'#evaluation-table tr[data-key="{COMMUNITY.code}"]'
     )
     cells = [cell.text for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]
     assert cells[:3] == [COMMUNITY.code, COMMUNITY.name, "1"]
-    screenshot(browser, "dashboard-top")
-    for layer in ("heatmap", "choropleth", "hotspots"):
+    for layer in ("heatmap", "choropleth"):
         frame = browser.find_element(By.ID, f"map-{layer}")
         browser.execute_script("arguments[0].scrollIntoView()", frame)
         browser.switch_to.frame(frame)
@@ -136,4 +171,4 @@ def test_dashboard_shows_three_maps_and_counts_the_case(
             browser.switch_to.default_content()
     screenshot(browser, "dashboard-maps")
     assert script_errors(browser) == []
-    assert only_local_requests(browser, "/dashboard/maps/hotspots")
+    assert only_local_requests(browser, "/dashboard/maps/hotspots.json")

@@ -71,7 +71,9 @@ def test_manager_sees_maps_evaluation_trend_and_exports(
     assert page.status_code == 200, page.text
     for text in expected:
         assert text in page.text
-    assert sorted(frame_urls(page.text)) == ["choropleth", "heatmap", "hotspots"]
+    # The hot spots are drawn on the page itself (large); the other two maps are framed.
+    assert sorted(frame_urls(page.text)) == ["choropleth", "heatmap"]
+    assert 'id="hotspot-map"' in page.text and "/dashboard/maps/hotspots.json?" in page.text
     assert '<svg id="trend-chart"' in page.text and 'id="trend-table"' in page.text
     for export in ("/api/evaluation?", "/api/cases/export?", "/maps/heatmap/csv?"):
         assert export in page.text
@@ -137,6 +139,8 @@ def test_filters_reach_every_map_and_export(
     query = f"from=2026-11-01&to=2026-11-20&category=01&area={DISTRICT.code}&urgency=urgent"
     page = client.get(f"/dashboard?{query}&metric=overdue&unit=street", headers=EN).text
     frames = frame_urls(page)
+    hotspots = page.split('id="hotspot-map"', 1)[1].split('data-src="', 1)[1].split('"', 1)[0]
+    frames["hotspots"] = hotspots.replace("&amp;", "&")
     for layer, url in frames.items():
         params = parse_qs(urlsplit(url).query)
         assert params["period_from"] == ["2026-11-01T00:00:00+08:00"], layer

@@ -127,8 +127,11 @@ def small_cap(client: TestClient) -> Iterator[None]:
     overrides.pop(settings_dependency)
 
 
-def get_page(client: TestClient, auth: Auth, path: str, **params: str) -> str:
-    response = client.get(path, params={**PERIOD, **params}, headers=auth(Role.MANAGER))
+def get_page(
+    client: TestClient, auth: Auth, path: str, *, language: str = "en", **params: str
+) -> str:
+    headers = {**auth(Role.MANAGER), "Accept-Language": language}
+    response = client.get(path, params={**PERIOD, **params}, headers=headers)
     assert response.status_code == 200, response.text
     page: str = response.text
     return page
@@ -155,8 +158,16 @@ def test_small_area_shows_its_components(
     page = get_page(client, auth, path, area=WEST_COMMUNITY)
     assert drawn_codes(page) == DRAWN_IN_WEST
     assert "Components (3)" in page
-    assert "components in use" in page and "components damaged" in page
+    assert "Components in use" in page and "Components damaged" in page
     assert "component layer is left out" not in page
+
+
+def test_the_layer_speaks_chinese(client: TestClient, auth: Auth, components: None) -> None:
+    page = get_page(client, auth, "/maps/heatmap", area=WEST_COMMUNITY, language="zh-CN")
+    assert "部件（3 个）" in page and "部件（在用）" in page and "部件（损坏）" in page
+    assert '"养护单位"' in page and '"时段内案件数"' in page  # the popup's field names
+    statuses = {feature["properties"]["status"] for feature in component_layer(page) or []}
+    assert statuses == {"在用", "损坏"}
 
 
 def test_popup_says_code_category_maintainer_and_cases(
@@ -262,6 +273,6 @@ def test_component_style_by_status_and_shape(
 
 def test_legend_lists_only_the_statuses_drawn() -> None:
     legend = render.component_legend([map_component("damaged", "Point")])
-    assert "components damaged" in legend
-    assert "components in use" not in legend
+    assert "Components damaged" in legend
+    assert "Components in use" not in legend
     assert render.component_legend([]) == ""

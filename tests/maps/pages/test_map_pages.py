@@ -81,9 +81,9 @@ def test_choropleth_values_legend_and_tooltips(
     value_of = {f["properties"]["code"]: f["properties"]["value"] for f in cells["features"]}
     assert value_of[cell_code(PLANTED[0])] == "31"
     assert value_of[cell_code((0, 0))] == "1"
-    assert 'id="map-legend"' in page and "natural_breaks" in page
+    assert 'id="map-legend"' in page and "（自然断点）" in page  # a Chinese session by default
     assert "GeoJsonTooltip" not in page  # rendered as Leaflet's own tooltip
-    assert "bindTooltip" in page and '"Reports"' in page.replace("'", '"')
+    assert "bindTooltip" in page and '"上报数"' in page.replace("'", '"')
 
 
 def test_choropleth_user_bounds_and_units(
@@ -95,7 +95,7 @@ def test_choropleth_user_bounds_and_units(
     (streets,) = [fc for fc in embedded_geojson(page) if len(fc["features"]) == 2]
     values = {f["properties"]["code"]: f["properties"]["value"] for f in streets["features"]}
     assert values == {"110102001": str(200 + 9 * 30), EAST_STREET: "200"}
-    assert "≤ 100<br>" in page and "100 – 500<br>" in page
+    assert "≤ 100<br>" in page and "101–500<br>" in page  # user-set classes kept, no overlap
     bad = client.get("/maps/choropleth", params={"scheme": "user"}, headers=auth(Role.MANAGER))
     assert bad.status_code == 422 and bad.json()["field"] == "bounds"
 
@@ -116,8 +116,8 @@ def test_hotspot_page_shows_the_planted_cluster(
     page = get_page(client, auth, "/maps/hotspots")
     (cells,) = [fc for fc in embedded_geojson(page) if len(fc["features"]) == 400]
     classes = {f["properties"]["code"]: f["properties"]["class"] for f in cells["features"]}
-    assert classes[cell_code((9, 4))] == "hot99"  # the planted block's centre
-    assert "FDR-corrected" in page and "Getis-Ord Gi*" in page
+    assert classes[cell_code((9, 4))] == "热点（置信度 99%）"  # the planted block's centre
+    assert "经错误发现率校正" in page and "Getis-Ord Gi*" in page
 
 
 def test_table_view_and_csv_carry_the_same_numbers(
@@ -125,7 +125,7 @@ def test_table_view_and_csv_carry_the_same_numbers(
 ) -> None:
     params = {**PERIOD, "area": WEST_COMMUNITY}
     table = client.get("/maps/heatmap/table", params=params, headers=auth(Role.DISPATCHER)).text
-    assert "<caption>Reports per cell</caption>" in table and '<th scope="col">code</th>' in table
+    assert "<caption>各网格上报数</caption>" in table and '<th scope="col">代码</th>' in table
     assert f"<td>{cell_code(PLANTED[0])}</td><td>cell 8,3</td><td>31</td>" in table
     response = client.get("/maps/heatmap/csv", params=params, headers=auth(Role.DISPATCHER))
     assert response.headers["content-type"].startswith("text/csv")
@@ -146,10 +146,10 @@ def test_table_view_pages_and_keeps_every_filter(
 ) -> None:
     params = [*PERIOD.items(), ("status", "reported"), ("status", "filed"), ("page", "1")]
     table = client.get("/maps/hotspots/table", params=params, headers=auth(Role.MANAGER)).text
-    assert "rows 1–400 of 400" in table and "page 2" not in table
+    assert "第 1–400 行，共 400 行" in table and "第 2 页" not in table
     assert "status=reported&amp;status=filed" in table  # the map and CSV links keep both
     many = client.get("/maps/heatmap/table", params=PERIOD, headers=auth(Role.MANAGER)).text
-    assert "rows 1–400 of 400" in many
+    assert "第 1–400 行，共 400 行" in many
     refused = client.get("/maps/heatmap/table", params={"page": "0"}, headers=auth(Role.MANAGER))
     assert refused.status_code == 422
 
@@ -180,6 +180,6 @@ def test_a_long_table_is_paged(
     monkeypatch.setattr("maps.pages.tables.TABLE_ROWS_MAX", 150)
     params = {**PERIOD, "page": "2"}
     table = client.get("/maps/hotspots/table", params=params, headers=auth(Role.MANAGER)).text
-    assert "rows 151–300 of 400" in table
-    assert ">page 1</a>" in table and ">page 3</a>" in table
+    assert "第 151–300 行，共 400 行" in table
+    assert ">第 1 页</a>" in table and ">第 3 页</a>" in table
     assert table.count("<tr>") == 1 + 150
