@@ -8,14 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Select, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import BigInteger
 
+from citygrid.accounts.models import Department
 from citygrid.errors import NotFound
+from dispatch.inbox.wording import NoticeFacts
 from dispatch.models import Notification
+from events.models import Case
 
 KIND_MAX_CHARS = 32  # notification.kind
 
@@ -138,3 +141,28 @@ def mark_all_read(session: Session, user_id: int, *, now: datetime) -> int:
         .values(read_at=now)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def notice_facts(session: Session, items: list[Notification]) -> list[NoticeFacts]:
+    """Each notice with its case's number and the name of the department its body names (two
+    queries, whatever the page's length)."""
+    case_ids = {item.case_id for item in items if item.case_id is not None}
+    department_ids = {item.body.get("department_id") for item in items} - {None}
+    numbers = _labels(session, select(Case.id, Case.number).where(Case.id.in_(case_ids)))
+    names = _labels(
+        session, select(Department.id, Department.name).where(Department.id.in_(department_ids))
+    )
+    return [
+        NoticeFacts(
+            kind=item.kind,
+            stored_title=item.title,
+            body=item.body,
+            case_number=numbers.get(item.case_id or 0),
+            department_name=names.get(item.body.get("department_id") or 0),
+        )
+        for item in items
+    ]
+
+
+def _labels(session: Session, query: Select[int, str]) -> dict[int, str]:
+    return {key: label for key, label in session.execute(query)}
