@@ -24,7 +24,7 @@ from events.open311 import service
 from events.open311.formats import MEDIA_TYPES, Format, errors_document, format_of, render
 from events.open311.keys import RateLimited, admitted_key_id
 from events.open311.params import given, request_query
-from events.open311.submit import post_request, text_fields
+from events.open311.submit import post_answer, post_request, text_fields
 from events.photos import service as photos
 from events.photos.router import photo_response
 
@@ -230,8 +230,9 @@ POST_BODY: dict[str, Any] = {
 async def create_request(
     fmt: str, request: Request, fetch: FetchDep, writer: WriterDep, settings: SettingsDep
 ) -> Response:
-    """File a request as a citizen report (api_key required); the answer carries its id and
-    a token. Async: intake awaits PostgreSQL on the event loop."""
+    """File a request as a citizen report (api_key required); the answer carries its
+    service_request_id and no token (see `post_answer`). Async: intake awaits PostgreSQL on the
+    event loop."""
     format = chosen_format(fmt)
     form = await read_form(request, settings)
     try:
@@ -241,12 +242,4 @@ async def create_request(
         )
     finally:
         await form.close()
-    document = [
-        {
-            "service_request_id": str(posted.accepted.case_id),
-            "token": str(posted.token),
-            "service_notice": f"case {posted.accepted.number}",
-            "account_id": None,
-        }
-    ]
-    return document_response(document, "service_requests", format)
+    return document_response([post_answer(posted)], "service_requests", format)

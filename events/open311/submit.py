@@ -153,6 +153,18 @@ async def post_request(
     return PostedRequest(accepted, token)
 
 
+def post_answer(posted: PostedRequest) -> dict[str, Any]:
+    """The answer to a POST: the spec returns `service_request_id` or `token`, never both. The
+    intake files the case within the request, so its id is known at once and is what a client
+    gets; a token is for a server that files later, which this one never does. The token is
+    still stored with the client's details, so `GET tokens/{token}` keeps answering."""
+    return {
+        "service_request_id": str(posted.accepted.case_id),
+        "service_notice": f"case {posted.accepted.number}",
+        "account_id": None,
+    }
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 

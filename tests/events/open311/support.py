@@ -13,9 +13,12 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from httpx import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from events.models import Report
 from events.open311 import keys
+from events.open311.models import Open311Request
 from events.open311.seed import seed_service_attributes
 from tests.grid.places import CELL_NW, centre_of, seed_block
 
@@ -31,6 +34,13 @@ def seed_open311(session: Session) -> str:
     seed_block(session)
     seed_service_attributes(session)
     return keys.issue_key(session, name="test app", requests_per_minute=1000).secret
+
+
+def stored_token(session: Session, request_id: str) -> str:
+    """The token kept with the client's details of a posted request (for GET tokens)."""
+    report = session.scalars(select(Report).where(Report.case_id == int(request_id))).one()
+    query = select(Open311Request.token).where(Open311Request.report_uuid == report.report_uuid)
+    return str(session.scalars(query).one())
 
 
 def form(api_key: str | None, service_code: str = GARBAGE, **extra: str) -> dict[str, str]:
