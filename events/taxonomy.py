@@ -6,6 +6,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,20 @@ def check_majors_exist(majors: Iterable[CategorySeed], minors: Iterable[Category
                 f"{minor.code[:2]} of that kind and standard",
                 field="major_categories",
             )
+
+
+@lru_cache(maxsize=1)
+def department_type_names(path: Path = DEFAULT_TAXONOMY) -> dict[str, str]:
+    """The Chinese names of the department types categories route to (meta.department_types:
+    `sanitation` → 环卫/市容环境卫生管理处), for pages that show a department's kind."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    names = document.get("meta", {}).get("department_types", {})
+    return {str(code): str(name) for code, name in names.items()}
+
+
+def department_type_label(code: str, language: str) -> str:
+    """A department type as a page shows it: its Chinese name, or in English the code in
+    words; an unknown type (typed by an administrator) as it was typed."""
+    if language == "en":
+        return code.replace("_", " ")
+    return department_type_names().get(code, code)

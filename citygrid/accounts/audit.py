@@ -1,4 +1,5 @@
-"""The audit log: failed logins, refused tokens, permission denials, revocations, user changes.
+"""The audit log: failed logins, refused tokens, permission denials, revocations, and every
+change an administrator makes (users, departments, calendars, ...).
 
 A refusal is written in a statement of its own (it must be recorded even though its request
 fails); a change a route makes is written in the route's transaction."""
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.models import AuditEvent
+from citygrid.accounts.roles import Principal
 from citygrid.db import Writer
 
 LOG = logging.getLogger(__name__)
@@ -32,6 +34,28 @@ class AuditKind:
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
     PASSWORD_CHANGED = "password_changed"
+    USER_CREATED = "user_created"
+    USER_ROLE_CHANGED = "user_role_changed"  # role or department
+    DEPARTMENT_CREATED = "department_created"
+    DEPARTMENT_CHANGED = "department_changed"
+    SUPERVISOR_ADDED = "supervisor_added"
+    SUPERVISOR_REMOVED = "supervisor_removed"
+    CALENDAR_CREATED = "calendar_created"
+    CALENDAR_DAY_SET = "calendar_day_set"
+    CALENDAR_DAY_REMOVED = "calendar_day_removed"
+
+
+# The kinds whose user is the one the event is about (in the others, the administrator acting).
+USER_EVENT_KINDS = (
+    AuditKind.LOGIN_FAILED,
+    AuditKind.TOKEN_REVOKED,
+    AuditKind.TOKENS_RESET,
+    AuditKind.USER_DISABLED,
+    AuditKind.USER_ENABLED,
+    AuditKind.PASSWORD_CHANGED,
+    AuditKind.USER_CREATED,
+    AuditKind.USER_ROLE_CHANGED,
+)
 
 
 # The user id only when that user exists: a denial must be recorded even for a token of a
@@ -93,6 +117,18 @@ def add_audit_event(session: Session, entry: AuditEntry) -> None:
     session.connection().exec_driver_sql(AUDIT_INSERT_SQL, entry.parameters())
 
 
+def audit_change(
+    session: Session, kind: str, /, *, by: Principal, origin: RequestOrigin, **details: Any
+) -> None:
+    """Record an administrator's change in the session's transaction: the row names who made it
+    (also as details' by_user_id, as on a change of a user), `details` what changed."""
+    by_details = {"by_user_id": by.user_id, "by_username": by.username}
+    entry = AuditEntry(
+        kind, origin, user_id=by.user_id, username=by.username, details={**details, **by_details}
+    )
+    add_audit_event(session, entry)
+
+
 def audit_events(
     session: Session, *, kind: str | None, since: datetime | None, limit: int
 ) -> Sequence[AuditEvent]:
@@ -102,4 +138,15 @@ def audit_events(
         query = query.where(AuditEvent.kind == kind)
     if since is not None:
         query = query.where(AuditEvent.at >= since)
+    return session.scalars(query).all()
+
+
+def user_history(session: Session, user_id: int, *, limit: int) -> Sequence[AuditEvent]:
+    """The newest audit events about one user first (their logins, and changes made to them)."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.user_id == user_id, AuditEvent.kind.in_(USER_EVENT_KINDS))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
     return session.scalars(query).all()

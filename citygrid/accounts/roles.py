@@ -17,6 +17,8 @@ class Role(enum.StrEnum):
 
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = frozenset(ALL_ROLES - {Role.CITIZEN})
+# Who may answer for a department (be told when its cases run overdue).
+SUPERVISOR_ROLES = frozenset({Role.MANAGER, Role.DEPARTMENT})
 
 
 @dataclass(frozen=True)

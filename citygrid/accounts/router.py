@@ -34,7 +34,7 @@ from citygrid.accounts.schemas import (
 from citygrid.accounts.service import (
     LoginRefused,
     change_password,
-    create_user,
+    create_user_audited,
     log_in_checked,
     log_out_token,
     token_for_user,
@@ -162,9 +162,15 @@ def list_users(session: SessionDep) -> list[UserRead]:
     return [UserRead.model_validate(user) for user in users_by_name(session)]
 
 
-@router.post("/api/users", status_code=201, dependencies=[Depends(Allow(Role.ADMIN))])
-def add_user(user_in: UserCreate, session: SessionDep) -> UserRead:
-    user = create_user(session, user_in)
+@router.post("/api/users", status_code=201)
+def add_user(
+    request: Request,
+    user_in: UserCreate,
+    principal: Annotated[Principal, Depends(Allow(Role.ADMIN))],
+    session: SessionDep,
+) -> UserRead:
+    """Add a user (audited)."""
+    user = create_user_audited(session, user_in, by=principal, origin=request_origin(request))
     session.commit()
     return UserRead.model_validate(user)
 
@@ -178,8 +184,9 @@ def change_user(
     session: SessionDep,
     now: NowDep,
 ) -> UserRead:
-    """Disable or enable a user, set their password, or log them out everywhere; each refuses
-    the user's tokens issued so far (a disabled user's, all of them)."""
+    """Change a user's role or department, disable or enable them, set their password, or log
+    them out everywhere; each refuses the user's tokens issued so far (a disabled user's, all of
+    them) and is audited."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}", field="user_id")

@@ -29,6 +29,9 @@ class UserUpdate(BaseModel):
         default=None, min_length=MIN_PASSWORD_LENGTH, max_length=PASSWORD_MAX_LENGTH
     )
     log_out_everywhere: bool = False  # refuse every token issued so far
+    # A new role, or a department member's new department (role 'department' only).
+    role: Role | None = None
+    department_code: str | None = Field(default=None, max_length=32)
 
 
 class PasswordChange(BaseModel):

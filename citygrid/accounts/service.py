@@ -4,20 +4,22 @@ takes the request's session and flushes; the route commits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from citygrid.accounts import audit, throttling
 from citygrid.accounts.audit import AuditEntry, AuditKind, RequestOrigin
 from citygrid.accounts.auth import VerifiedToken, issue_token
 from citygrid.accounts.backoff import LOGIN_BACKOFF, BackoffPolicy
-from citygrid.accounts.models import Department, User
+from citygrid.accounts.models import Department, DepartmentSupervisor, User
 from citygrid.accounts.passwords import check_password_strength, hash_password, password_matches
 from citygrid.accounts.revocation import revoke_token
-from citygrid.accounts.roles import Principal, Role
+from citygrid.accounts.roles import SUPERVISOR_ROLES, Principal, Role
 from citygrid.accounts.schemas import TokenRead, UserCreate, UserUpdate
 from citygrid.accounts.throttling import LoginThrottled
 from citygrid.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -50,6 +52,23 @@ def create_user(session: Session, user_in: UserCreate) -> User:
     )
     session.add(user)
     session.flush()
+    return user
+
+
+def create_user_audited(
+    session: Session, user_in: UserCreate, *, by: Principal, origin: RequestOrigin
+) -> User:
+    """Add a user (as create_user does) on an administrator's behalf, and audit it."""
+    user = create_user(session, user_in)
+    _audit_user_change(
+        session,
+        AuditKind.USER_CREATED,
+        user,
+        by=by,
+        origin=origin,
+        role=user.role,
+        department_code=user_in.department_code,
+    )
     return user
 
 
@@ -158,7 +177,11 @@ def update_user(
     origin: RequestOrigin,
     now: datetime,
 ) -> User:
-    """Change a user's password, disable or enable them, or refuse all their tokens so far."""
+    """Change a user's role or department, password, disable or enable them, or refuse all
+    their tokens so far."""
+    if user_in.role is not None or user_in.department_code is not None:
+        role = user_in.role or Role(user.role)
+        _set_role(session, user, role, user_in.department_code, by=by, origin=origin, now=now)
     if user_in.password is not None:
         change_password(session, user, user_in.password, by=by, origin=origin, now=now)
     if user_in.is_active is not None and user_in.is_active != user.is_active:
@@ -200,6 +223,33 @@ def _set_active(
     _reset_tokens(session, user, kind, by=by, origin=origin, now=now)
 
 
+def _set_role(
+    session: Session,
+    user: User,
+    role: Role,
+    department_code: str | None,
+    *,
+    by: Principal,
+    origin: RequestOrigin,
+    now: datetime,
+) -> None:
+    """A new role (and department): the user's tokens, which carry the old one, are refused;
+    supervising departments ends with a role that cannot."""
+    if user.id == by.user_id and role is not Role.ADMIN:
+        raise Conflict("an admin cannot change their own role", field="role")
+    department_id = _department_for(session, role, department_code)
+    if (role.value, department_id) == (user.role, user.department_id):
+        return
+    previous = {"previous_role": user.role, "previous_department_id": user.department_id}
+    user.role, user.department_id = role.value, department_id
+    if role not in SUPERVISOR_ROLES:
+        session.execute(delete(DepartmentSupervisor).where(DepartmentSupervisor.user_id == user.id))
+    changed = {"role": role.value, "department_code": department_code, **previous}
+    _reset_tokens(
+        session, user, AuditKind.USER_ROLE_CHANGED, by=by, origin=origin, now=now, **changed
+    )
+
+
 def _reset_tokens(
     session: Session,
     user: User,
@@ -208,10 +258,24 @@ def _reset_tokens(
     by: Principal,
     origin: RequestOrigin,
     now: datetime,
+    **changed: Any,
 ) -> None:
-    """Refuse the user's tokens issued before `now`, and audit why (`kind`)."""
+    """Refuse the user's tokens issued before `now`, and audit why (`kind`, `changed`)."""
     user.tokens_valid_after = now
-    details = {"by_user_id": by.user_id, "by_username": by.username}
+    _audit_user_change(session, kind, user, by=by, origin=origin, **changed)
+
+
+def _audit_user_change(
+    session: Session,
+    kind: str,
+    user: User,
+    *,
+    by: Principal,
+    origin: RequestOrigin,
+    **changed: Any,
+) -> None:
+    """Audit a change an administrator made to `user` (the row names the user changed)."""
+    details = {**changed, "by_user_id": by.user_id, "by_username": by.username}
     entry = AuditEntry(kind, origin, user_id=user.id, username=user.username, details=details)
     audit.add_audit_event(session, entry)
 
@@ -226,3 +290,52 @@ def token_for_user(user: User, settings: Settings) -> TokenRead:
 def users_by_name(session: Session) -> Sequence[User]:
     """Every user, in the order of their usernames."""
     return session.scalars(select(User).order_by(User.username)).all()
+
+
+@dataclass(frozen=True)
+class UsersPage:
+    """One page of the users found, with their departments, and how many were found in all."""
+
+    rows: Sequence[tuple[User, Department | None]]
+    total: int
+
+
+def users_page(
+    session: Session, *, search: str | None, role: Role | None, offset: int, limit: int
+) -> UsersPage:
+    """Users whose username or name contains `search` (and of `role`), by username."""
+    query = select(User, Department).outerjoin(Department, Department.id == User.department_id)
+    if search:
+        query = query.where(
+            or_(
+                User.username.icontains(search, autoescape=True),
+                User.display_name.icontains(search, autoescape=True),
+            )
+        )
+    if role is not None:
+        query = query.where(User.role == role.value)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = session.execute(query.order_by(User.username).offset(offset).limit(limit))
+    return UsersPage(rows=[(user, department) for user, department in page], total=total)
+
+
+def department_choices(session: Session) -> Sequence[Department]:
+    """The active departments a user may be placed in, by name."""
+    query = select(Department).where(Department.is_active).order_by(Department.name)
+    return session.scalars(query).all()
+
+
+def supervised_departments(session: Session, user_id: int) -> Sequence[Department]:
+    """The departments the user supervises, by name."""
+    query = (
+        select(Department)
+        .join(DepartmentSupervisor, DepartmentSupervisor.department_id == Department.id)
+        .where(DepartmentSupervisor.user_id == user_id)
+        .order_by(Department.name)
+    )
+    return session.scalars(query).all()
+
+
+def department_of(session: Session, user: User) -> Department | None:
+    """The department the user is a member of, if any."""
+    return session.get(Department, user.department_id) if user.department_id else None

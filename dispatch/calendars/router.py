@@ -1,13 +1,14 @@
-"""Work calendars: list, create, a year's special days, holiday overrides, deadline preview."""
+"""Work calendars: list, create, a year's special days, holiday overrides, deadline preview.
+Every change is audited."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import STAFF_ROLES, Principal, Role
 from citygrid.db import SessionDep
 from dispatch.calendars import service as calendars
@@ -22,8 +23,7 @@ from dispatch.calendars.schemas import (
 
 router = APIRouter(prefix="/api/calendars", tags=["departments"], route_class=RoleCheckedRoute)
 STAFF = Depends(Allow(*STAFF_ROLES))
-ADMIN = Allow(Role.ADMIN)
-ADMIN_ONLY = Depends(ADMIN)
+AdminDep = Annotated[Principal, Depends(Allow(Role.ADMIN))]
 MAX_PREVIEW_HOURS = 10_000.0
 
 
@@ -32,9 +32,13 @@ def list_calendars(session: SessionDep) -> list[CalendarRead]:
     return [CalendarRead.model_validate(row) for row in calendars.list_calendars(session)]
 
 
-@router.post("", status_code=201, dependencies=[ADMIN_ONLY])
-def create_calendar(body: CalendarCreate, session: SessionDep) -> CalendarRead:
-    row = calendars.create_calendar(session, **body.model_dump())
+@router.post("", status_code=201)
+def create_calendar(
+    request: Request, body: CalendarCreate, principal: AdminDep, session: SessionDep
+) -> CalendarRead:
+    row = calendars.create_calendar(
+        session, **body.model_dump(), by=principal, origin=request_origin(request)
+    )
     session.commit()
     return CalendarRead.model_validate(row)
 
@@ -60,21 +64,23 @@ def get_calendar(
 
 @router.put("/{code}/days/{day}")
 def set_calendar_day(
+    request: Request,
     code: str,
     day: date,
     body: CalendarDayChange,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(ADMIN)],
+    principal: AdminDep,
 ) -> SpecialDayRead:
     """Declare `day` a holiday or a workday on the calendar, whatever the official calendar says."""
     row = calendars.calendar_by_code(session, code)
-    override = calendars.set_calendar_day(
+    override = calendars.override_day(
         session,
         row,
         day,
         is_workday=body.is_workday,
         name=body.name,
-        created_by=principal.user_id,
+        by=principal,
+        origin=request_origin(request),
     )
     session.commit()
     return SpecialDayRead(
@@ -82,9 +88,12 @@ def set_calendar_day(
     )
 
 
-@router.delete("/{code}/days/{day}", status_code=204, dependencies=[ADMIN_ONLY])
-def delete_calendar_day(code: str, day: date, session: SessionDep) -> Response:
-    calendars.delete_calendar_day(session, calendars.calendar_by_code(session, code), day)
+@router.delete("/{code}/days/{day}", status_code=204)
+def delete_calendar_day(
+    request: Request, code: str, day: date, principal: AdminDep, session: SessionDep
+) -> Response:
+    row = calendars.calendar_by_code(session, code)
+    calendars.delete_calendar_day(session, row, day, by=principal, origin=request_origin(request))
     session.commit()
     return Response(status_code=204)
 

@@ -1,5 +1,5 @@
 """Work calendars from the database: the calendar a department works by, holiday overrides, and
-the days of a year that are not ordinary ones."""
+the days of a year that are not ordinary ones. An administrator's changes are audited."""
 
 from __future__ import annotations
 
@@ -8,16 +8,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.audit import AuditKind, RequestOrigin, audit_change
 from citygrid.accounts.models import Department
+from citygrid.accounts.roles import Principal
 from citygrid.errors import Conflict, InvalidInput, NotFound
+from citygrid.web import N_
 from dispatch import deadlines
 from dispatch.models import CalendarDay
 from dispatch.models import WorkCalendar as WorkCalendarRow
 
 OFFICIAL = deadlines.ChineseOfficialCalendar()
+# The name the first dispatch migration gave the default calendar. Pages show calendar names
+# through gettext, so this system-given one reads in the page's language; names administrators
+# type are shown as typed.
+DEFAULT_CALENDAR_NAME = N_("Working days 08:30-12:00 and 13:30-17:30, official holidays")
 
 
 @dataclass(frozen=True)
@@ -96,8 +103,11 @@ def create_calendar(
     weekdays: Sequence[int],
     official_holidays: bool,
     time_zone: str,
+    by: Principal,
+    origin: RequestOrigin,
 ) -> WorkCalendarRow:
-    """A new calendar; InvalidInput naming the bad field, Conflict when the code is taken."""
+    """A new calendar (audited); InvalidInput naming the bad field, Conflict when the code is
+    taken."""
     parsed = _checked_periods(periods)
     _check_time_zone(time_zone)
     if session.scalar(select(WorkCalendarRow.id).where(WorkCalendarRow.code == code)):
@@ -112,6 +122,18 @@ def create_calendar(
     )
     session.add(row)
     session.flush()
+    audit_change(
+        session,
+        AuditKind.CALENDAR_CREATED,
+        by=by,
+        origin=origin,
+        code=code,
+        name=name,
+        periods=row.periods,
+        weekdays=row.weekdays,
+        official_holidays=official_holidays,
+        time_zone=time_zone,
+    )
     return row
 
 
@@ -136,13 +158,50 @@ def set_calendar_day(
     return override
 
 
-def delete_calendar_day(session: Session, row: WorkCalendarRow, day: date) -> None:
-    """Remove the override of `day`; NotFound when there is none."""
+def override_day(
+    session: Session,
+    row: WorkCalendarRow,
+    day: date,
+    *,
+    is_workday: bool,
+    name: str | None,
+    by: Principal,
+    origin: RequestOrigin,
+) -> CalendarDay:
+    """An administrator's override of `day` (set_calendar_day), audited."""
+    override = set_calendar_day(
+        session, row, day, is_workday=is_workday, name=name, created_by=by.user_id
+    )
+    audit_change(
+        session,
+        AuditKind.CALENDAR_DAY_SET,
+        by=by,
+        origin=origin,
+        code=row.code,
+        day=day.isoformat(),
+        is_workday=is_workday,
+        name=name,
+    )
+    return override
+
+
+def delete_calendar_day(
+    session: Session, row: WorkCalendarRow, day: date, *, by: Principal, origin: RequestOrigin
+) -> None:
+    """Remove the override of `day` (audited); NotFound when there is none."""
     override = _override(session, row.id, day)
     if override is None:
         raise NotFound(f"calendar {row.code!r} has no override on {day.isoformat()}")
     session.delete(override)
     session.flush()
+    audit_change(
+        session,
+        AuditKind.CALENDAR_DAY_REMOVED,
+        by=by,
+        origin=origin,
+        code=row.code,
+        day=day.isoformat(),
+    )
 
 
 def special_days(session: Session, row: WorkCalendarRow, year: int) -> list[SpecialDay]:
@@ -177,6 +236,28 @@ def preview_deadline(
         return deadlines.add_working_hours(start, hours, calendar)
     except ValueError as error:
         raise InvalidInput(str(error), field="hours") from error
+
+
+def departments_by_calendar(session: Session) -> dict[int | None, int]:
+    """How many departments work by each calendar (None: by the default one)."""
+    rows = session.execute(
+        select(Department.calendar_id, func.count()).group_by(Department.calendar_id)
+    )
+    return {calendar_id: count for calendar_id, count in rows}
+
+
+def departments_of(session: Session, row: WorkCalendarRow, *, is_default: bool) -> list[Department]:
+    """The departments that work by the calendar: its own, and those without one when it is
+    the default; by name."""
+    chosen = Department.calendar_id == row.id
+    if is_default:
+        chosen = chosen | Department.calendar_id.is_(None)
+    return list(session.scalars(select(Department).where(chosen).order_by(Department.name)))
+
+
+def departments_by_name(session: Session) -> Sequence[Department]:
+    """Every department, by name."""
+    return session.scalars(select(Department).order_by(Department.name)).all()
 
 
 def _override(session: Session, calendar_id: int, day: date) -> CalendarDay | None:

@@ -1,5 +1,5 @@
-"""Departments: create and change them, their supervisors, and how they are read (with their
-calendar, member count, supervisors and members)."""
+"""Departments: create and change them, their supervisors (each change audited), and how they
+are read (with their calendar, member count, supervisors and members)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import RowMapping, func, select
 from sqlalchemy.orm import Session
 
+from citygrid.accounts.audit import AuditKind, RequestOrigin, audit_change
 from citygrid.accounts.models import Department, DepartmentSupervisor, User
-from citygrid.accounts.roles import Role
+from citygrid.accounts.roles import SUPERVISOR_ROLES, Principal, Role
 from citygrid.errors import Conflict, InvalidInput, NotFound
 from dispatch.departments.schemas import (
     DepartmentCreate,
@@ -21,7 +22,6 @@ from dispatch.departments.schemas import (
 )
 from dispatch.models import WorkCalendar as WorkCalendarRow
 
-SUPERVISOR_ROLES = frozenset({Role.MANAGER, Role.DEPARTMENT})
 REQUIRED_FIELDS = ("name", "kind", "is_active")  # a change may not set them to null
 
 
@@ -43,7 +43,9 @@ def active_departments(session: Session) -> list[RowMapping]:
     return list(session.execute(statement).mappings())
 
 
-def create_department(session: Session, body: DepartmentCreate) -> Department:
+def create_department(
+    session: Session, body: DepartmentCreate, *, by: Principal, origin: RequestOrigin
+) -> Department:
     """A new active department; Conflict when the code is taken, InvalidInput for an unknown
     calendar."""
     if session.scalar(select(Department.id).where(Department.code == body.code)):
@@ -58,24 +60,38 @@ def create_department(session: Session, body: DepartmentCreate) -> Department:
     )
     session.add(department)
     session.flush()
+    audit_change(session, AuditKind.DEPARTMENT_CREATED, by=by, origin=origin, **body.model_dump())
     return department
 
 
-def update_department(session: Session, code: str, changes: dict[str, Any]) -> Department:
+def update_department(
+    session: Session,
+    code: str,
+    changes: dict[str, Any],
+    *,
+    by: Principal,
+    origin: RequestOrigin,
+) -> Department:
     """The department with the fields sent changed; InvalidInput for a null required field."""
     department = department_by_code(session, code)
     for required in REQUIRED_FIELDS:
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", field=required)
-    if "calendar_code" in changes:
-        department.calendar_id = calendar_id_of(session, changes.pop("calendar_code"))
-    for column, value in changes.items():
+    columns = dict(changes)
+    if "calendar_code" in columns:
+        department.calendar_id = calendar_id_of(session, columns.pop("calendar_code"))
+    for column, value in columns.items():
         setattr(department, column, value)
     session.flush()
+    audit_change(
+        session, AuditKind.DEPARTMENT_CHANGED, by=by, origin=origin, code=code, changes=changes
+    )
     return department
 
 
-def add_supervisor(session: Session, code: str, user_id: int) -> Department:
+def add_supervisor(
+    session: Session, code: str, user_id: int, *, by: Principal, origin: RequestOrigin
+) -> Department:
     """Make a manager or department user a supervisor of the department (idempotent)."""
     department = department_by_code(session, code)
     user = session.get(User, user_id)
@@ -87,10 +103,21 @@ def add_supervisor(session: Session, code: str, user_id: int) -> Department:
     if session.get(DepartmentSupervisor, (department.id, user_id)) is None:
         session.add(DepartmentSupervisor(department_id=department.id, user_id=user_id))
         session.flush()
+        audit_change(
+            session,
+            AuditKind.SUPERVISOR_ADDED,
+            by=by,
+            origin=origin,
+            code=code,
+            user_id=user_id,
+            username=user.username,
+        )
     return department
 
 
-def remove_supervisor(session: Session, code: str, user_id: int) -> None:
+def remove_supervisor(
+    session: Session, code: str, user_id: int, *, by: Principal, origin: RequestOrigin
+) -> None:
     """The user is no longer a supervisor of the department; NotFound when they were not."""
     department = department_by_code(session, code)
     supervisor = session.get(DepartmentSupervisor, (department.id, user_id))
@@ -98,6 +125,9 @@ def remove_supervisor(session: Session, code: str, user_id: int) -> None:
         raise NotFound(f"user {user_id} is not a supervisor of {code!r}")
     session.delete(supervisor)
     session.flush()
+    audit_change(
+        session, AuditKind.SUPERVISOR_REMOVED, by=by, origin=origin, code=code, user_id=user_id
+    )
 
 
 def department_views(session: Session, department_id: int | None) -> list[DepartmentRead]:
@@ -175,3 +205,41 @@ def calendar_id_of(session: Session, calendar_code: str | None) -> int | None:
     if calendar_id is None:
         raise InvalidInput(f"no work calendar with code {calendar_code!r}", field="calendar_code")
     return calendar_id
+
+
+def supervisor_candidates(session: Session, department_id: int) -> Sequence[User]:
+    """Active users who may supervise the department and do not yet, by name."""
+    already = select(DepartmentSupervisor.user_id).where(
+        DepartmentSupervisor.department_id == department_id
+    )
+    query = (
+        select(User)
+        .where(
+            User.is_active,
+            User.role.in_([role.value for role in SUPERVISOR_ROLES]),
+            User.id.not_in(already),
+        )
+        .order_by(User.display_name, User.username)
+    )
+    return session.scalars(query).all()
+
+
+def members_elsewhere(session: Session, department_id: int) -> list[tuple[User, Department]]:
+    """Active members of the other departments (who could move here), by department and name."""
+    query = (
+        select(User, Department)
+        .join(Department, Department.id == User.department_id)
+        .where(
+            User.is_active,
+            User.role == Role.DEPARTMENT.value,
+            User.department_id != department_id,
+        )
+        .order_by(Department.name, User.display_name, User.username)
+    )
+    return [(user, department) for user, department in session.execute(query)]
+
+
+def department_kinds(session: Session) -> list[str]:
+    """The kinds the departments have, to pick one from."""
+    query = select(Department.kind).distinct().order_by(Department.kind)
+    return list(session.scalars(query))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
+from dispatch.rules import admin
 from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetSpec
 from dispatch.rules.schemas import (
@@ -66,10 +67,14 @@ def rule_set_detail(session: Session, version: int) -> RuleSetDetail:
 
 
 @router.post("", status_code=201)
-def save_rule_set(spec: RuleSetSpec, session: SessionDep, principal: Admin) -> RuleSetDetail:
+def save_rule_set(
+    spec: RuleSetSpec, request: Request, session: SessionDep, principal: Admin
+) -> RuleSetDetail:
     """Save a new version (422 listing every problem and conflicting pair; 409 when it would
-    take effect before the newest version)."""
-    saved = rule_sets.save_rule_set(session, spec, by=principal, now=datetime.now(UTC))
+    take effect before the newest version). Audited (dispatch.rules.admin)."""
+    saved = admin.save_rule_set(
+        session, spec, by=principal, origin=request_origin(request), now=datetime.now(UTC)
+    )
     session.commit()
     return rule_set_detail(session, saved.version)
 

@@ -1,16 +1,18 @@
-"""Webhooks: registration and the delivery log (admins)."""
+"""Webhooks: registration and the delivery log (admins); changes are audited by
+dispatch.webhooks.admin."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from citygrid.accounts.auth import Allow, RoleCheckedRoute
+from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
 from dispatch.models import Webhook
+from dispatch.webhooks import admin
 from dispatch.webhooks import service as webhooks
 from dispatch.webhooks.schemas import (
     AttemptRead,
@@ -29,14 +31,17 @@ DELIVERIES_PAGE_MAX = 200
 
 
 @router.post("", status_code=201)
-def create_webhook(body: WebhookCreate, session: SessionDep, principal: Admin) -> WebhookCreated:
+def create_webhook(
+    body: WebhookCreate, request: Request, session: SessionDep, principal: Admin
+) -> WebhookCreated:
     """Registers a receiver; the answer carries the signing secret, shown this once."""
-    webhook = webhooks.create_webhook(
+    webhook = admin.create_webhook(
         session,
         url=str(body.url),
         secret=body.secret,
         event_kinds=body.event_kinds,
-        created_by=principal.user_id,
+        by=principal,
+        origin=request_origin(request),
     )
     created = _with_secret(webhook)
     session.commit()
@@ -51,22 +56,26 @@ def list_webhooks(session: SessionDep, principal: Admin) -> list[WebhookRead]:
 
 @router.patch("/{webhook_id}")
 def update_webhook(
-    webhook_id: int, body: WebhookUpdate, session: SessionDep, principal: Admin
+    webhook_id: int, body: WebhookUpdate, request: Request, session: SessionDep, principal: Admin
 ) -> WebhookRead:
     """Changes the given fields; a new secret is echoed back once."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in changes:
         changes["url"] = str(body.url)
-    webhook = webhooks.update_webhook(session, webhook_id, changes)
+    webhook = admin.update_webhook(
+        session, webhook_id, changes, by=principal, origin=request_origin(request)
+    )
     answer = _with_secret(webhook) if "secret" in changes else WebhookRead.model_validate(webhook)
     session.commit()
     return answer
 
 
 @router.delete("/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: int, session: SessionDep, principal: Admin) -> Response:
+def delete_webhook(
+    webhook_id: int, request: Request, session: SessionDep, principal: Admin
+) -> Response:
     """Removes the webhook, its pending deliveries and their log."""
-    webhooks.delete_webhook(session, webhook_id)
+    admin.delete_webhook(session, webhook_id, by=principal, origin=request_origin(request))
     session.commit()
     return Response(status_code=204)
 

@@ -1,4 +1,5 @@
-"""`/api/categories`: search categories (anyone), add, change and retire them (admins).
+"""`/api/categories`: search categories (anyone), add, change and retire them (admins, audited
+by events.categories.admin).
 
 Each route commits once.
 """
@@ -7,24 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
-from citygrid.accounts.roles import Role
+from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute, request_origin
+from citygrid.accounts.roles import Principal, Role
 from citygrid.db import SessionDep
+from events.categories import admin
 from events.categories.schemas import CategoryCreate, CategoryPage, CategoryRead, CategoryUpdate
-from events.categories.service import (
-    CategoryFilter,
-    create_category,
-    get_category,
-    search_categories,
-    set_retired,
-    update_category,
-)
+from events.categories.service import CategoryFilter, get_category, search_categories
 from events.taxonomy import Kind, Level
 
 router = APIRouter(prefix="/api/categories", tags=["categories"], route_class=RoleCheckedRoute)
-ADMIN_ONLY = Depends(Allow(Role.ADMIN))
+Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 500
 
@@ -54,33 +49,53 @@ def read_category(category_id: int, session: SessionDep) -> CategoryRead:
     return CategoryRead.model_validate(get_category(session, category_id))
 
 
-@router.post("", status_code=201, dependencies=[ADMIN_ONLY])
-def add_category(category_in: CategoryCreate, session: SessionDep) -> CategoryRead:
+@router.post("", status_code=201)
+def add_category(
+    category_in: CategoryCreate, request: Request, session: SessionDep, principal: Admin
+) -> CategoryRead:
     """Add a major (2-digit code) or minor (4/5-digit code under an existing major) category."""
-    category = create_category(session, category_in)
+    category = admin.create_category(
+        session, category_in, by=principal, origin=request_origin(request)
+    )
     session.commit()
     return CategoryRead.model_validate(category)
 
 
-@router.patch("/{category_id}", dependencies=[ADMIN_ONLY])
-def change_category(category_id: int, changes: CategoryUpdate, session: SessionDep) -> CategoryRead:
+@router.patch("/{category_id}")
+def change_category(
+    category_id: int,
+    changes: CategoryUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: Admin,
+) -> CategoryRead:
     """Rename a category or change its criteria, limits, department type or duplicate radius."""
-    category = update_category(session, category_id, changes)
+    category = admin.change_category(
+        session, category_id, changes, by=principal, origin=request_origin(request)
+    )
     session.commit()
     return CategoryRead.model_validate(category)
 
 
-@router.post("/{category_id}/retire", dependencies=[ADMIN_ONLY])
-def retire_category(category_id: int, session: SessionDep) -> CategoryRead:
+@router.post("/{category_id}/retire")
+def retire_category(
+    category_id: int, request: Request, session: SessionDep, principal: Admin
+) -> CategoryRead:
     """Hide a category from new reports; it stays readable and valid on existing cases."""
-    category = set_retired(session, category_id, retired=True)
+    category = admin.set_retired(
+        session, category_id, retired=True, by=principal, origin=request_origin(request)
+    )
     session.commit()
     return CategoryRead.model_validate(category)
 
 
-@router.post("/{category_id}/unretire", dependencies=[ADMIN_ONLY])
-def unretire_category(category_id: int, session: SessionDep) -> CategoryRead:
+@router.post("/{category_id}/unretire")
+def unretire_category(
+    category_id: int, request: Request, session: SessionDep, principal: Admin
+) -> CategoryRead:
     """Bring a retired category back."""
-    category = set_retired(session, category_id, retired=False)
+    category = admin.set_retired(
+        session, category_id, retired=False, by=principal, origin=request_origin(request)
+    )
     session.commit()
     return CategoryRead.model_validate(category)

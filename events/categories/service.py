@@ -235,3 +235,14 @@ def row_of(seed: CategorySeed, parent_ids: dict[CategoryKey, int]) -> dict[str, 
         "duplicate_radius_m": seed.duplicate_radius_m,
         "provenance": dict(seed.provenance),
     }
+
+
+def department_types(session: Session) -> list[str]:
+    """The department types categories name, in order (to pick one when changing a category)."""
+    statement = (
+        select(Category.department_type)
+        .where(Category.department_type.is_not(None))
+        .distinct()
+        .order_by(Category.department_type)
+    )
+    return [value for value in session.scalars(statement) if value]
