@@ -35,7 +35,8 @@ DEMO_DISTRICT_CODE = "110101"
 DEMO_DISTRICT_NAME = "东城区"
 DEMO_LAYOUT = GridLayout(cell_size_m=100.0, community_size=5, street_size=4)
 # (code, name, type from the taxonomy's department_types); the demo department user works in
-# the first. Categories route by type; street offices take what no specialist covers.
+# the first. Categories route by type; the street office of each street (citygrid.demo.rules
+# adds them) takes what no specialist covers.
 DEMO_DEPARTMENTS = (
     ("110101-HW", "东城区环境卫生服务中心", "sanitation"),
     ("110101-YL", "东城区园林绿化局", "landscaping"),
@@ -44,7 +45,6 @@ DEMO_DEPARTMENTS = (
     ("110101-GS", "北京自来水集团东城分公司", "water_supply_enterprise"),
     ("110101-PS", "北京排水集团东城分公司", "drainage_authority"),
     ("110101-LD", "东城区路灯管理所", "street_lighting_office"),
-    ("110101-JD", "东城区街道办事处（属地）", "street_office"),
 )
 DEMO_DEPARTMENT_CODE = DEMO_DEPARTMENTS[0][0]
 
@@ -156,12 +156,13 @@ def load() -> None:
         users = load_demo_users(session)
         rule_set = demo_rules.load_demo_rules(session, now=datetime.now(UTC))
         make_manager_supervise(session)
-        cases = load_demo_history(session, demo_actors(session))
+        # The inventory before the history: component cases stand at their components.
         load_demo_components(
             session,
             district_code=DEMO_DISTRICT_CODE,
             default_radius_m=get_settings().component_radius_m,
         )
+        cases = load_demo_history(session, demo_actors(session))
         if cases or rule_set:  # new cases, or a city from before dispatch: route and time them
             settings = get_settings()
             assignments.backfill_assignments(

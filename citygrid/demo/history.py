@@ -1,117 +1,72 @@
-"""A deterministic demo history: ~20,000 cases over the last 90 days, so a new user sees a city.
+"""A deterministic demo history: ~20,000 cases over the last 90 days that look like a real day.
 
-Reports concentrate around places that draw them in real life (markets, stations, old hutong
-blocks, tourist streets) over a uniform background; categories follow a plausible mix (garbage,
-vending and parking events dominate, components are rarer); every state of the loop is present,
-older cases mostly closed. Everything is computed with a fixed random seed in numpy and written
-with COPY, so loading takes seconds and a second load (which finds the demo rows) adds nothing.
+The reports (where, when, about what: citygrid.demo.plan) go to a component's maintainer, else
+where the demo's routing rules send them (citygrid.demo.rules). Each case then lives through the
+loop as far as `now` lets it (citygrid.demo.timeline), with departments that keep to their
+limits, run late or leave cases aside: the dispatch queue holds last night's and today's
+reports, a few dozen cases are overdue, the inspector has tens of checks waiting, older cases
+are closed, and the departments' grades spread from A to C.
+
+Everything is drawn with fixed seeds in numpy and written with COPY, so loading takes seconds;
+a second load (which finds the demo reports) adds nothing.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from citygrid.demo import rules as demo_rules
+from citygrid.demo import timeline
+from citygrid.demo.plan import (
+    HOTSPOTS,
+    Category,
+    Grid,
+    Plan,
+    make_plan,
+    place_components,
+    top_up_street_offices,
+    weighted_categories,
+)
+from citygrid.demo.timeline import Assignment, CaseFacts, Department, Pace, Story
 from citygrid.settings import get_settings
 from dispatch.calendars.service import calendar_for_department
-from dispatch.deadlines import WorkCalendar, working_hours_between
+from dispatch.deadlines import WorkCalendar
 from events.lifecycle import CaseStatus
-from grid.index import cell_index_for
-from grid.revision import grid_revision
 
 DEMO_CHANNEL = "demo"
 SEED = 20261126
-# (name, WGS-84 lon, lat, relative weight, spread in metres)
-HOTSPOTS: tuple[tuple[str, float, float, float, float], ...] = (
-    ("王府井 Wangfujing", 116.4105, 39.9130, 3.0, 220),
-    ("东单 Dongdan", 116.4170, 39.9075, 1.5, 180),
-    ("北京站 Beijing Railway Station", 116.4210, 39.9020, 3.5, 250),
-    ("簋街 Guijie food street", 116.4240, 39.9395, 2.5, 200),
-    ("南锣鼓巷 Nanluoguxiang hutongs", 116.3975, 39.9350, 2.5, 180),
-    ("雍和宫 Yonghegong", 116.4110, 39.9470, 1.5, 200),
-    ("天坛东门 Temple of Heaven east gate", 116.4150, 39.8810, 1.5, 250),
-    ("前门大街 Qianmen street", 116.3925, 39.8975, 2.0, 220),
-    ("东直门 Dongzhimen", 116.4280, 39.9400, 1.5, 230),
-    ("崇文门菜市场 Chongwenmen market", 116.4120, 39.8985, 2.0, 150),
-)
-BACKGROUND_SHARE = 0.4
-# Probability weights of category codes (events first, then components); unknown codes are skipped.
-CATEGORY_WEIGHTS: dict[tuple[str, str], float] = {
-    ("event", "0102"): 14,
-    ("event", "0103"): 6,
-    ("event", "0104"): 5,
-    ("event", "0101"): 3,
-    ("event", "0501"): 9,
-    ("event", "0502"): 6,
-    ("event", "0503"): 8,
-    ("event", "0504"): 4,
-    ("event", "0201"): 4,
-    ("event", "0202"): 3,
-    ("event", "0301"): 3,
-    ("event", "0106"): 3,
-    ("component", "0101"): 2,
-    ("component", "0102"): 2,
-    ("component", "0103"): 2,
-    ("component", "0201"): 2,
-    ("component", "0301"): 3,
-    ("component", "0401"): 2,
+# How the demo's departments work (by the code after the district's, e.g. 110101-HW), and
+# street offices by their street's number, cycling: the grades spread from A to C.
+SPECIALIST_PACES: dict[str, Pace] = {
+    "HW": timeline.PROMPT,
+    "YL": timeline.PROMPT,
+    "GS": timeline.PROMPT,
+    "PS": timeline.STEADY,
+    "CG": timeline.STEADY,
+    "LD": timeline.SLOW,
+    "SZ": timeline.SLOW,
 }
-Step = tuple[str, CaseStatus | None, CaseStatus]
-# The loop's main line; a case on it stops at a point drawn from its age.
-MAIN_LINE: tuple[Step, ...] = (
-    ("report", None, CaseStatus.REPORTED),
-    ("file", CaseStatus.REPORTED, CaseStatus.FILED),
-    ("dispatch", CaseStatus.FILED, CaseStatus.DISPATCHED),
-    ("accept", CaseStatus.DISPATCHED, CaseStatus.ACCEPTED),
-    ("handle", CaseStatus.ACCEPTED, CaseStatus.HANDLED),
-    ("verify_pass", CaseStatus.HANDLED, CaseStatus.CLOSED),
+STREET_OFFICE_PACES = (
+    timeline.PROMPT,
+    timeline.STEADY,
+    timeline.PROMPT,
+    timeline.PROMPT,
+    timeline.SLOW,
+    timeline.STEADY,
+    timeline.PROMPT,
+    timeline.STEADY,
 )
-# Side paths, walked to their end, with the share of cases that take them.
-SIDE_PATHS: tuple[tuple[float, tuple[Step, ...]], ...] = (
-    (
-        0.04,
-        (
-            ("report", None, CaseStatus.REPORTED),
-            ("not_file", CaseStatus.REPORTED, CaseStatus.NOT_FILED),
-        ),
-    ),
-    (0.01, (*MAIN_LINE[:2], ("cancel", CaseStatus.FILED, CaseStatus.CANCELLED))),
-    (0.01, (*MAIN_LINE[:3], ("return", CaseStatus.DISPATCHED, CaseStatus.RETURNED))),
-    (0.01, (*MAIN_LINE[:5], ("verify_fail", CaseStatus.HANDLED, CaseStatus.REWORK))),
-    (0.005, (*MAIN_LINE[:4], ("approve_suspension", CaseStatus.ACCEPTED, CaseStatus.SUSPENDED))),
-    (
-        0.03,
-        (
-            *MAIN_LINE[:5],
-            ("verify_fail", CaseStatus.HANDLED, CaseStatus.REWORK),
-            ("handle", CaseStatus.REWORK, CaseStatus.HANDLED),
-            ("verify_pass", CaseStatus.HANDLED, CaseStatus.CLOSED),
-        ),
-    ),
-)
-PATHS: tuple[tuple[Step, ...], ...] = (MAIN_LINE, *(path for _, path in SIDE_PATHS))
-STEP_GAP_HOURS = {"file": 0.3, "dispatch": 0.5, "accept": 0.4, "verify_pass": 2.0}
-VERIFY_ACTIONS = frozenset({"verify_pass", "verify_fail"})
-ACTOR_ROLE = {
-    "file": "dispatcher",
-    "not_file": "dispatcher",
-    "dispatch": "dispatcher",
-    "cancel": "dispatcher",
-    "approve_suspension": "dispatcher",
-    "accept": "department",
-    "return": "department",
-    "handle": "department",
-    "verify_pass": "inspector",
-    "verify_fail": "inspector",
-}
+# A street office returns what is not its business to the district's enforcement bureau.
+RETURNS_TO_TYPE = "urban_mgmt_enforcement"
 
 
 @dataclass(frozen=True)
@@ -132,155 +87,127 @@ def demo_history_loaded(session: Session) -> bool:
 def load_demo_history(
     session: Session, actors: DemoActors, *, cases: int = 20_000, now: datetime | None = None
 ) -> int:
-    """Write the demo cases (with reports and history) unless they are there; cases written."""
+    """Write the demo cases (reports, history, assignments) unless they are there; cases
+    written. Load the routing rules and the component inventory first."""
     if demo_history_loaded(session):
         return 0
     now = now or datetime.now(UTC)
-    rng = np.random.default_rng(SEED)
-    categories = _weighted_categories(session)
-    if not categories:
+    categories = weighted_categories(session)
+    departments = _departments(session)
+    if not categories or not departments:
         return 0
-    # Some background points fall outside the district's irregular outline: draw extra, keep
-    # the first `cases` inside.
-    points = _points(rng, int(cases * 1.4))
-    index = cell_index_for(session, grid_revision(session))
-    rows = index.locate(points)
-    inside = np.flatnonzero(rows >= 0)[:cases]
-    points, rows = points[inside], rows[inside]
-    cell_ids = _cell_ids(session, [index.units[row].cell_code for row in rows.tolist()])
-    plan = _plan(rng, len(points), categories, now)
-    calendar = calendar_for_department(
-        session, None, default_code=get_settings().default_calendar_code
-    )
-    _write(session, points, cell_ids, plan, actors, calendar=calendar)
-    return len(points)
+    specialists = demo_rules.specialist_departments(session)
+    grid = Grid.load(session)
+    plan = make_plan(np.random.default_rng(SEED), grid, categories, now, cases)
+    place_components(session, np.random.default_rng(SEED + 1), plan, grid)
+    top_up_street_offices(np.random.default_rng(SEED + 2), plan, grid, specialists, now)
+    clocks = timeline.clocks(get_settings().city_zone, _default_calendar(session))
+    routes = Routes.of(departments, specialists)
+    stories = [
+        timeline.story_of(routes.facts(plan, i), clocks, now) for i in range(len(plan.reported_at))
+    ]
+    _write(session, plan, stories, actors)
+    return len(stories)
 
 
-def _weighted_categories(session: Session) -> list[tuple[int, float, float, int | None]]:
-    """(category id, weight, normal limit hours, department id) of the demo mix that exist."""
-    found = session.execute(
-        text(
-            "SELECT c.id, c.kind, c.code, coalesce(c.limit_hours_normal, 8) AS limit_h, "
-            "coalesce((SELECT d.id FROM department d WHERE d.kind = c.department_type "
-            "ORDER BY d.id LIMIT 1), (SELECT d.id FROM department d "
-            "WHERE d.kind = 'street_office' ORDER BY d.id LIMIT 1)) AS department_id "
-            "FROM category c WHERE c.level = 'minor' AND c.retired_at IS NULL"
+def pace_of(code: str) -> Pace:
+    """How a demo department works: specialists by their code, street offices by street."""
+    parts = code.split("-")
+    if len(parts) == 3 and parts[1] == "JD" and parts[2][-3:].isdigit():
+        return STREET_OFFICE_PACES[int(parts[2][-3:]) % len(STREET_OFFICE_PACES)]
+    return SPECIALIST_PACES.get(parts[-1], timeline.STEADY)
+
+
+def _departments(session: Session) -> dict[str, Department]:
+    """The active departments by code, each with its pace and work calendar."""
+    default_code = get_settings().default_calendar_code
+    rows = session.execute(text("SELECT id, code FROM department WHERE is_active ORDER BY code"))
+    return {
+        row.code: Department(
+            row.id,
+            row.code,
+            pace_of(row.code),
+            calendar_for_department(session, row.id, default_code=default_code),
         )
-    ).all()
-    chosen = []
-    for row in found:
-        weight = CATEGORY_WEIGHTS.get((row.kind, row.code))
-        if weight:
-            chosen.append((row.id, weight, float(row.limit_h), row.department_id))
-    return chosen
+        for row in rows
+    }
 
 
-def _points(rng: np.random.Generator, count: int) -> npt.NDArray[np.float64]:
-    """Hotspot clusters plus a uniform background over Dongcheng's extent."""
-    background = int(count * BACKGROUND_SHARE)
-    weights = np.array([spot[3] for spot in HOTSPOTS])
-    spot = rng.choice(len(HOTSPOTS), size=count - background, p=weights / weights.sum())
-    centres = np.array([[s[1], s[2]] for s in HOTSPOTS])[spot]
-    spread_deg = np.array([s[4] for s in HOTSPOTS])[spot] / 111_000
-    clustered = centres + rng.normal(size=(len(spot), 2)) * spread_deg[:, None] * [1.3, 1.0]
-    uniform = np.column_stack(
-        [rng.uniform(116.385, 116.447, background), rng.uniform(39.860, 39.968, background)]
-    )
-    return np.vstack([clustered, uniform])
-
-
-def _cell_ids(session: Session, codes: Sequence[str]) -> npt.NDArray[np.int64]:
-    found = session.execute(text("SELECT code, id FROM grid_cell")).all()
-    by_code: dict[str, int] = {row.code: row.id for row in found}
-    return np.array([by_code[code] for code in codes], dtype=np.int64)
+def _default_calendar(session: Session) -> WorkCalendar:
+    return calendar_for_department(session, None, default_code=get_settings().default_calendar_code)
 
 
 @dataclass(frozen=True)
-class _Plan:
-    category_ids: npt.NDArray[np.int64]
-    limit_hours: npt.NDArray[np.float64]
-    department_ids: list[int | None]
-    created_at: list[datetime]
-    steps: list[tuple[Step, ...]]  # what happened to each case, in order
-    by_inspector: npt.NDArray[np.bool_]
-    urgent: npt.NDArray[np.bool_]
+class Routes:
+    """Where a case goes: its component's maintainer, else where the demo rules send it; and
+    who takes it when that department returns it."""
+
+    departments: Mapping[str, Department]
+    specialists: Mapping[str, str]  # department type → code
+    by_id: Mapping[int, Department]
+
+    @classmethod
+    def of(cls, departments: Mapping[str, Department], specialists: Mapping[str, str]) -> Routes:
+        return cls(departments, specialists, {d.id: d for d in departments.values()})
+
+    def first(self, category: Category, street_code: str, maintainer_id: int) -> Department:
+        maintainer = self.by_id.get(maintainer_id)
+        if maintainer is not None:
+            return maintainer
+        code = demo_rules.routed_department(category.department_type, street_code, self.specialists)
+        return self.departments.get(code) or next(iter(self.departments.values()))
+
+    def fallback(self, first: Department, street_code: str) -> Department:
+        office = self.departments.get(demo_rules.street_office_code(street_code))
+        if office is not None and office is not first:
+            return office
+        bureau = self.departments.get(self.specialists.get(RETURNS_TO_TYPE, ""))
+        return bureau or first
+
+    def facts(self, plan: Plan, i: int) -> CaseFacts:
+        category, street = plan.category(i), plan.places.street_codes[i]
+        first = self.first(category, street, int(plan.places.maintainer_ids[i]))
+        limit = category.limit_normal
+        if plan.urgent[i] and category.limit_urgent is not None:
+            limit = category.limit_urgent
+        return CaseFacts(
+            reported_at=plan.reported_at[i],
+            reporter_role="inspector" if plan.by_inspector[i] else "citizen",
+            limit_hours=limit,
+            auto_dispatch=category.auto_dispatch,
+            first=first,
+            fallback=self.fallback(first, street),
+            draws=plan.draws[i].tolist(),
+        )
 
 
-def _plan(
-    rng: np.random.Generator,
-    count: int,
-    categories: list[tuple[int, float, float, int | None]],
-    now: datetime,
-) -> _Plan:
-    weights = np.array([c[1] for c in categories])
-    chosen = rng.choice(len(categories), size=count, p=weights / weights.sum())
-    age_hours = np.sort(rng.uniform(0, 90 * 24, count))[::-1]
-    return _Plan(
-        category_ids=np.array([categories[i][0] for i in chosen], dtype=np.int64),
-        limit_hours=np.array([categories[i][2] for i in chosen]),
-        department_ids=[categories[i][3] for i in chosen],
-        created_at=[now - timedelta(hours=float(h)) for h in age_hours],
-        steps=_histories(rng, age_hours),
-        by_inspector=rng.uniform(size=count) < 0.7,
-        urgent=rng.uniform(size=count) < 0.1,
-    )
-
-
-def _histories(
-    rng: np.random.Generator, age_hours: npt.NDArray[np.float64]
-) -> list[tuple[Step, ...]]:
-    """A path per case; on the main line, young cases are still moving and old ones closed."""
-    shares = np.array([share for share, _ in SIDE_PATHS])
-    paths = rng.choice(len(PATHS), size=len(age_hours), p=[1 - shares.sum(), *shares])
-    progress = np.clip(age_hours / (10 * 24) + rng.uniform(-0.5, 0.5, len(age_hours)), 0, 1)
-    stops = np.minimum((progress * len(MAIN_LINE)).astype(np.int64), len(MAIN_LINE) - 1)
-    return [
-        MAIN_LINE[: stop + 1] if path == 0 else PATHS[path]
-        for path, stop in zip(paths.tolist(), stops.tolist(), strict=True)
-    ]
-
-
-def _timeline(created: datetime, steps: tuple[Step, ...], limit_hours: float) -> list[datetime]:
-    """When each step happened: the handling takes part of the limit, the rest a little while."""
-    moments = [created]
-    for action, _, _ in steps[1:]:
-        gap = limit_hours * 0.6 if action == "handle" else STEP_GAP_HOURS.get(action, 1.0)
-        moments.append(moments[-1] + timedelta(hours=gap))
-    return moments
-
-
-def _write(
-    session: Session,
-    points: npt.NDArray[np.float64],
-    cell_ids: npt.NDArray[np.int64],
-    plan: _Plan,
-    actors: DemoActors,
-    *,
-    calendar: WorkCalendar,
-) -> None:
+def _write(session: Session, plan: Plan, stories: Sequence[Story], actors: DemoActors) -> None:
     first_id = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM event_case")) or 0) + 1
-    numbers = _case_numbers(session, plan.created_at)
+    numbers = _case_numbers(session, plan.reported_at)
     raw = session.connection().connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor:
         _copy(
             cursor,
-            "event_case (id, number, status, category_id, urgency, description, geom, "
-            "cell_id, department_id, reported_by, created_at, updated_at, dispatched_at, "
-            "due_at, handled_at, closed_at, suspended_from, rework_count, return_count)",
-            _case_rows(first_id, numbers, points, cell_ids, plan, actors),
+            f"event_case ({', '.join(CASE_COLUMNS)})",
+            _case_rows(first_id, numbers, plan, stories, actors),
         )
         _copy(
             cursor,
             "report (report_uuid, case_id, original_case_id, reporter_id, channel, "
             "geom, description, created_at)",
-            _report_rows(first_id, points, plan, actors),
+            _report_rows(first_id, plan, actors),
         )
         _copy(
             cursor,
             "case_transition (case_id, action, from_status, to_status, actor_id, actor_role, "
-            "details, at)",
-            _history_rows(first_id, plan, actors, calendar),
+            "reason, details, at)",
+            _history_rows(first_id, stories, actors),
+        )
+        _copy(
+            cursor,
+            f"case_assignment ({', '.join(ASSIGNMENT_COLUMNS)})",
+            _assignment_rows(first_id, stories, actors),
         )
     session.execute(
         text(
@@ -294,9 +221,7 @@ def _case_numbers(session: Session, created_at: list[datetime]) -> list[str]:
     """Numbers per day in the city's time zone, drawn from each day's case-number sequence."""
     zone = get_settings().city_zone
     days = [moment.astimezone(zone).date() for moment in created_at]
-    per_day: dict[date, int] = {}
-    for day in days:
-        per_day[day] = per_day.get(day, 0) + 1
+    per_day: dict[date, int] = Counter(days)
     first: dict[date, int] = {}
     for day, count in per_day.items():
         # Reserve `count` numbers at once: setval moves the sequence past them.
@@ -321,63 +246,93 @@ def _copy(cursor: object, table: str, rows: Iterator[tuple[object, ...]]) -> Non
             copy.write_row(row)
 
 
-def _first(steps: tuple[Step, ...], times: list[datetime], action: str) -> datetime | None:
-    return next((times[i] for i, step in enumerate(steps) if step[0] == action), None)
+def _description(plan: Plan, i: int) -> str:
+    """What the reporter wrote: the category, near which landmark, marked as demo data."""
+    category, spot = plan.category(i), int(plan.places.hotspots[i])
+    near = f"{HOTSPOTS[spot][0].split()[0]}附近，" if spot >= 0 else ""
+    what = f"{category.name_zh}损坏" if category.kind == "component" else category.name_zh
+    return f"{near}{what}（演示数据）"
 
 
-def _last(steps: tuple[Step, ...], times: list[datetime], action: str) -> datetime | None:
-    found = [times[i] for i, step in enumerate(steps) if step[0] == action]
-    return found[-1] if found else None
+CASE_COLUMNS = (
+    "id",
+    "number",
+    "status",
+    "category_id",
+    "urgency",
+    "description",
+    "geom",
+    "cell_id",
+    "department_id",
+    "reported_by",
+    "created_at",
+    "updated_at",
+    "filed_at",
+    "dispatched_at",
+    "due_at",
+    "warn_at",
+    "due_provisional",
+    "handled_at",
+    "closed_at",
+    "suspended_from",
+    "suspended_at",
+    "rework_count",
+    "return_count",
+    "version",
+    "component_id",
+    "component_distance_m",
+    "component_match",
+)
 
 
 def _case_rows(
-    first_id: int,
-    numbers: list[str],
-    points: npt.NDArray[np.float64],
-    cell_ids: npt.NDArray[np.int64],
-    plan: _Plan,
-    actors: DemoActors,
+    first_id: int, numbers: list[str], plan: Plan, stories: Sequence[Story], actors: DemoActors
 ) -> Iterator[tuple[object, ...]]:
-    for i, (lon, lat) in enumerate(points.tolist()):
-        steps = plan.steps[i]
-        times = _timeline(plan.created_at[i], steps, float(plan.limit_hours[i]))
-        dispatched = _first(steps, times, "dispatch")
-        due = dispatched + timedelta(hours=float(plan.limit_hours[i])) if dispatched else None
-        status = steps[-1][2]
-        on_desk = dispatched is not None and status is not CaseStatus.RETURNED
+    places = plan.places
+    for i, story in enumerate(stories):
+        lon, lat = places.points[i].tolist()
+        current, last = story.current, story.assignments[-1] if story.assignments else None
+        component = int(places.component_ids[i])
+        suspended = story.status is CaseStatus.SUSPENDED
         yield (
             first_id + i,
             numbers[i],
-            status.value,
-            int(plan.category_ids[i]),
+            story.status.value,
+            plan.category(i).id,
             "urgent" if plan.urgent[i] else "normal",
-            "演示数据 demo report",
+            _description(plan, i),
             f"SRID=4326;POINT({lon} {lat})",
-            int(cell_ids[i]),
-            plan.department_ids[i] if on_desk else None,
+            int(places.cell_ids[i]),
+            current.department.id if current else None,
             _reporter(plan, i, actors),
-            times[0],
-            times[-1],
-            dispatched,
-            due,
-            _last(steps, times, "handle"),
-            times[-1] if status is CaseStatus.CLOSED else None,
-            steps[-1][1].value if status is CaseStatus.SUSPENDED and steps[-1][1] else None,
-            sum(1 for step in steps if step[0] == "verify_fail"),
-            sum(1 for step in steps if step[0] == "return"),
+            plan.reported_at[i],
+            story.steps[-1].at,
+            story.last_at("file"),
+            last.dispatched_at if last else None,
+            current.due_at if current else None,
+            current.warn_at if current else None,
+            current.due_provisional if current else False,
+            story.last_at("handle"),
+            story.last_at("verify_pass") if story.status is CaseStatus.CLOSED else None,
+            "accepted" if suspended else None,
+            current.suspended_at if current else None,
+            story.count("verify_fail"),
+            story.count("return"),
+            len(story.steps),
+            component if component >= 0 else None,
+            float(places.component_distance_m[i]) if component >= 0 else None,
+            "suggested" if component >= 0 else None,
         )
 
 
-def _reporter(plan: _Plan, i: int, actors: DemoActors) -> int:
+def _reporter(plan: Plan, i: int, actors: DemoActors) -> int:
     return actors.inspector_id if plan.by_inspector[i] else actors.citizen_id
 
 
-def _report_rows(
-    first_id: int, points: npt.NDArray[np.float64], plan: _Plan, actors: DemoActors
-) -> Iterator[tuple[object, ...]]:
+def _report_rows(first_id: int, plan: Plan, actors: DemoActors) -> Iterator[tuple[object, ...]]:
     # Deterministic UUIDs: a reload would produce the same reports, never new ones.
     namespace = uuid.UUID(int=SEED)
-    for i, (lon, lat) in enumerate(points.tolist()):
+    for i, (lon, lat) in enumerate(plan.places.points.tolist()):
         case_id = first_id + i
         yield (
             uuid.uuid5(namespace, str(case_id)),
@@ -386,52 +341,82 @@ def _report_rows(
             _reporter(plan, i, actors),
             DEMO_CHANNEL,
             f"SRID=4326;POINT({lon} {lat})",
-            "演示数据 demo report",
-            plan.created_at[i],
+            _description(plan, i),
+            plan.reported_at[i],
         )
 
 
-def _history_rows(
-    first_id: int, plan: _Plan, actors: DemoActors, calendar: WorkCalendar
-) -> Iterator[tuple[object, ...]]:
-    actor_ids = {
+def _actor_ids(actors: DemoActors) -> dict[str, int]:
+    return {
         "dispatcher": actors.dispatcher_id,
         "department": actors.department_user_id,
         "inspector": actors.inspector_id,
+        "citizen": actors.citizen_id,
     }
-    for i, steps in enumerate(plan.steps):
-        times = _timeline(plan.created_at[i], steps, float(plan.limit_hours[i]))
-        reporter_role = "inspector" if plan.by_inspector[i] else "citizen"
-        handled_at: datetime | None = None
-        for (action, source, target), moment in zip(steps, times, strict=True):
-            role = ACTOR_ROLE.get(action, reporter_role)
-            actor = actor_ids.get(role, _reporter(plan, i, actors))
-            if action == "report":
-                actor = _reporter(plan, i, actors)
-            handled_at = moment if action == "handle" else handled_at
+
+
+def _history_rows(
+    first_id: int, stories: Sequence[Story], actors: DemoActors
+) -> Iterator[tuple[object, ...]]:
+    actor_ids = _actor_ids(actors)
+    for i, story in enumerate(stories):
+        for step in story.steps:
             yield (
                 first_id + i,
-                action,
-                source.value if source else None,
-                target.value,
-                actor,
-                role,
-                _details(action, handled_at, moment, calendar),
-                moment,
+                step.action,
+                step.source.value if step.source else None,
+                step.target.value,
+                actor_ids[step.role],
+                step.role,
+                step.reason,
+                json.dumps(step.details),
+                step.at,
             )
 
 
-def _details(
-    action: str, handled_at: datetime | None, moment: datetime, calendar: WorkCalendar
-) -> str:
-    """The history row's details as JSON: a verification names the handling it verifies and
-    the working hours since (as events/case_service.py records them; evaluation counts the
-    inspector's verifications on time from those hours)."""
-    if action not in VERIFY_ACTIONS:
-        return "{}"
-    if handled_at is None:
-        return json.dumps({"handled_at": None})
-    waited = working_hours_between(handled_at, moment, calendar)
-    return json.dumps(
-        {"handled_at": handled_at.isoformat(), "verify_working_hours": round(waited, 4)}
+ASSIGNMENT_COLUMNS = (
+    "case_id",
+    "department_id",
+    "dispatched_by",
+    "dispatched_at",
+    "limit_hours",
+    "due_at",
+    "warn_at",
+    "due_provisional",
+    "accepted_at",
+    "handled_at",
+    "handling_hours",
+    "returned_at",
+    "rework_count",
+    "suspended_at",
+    "ended_at",
+    "end_reason",
+)
+
+
+def _assignment_rows(
+    first_id: int, stories: Sequence[Story], actors: DemoActors
+) -> Iterator[tuple[object, ...]]:
+    for i, story in enumerate(stories):
+        for assignment in story.assignments:
+            yield (first_id + i, *_assignment_values(assignment, actors.dispatcher_id))
+
+
+def _assignment_values(assignment: Assignment, dispatcher_id: int) -> tuple[object, ...]:
+    return (
+        assignment.department.id,
+        dispatcher_id,
+        assignment.dispatched_at,
+        assignment.limit_hours,
+        assignment.due_at,
+        assignment.warn_at,
+        assignment.due_provisional,
+        assignment.accepted_at,
+        assignment.handled_at,
+        assignment.handling_hours,
+        assignment.returned_at,
+        assignment.rework_count,
+        assignment.suspended_at,
+        assignment.ended_at,
+        assignment.end_reason,
     )

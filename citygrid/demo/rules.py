@@ -3,13 +3,15 @@
 Area comes first in precedence, so a street-level "any category → street office" rule would beat
 a district-level specialist rule. The specialists are therefore written per street too (street ×
 minor category → specialist): in the same area a minor category beats "any", so the specialist
-wins, and the street office takes whatever no specialist covers. A citywide "any → district
-street office" rule catches cases in cells outside every street (none in a generated grid).
+wins, and the street office takes whatever no specialist covers. Where the city has a
+district-wide street office department, a citywide "any → it" rule catches cases in cells
+outside every street (none in a generated grid; the demo city has none: every department it
+has receives cases).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,7 +79,7 @@ def load_demo_rules(session: Session, *, now: datetime) -> RuleSet | None:
     spec = RuleSetSpec.model_validate(
         {
             "effective_from": now - timedelta(days=EFFECTIVE_DAYS_BACK),
-            "comment": "demo rule set: specialists by category type, street offices as fallback",
+            "comment": "演示规则：按类别的部门类型派往专业部门，其余由街道办事处兜底",
             "auto_dispatch": AUTO_DISPATCH,
             "rules": rules,
         }
@@ -97,9 +99,9 @@ def add_street_offices(session: Session, streets: Sequence[Street]) -> None:
     session.flush()
 
 
-def specialist_rules(session: Session, streets: Sequence[Street]) -> list[dict[str, Any]]:
-    """Street × minor category → the department of the category's type, where there is one."""
-    specialists = {
+def specialist_departments(session: Session) -> dict[str, str]:
+    """Department type → the code of the demo's specialist of that type (the lowest code)."""
+    return {
         kind: code
         for kind, code in session.execute(
             select(Department.kind, Department.code)
@@ -107,6 +109,24 @@ def specialist_rules(session: Session, streets: Sequence[Street]) -> list[dict[s
             .order_by(Department.code.desc())  # the lowest code of a kind wins the dict
         )
     }
+
+
+def routed_department(
+    department_type: str | None, street_code: str, specialists: Mapping[str, str]
+) -> str:
+    """The code of the department these rules send a category of that type in that street to:
+    its specialist, else the street office (a component's maintainer goes before both)."""
+    return specialists.get(department_type or "", street_office_code(street_code))
+
+
+# Rule names are what the rules page shows: in the city's language, as an administrator would
+# type them.
+KIND_NAMES = {"event": "事件", "component": "部件"}
+
+
+def specialist_rules(session: Session, streets: Sequence[Street]) -> list[dict[str, Any]]:
+    """Street × minor category → the department of the category's type, where there is one."""
+    specialists = specialist_departments(session)
     categories = session.execute(
         select(Category.kind, Category.code, Category.department_type)
         .where(Category.level == "minor", Category.department_type.in_(list(specialists)))
@@ -115,7 +135,7 @@ def specialist_rules(session: Session, streets: Sequence[Street]) -> list[dict[s
     ).all()
     return [
         {
-            "name": f"{category.department_type} {category.kind} {category.code} {street.code}",
+            "name": f"{street.name}·{KIND_NAMES.get(category.kind, category.kind)} {category.code}",
             "category": category.code,
             "category_kind": category.kind,
             "area": {"street": street.code},
@@ -130,7 +150,7 @@ def street_office_rules(streets: Sequence[Street]) -> list[dict[str, Any]]:
     """Any category in a street → its street office."""
     return [
         {
-            "name": f"street office {street.code}",
+            "name": f"{street.name}·属地兜底",
             "category": "*",
             "area": {"street": street.code},
             "department": street_office_code(street.code),
@@ -150,4 +170,4 @@ def citywide_fallback(session: Session) -> list[dict[str, Any]]:
     )
     if code is None:
         return []
-    return [{"name": "citywide fallback", "category": "*", "area": "citywide", "department": code}]
+    return [{"name": "全区兜底", "category": "*", "area": "citywide", "department": code}]
