@@ -30,6 +30,7 @@ COMMANDS: dict[str, list[str]] = {
     "dispatch_evaluation.py": [*TINY_CITY, "--cases", "1000", "--repeat", "1"],
     "dispatch.py": ["evaluation", "--", *TINY_CITY, "--cases", "1000", "--repeat", "1"],
     "maps.py": [*TINY_CITY, "--reports", "1000", "--repeat", "1"],
+    "pages.py": [*TINY_CITY, "--cases", "7000", "--seconds", "1"],
     "components_import.py": [*TINY_CITY, "--rows", "1000"],
     "components_match.py": [*TINY_CITY, "--components", "1000", "--reports", "30"],
     "components_queries.py": ["--components", "1000", "--cases", "1000"],

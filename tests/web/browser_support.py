@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -209,9 +210,14 @@ def text_of(driver: webdriver.Chrome, element_id: str) -> str:
 
 
 def wait_for_text(driver: webdriver.Chrome, element_id: str, expected: str) -> str:
-    """The element's text once it holds `expected`."""
-    WebDriverWait(driver, WAIT_S).until(lambda d: expected in text_of(d, element_id))
-    return text_of(driver, element_id)
+    """The element's text once it holds `expected` (a page that reloads meanwhile is read
+    again: the element found just before the reload goes stale)."""
+    wait = WebDriverWait(driver, WAIT_S, ignored_exceptions=[StaleElementReferenceException])
+    # A one-item tuple is truthy even when the text is empty (until() waits for truthy).
+    found: tuple[str] = wait.until(
+        lambda d: (shown,) if expected in (shown := text_of(d, element_id)) else False
+    )
+    return found[0]
 
 
 def fill_report(

@@ -15,7 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -180,9 +180,8 @@ def dispatcher_files_and_dispatches(browser: webdriver.Chrome, city: City, case_
     assert case_status(city, case_id) == "filed"
     browser.find_element(By.ID, "tab-queue").click()
     row = browser.find_element(By.CSS_SELECTOR, f'#queue-table tr[data-case-id="{case_id}"]')
-    department = row.find_element(By.ID, f"dispatch-department-{case_id}")
-    department.clear()
-    department.send_keys(DEPARTMENT_CODE)
+    department = Select(row.find_element(By.ID, f"dispatch-department-{case_id}"))
+    department.select_by_value(DEPARTMENT_CODE)
     screenshot(browser, "flow-4-dispatcher-console")
     submit_and_wait_for_reload(browser, row.find_element(By.CSS_SELECTOR, "button.primary"))
     assert case_status(city, case_id) == "dispatched"
