@@ -22,6 +22,7 @@ SORT_URGENT = N_("Urgent first")
 SORT_DEADLINE = N_("Nearest deadline first")
 SORT_OLDEST = N_("Oldest first")
 SORT_DEFAULT = N_("Each list's own order")
+SORT_TO_ACCEPT = N_("To accept first, then nearest deadline")
 
 # What the pages' scripts show (the API's field errors beyond the common ones, and outcomes).
 ACTION_MESSAGES = {
@@ -43,6 +44,8 @@ def sort_choices(default: CaseSort | None) -> dict[str, str]:
         CaseSort.DUE_AT.value: SORT_DEADLINE,
         CaseSort.CREATED_AT.value: SORT_OLDEST,
     }
+    if default is CaseSort.TO_ACCEPT:  # the desk's own order
+        choices[CaseSort.TO_ACCEPT.value] = SORT_TO_ACCEPT
     if default is None:
         return {"": SORT_DEFAULT, **choices}
     return {default.value: choices.pop(default.value), **choices}

@@ -28,7 +28,9 @@ from events.listing.schemas import CaseSort
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 
 DESK_ROLES = (Role.DEPARTMENT, Role.ADMIN)
-DESK_SORT = CaseSort.DUE_AT  # the nearest deadline first: the overdue cases on top
+# New arrivals to accept first (a case just dispatched is on the first page), then the nearest
+# deadline: the overdue cases on top of the rest.
+DESK_SORT = CaseSort.TO_ACCEPT
 DESK_MESSAGES = {
     **ACTION_MESSAGES,
     "error.field.hours": N_("Give the number of working hours."),

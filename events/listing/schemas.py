@@ -23,6 +23,7 @@ class CaseSort(enum.StrEnum):
     NUMBER = "number"
     STATUS = "status"
     URGENCY = "urgency"  # urgent first, then the newest
+    TO_ACCEPT = "to_accept"  # cases still to accept first, then the nearest deadline
 
 
 @dataclass(frozen=True)

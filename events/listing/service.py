@@ -65,6 +65,7 @@ STATUS_RANK = case(
     {status.value: rank for rank, status in enumerate(CaseStatus)}, value=Case.status
 )
 URGENCY_RANK = case((Case.urgency == "urgent", 0), else_=1)
+ACCEPTED_RANK = case((Case.status == CaseStatus.DISPATCHED.value, 0), else_=1)
 NEVER: ColumnElement[Any] = literal_column("'infinity'::timestamptz")
 BEFORE_ALL: ColumnElement[Any] = literal_column("'-infinity'::timestamptz")
 # Each sort as its keys, most significant first: (expression, descending). The keys end in the
@@ -78,6 +79,11 @@ SORT_KEYS: dict[CaseSort, tuple[tuple[Column, bool], ...]] = {
     CaseSort.NUMBER: ((Case.number, False), (Case.id, False)),
     CaseSort.STATUS: ((STATUS_RANK, False), (Case.created_at, True), (Case.id, True)),
     CaseSort.URGENCY: ((URGENCY_RANK, False), (Case.created_at, True), (Case.id, True)),
+    CaseSort.TO_ACCEPT: (
+        (ACCEPTED_RANK, False),
+        (func.coalesce(Case.due_at, NEVER), False),
+        (Case.id, False),
+    ),
 }
 ORDER_BY: dict[CaseSort, tuple[ColumnElement[Any], ...]] = {
     sort: tuple(key.desc() if descending else key.asc() for key, descending in keys)
@@ -363,12 +369,13 @@ def sort_values(item: CaseListItem, sort: CaseSort) -> list[Any]:
         CaseSort.NUMBER: [item.number],
         CaseSort.STATUS: [list(CaseStatus).index(item.status), item.created_at],
         CaseSort.URGENCY: [0 if item.urgency == "urgent" else 1, item.created_at],
+        CaseSort.TO_ACCEPT: [0 if item.status is CaseStatus.DISPATCHED else 1, item.due_at],
     }
     return [*values[sort], item.id]
 
 
 # What a missing deadline stands for in a sort key (only deadlines may be missing).
-MISSING_AS = {CaseSort.DUE_AT: NEVER, CaseSort.DUE_AT_DESC: BEFORE_ALL}
+MISSING_AS = {CaseSort.DUE_AT: NEVER, CaseSort.DUE_AT_DESC: BEFORE_ALL, CaseSort.TO_ACCEPT: NEVER}
 
 
 def _bound(sort: CaseSort, key: Column, value: Any) -> ColumnElement[Any]:

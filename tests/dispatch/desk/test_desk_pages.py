@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Role
@@ -58,7 +58,7 @@ def due_in(session: Session, case: Case, hours: float) -> datetime:
         ("en", ["Department desk", "Accept", "Return to the dispatchers", "Report as handled"]),
     ],
 )
-def test_the_desk_lists_the_departments_cases_nearest_deadline_first(
+def test_the_desk_lists_cases_to_accept_first_then_the_nearest_deadline(
     session: Session, client: TestClient, world: World, language: str, words: list[str]
 ) -> None:
     due_in(session, world.postponing, -30)  # overdue
@@ -66,8 +66,10 @@ def test_the_desk_lists_the_departments_cases_nearest_deadline_first(
     page = desk(client, language)
     for word in words:
         assert word in page
-    overdue_at = page.index(f'data-case-id="{world.postponing.id}"')
-    assert overdue_at < page.index(f'data-case-id="{world.filed.id}"')
+    # The case just dispatched (to accept) comes before the accepted one, though that one is
+    # overdue: a new arrival is on the first page, and the overdue lead the rest.
+    to_accept_at = page.index(f'data-case-id="{world.filed.id}"')
+    assert to_accept_at < page.index(f'data-case-id="{world.postponing.id}"')
     # Cases of other departments and cases in the dispatchers' queue are not on the desk.
     assert f'data-case-id="{world.duplicate.id}"' not in page
     assert 'class="light light-red"' in page
@@ -190,10 +192,11 @@ def test_a_busy_desk_pages_by_deadline_with_the_overdue_on_top(
     )
     assert total_shown(first) == 122 and "共 122 件" in first
     seen, pages = follow_pages(client, "/desk", None)
+    to_accept_first = case((Case.status == CaseStatus.DISPATCHED.value, 0), else_=1)
     nearest_first = session.scalars(
         select(Case.id)
         .where(Case.department_id == world.sanitation.id)
-        .order_by(Case.due_at.asc().nulls_last(), Case.id)
+        .order_by(to_accept_first, Case.due_at.asc().nulls_last(), Case.id)
     ).all()
     assert seen == list(nearest_first) and pages == 3
     # Search and filters from the URL: a case by its number; the overdue ones by their light.
