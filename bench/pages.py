@@ -266,6 +266,7 @@ def main() -> None:
         "search by number": (f"/cases?q={targets['number']}", "manager"),
         "search by address text": (f"/cases?q={targets['address']}", "manager"),
         "search by cell code": (f"/cases?q={targets['cell']}", "manager"),
+        "map of the waiting cases (JSON)": ("/api/map/cases?status=filed", "dispatcher"),
     }
     server = harness.start_server(url, workers=2, port=PORT)
     try:
