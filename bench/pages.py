@@ -21,6 +21,7 @@ import statistics
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import harness  # first: puts the project root on the path
 import httpx
@@ -189,7 +190,8 @@ end
 
 
 def wrk_p95(path: str, auth_token: str, seconds: int) -> dict[str, float]:
-    output = harness.run_wrk(PORT, WRK_SCRIPT % {"path": path}, seconds, 8, auth_token)
+    quoted = quote(path, safe="/?=&,")
+    output = harness.run_wrk(PORT, WRK_SCRIPT % {"path": quoted}, seconds, 8, auth_token)
     figures = harness.parse_wrk(output)
     for line in output.splitlines():
         if line.startswith("P95_MS"):

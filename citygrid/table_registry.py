@@ -26,7 +26,17 @@ TABLE_MODULES = (
 metadata: MetaData = Base.metadata
 # Indexes on an expression Alembic cannot compare with the model's (it renders the database's
 # normalised text and the model's differently): the migration that made them is their record.
-MIGRATION_ONLY_INDEXES = frozenset({"ix_event_case_search"})
+MIGRATION_ONLY_INDEXES = frozenset(
+    {
+        "ix_event_case_search",
+        # Partial indexes of the work lists (migration 2026-12-06_index_the_work_lists).
+        "ix_event_case_waiting_by_urgency",
+        "ix_event_case_held_by_deadline",
+        "ix_event_case_held_by_department",
+        "ix_event_case_postponement_asked",
+        "ix_case_transition_suspension_asked",
+    }
+)
 
 
 def include_object(

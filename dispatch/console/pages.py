@@ -95,6 +95,7 @@ class ConsoleLists:
     duplicates: ListPage[DuplicatePair] | None  # None: not read (see console_lists)
     approvals: ListPage[console.ApprovalCard]
     deadlines: ListPage[CaseListItem]
+    shown: Tab  # the list read and rendered; the others only counted (their tab loads them)
 
     def by_tab(self) -> dict[Tab, ListPage[Any] | None]:
         return {name: getattr(self, name) for name in TABS}
@@ -110,10 +111,13 @@ def console_lists(
     sort: CaseSort | None,
     paged: Tab | None,
     after: str | None,
+    searching: bool,
 ) -> ConsoleLists:
-    """Every list's page: the first, or for the paged list the page after `after`. The
-    duplicate candidates take a spatial look-up per waiting case, so they are read only when
-    their list is asked for (`tab`); otherwise the page's script asks for their count."""
+    """The queue (the console's first list) and the shown list, a page each: the first, or for
+    the paged list the page after `after`; the other lists only counted, so a first page reads
+    two lists however many cases the others hold (their tabs load them). The duplicate
+    candidates take a spatial look-up per waiting case: read only when their tab is asked for,
+    otherwise the page's script asks for their count."""
 
     def page_of(tab: Tab) -> PageRequest:
         return PageRequest(sort or DEFAULT_SORTS[tab], PAGE_SIZE, after if tab == paged else None)
@@ -122,17 +126,26 @@ def console_lists(
     queue, counts = console.waiting_queue(
         session, principal, filters, page_of("queue"), kind=kind, now=now
     )
+    totals = console.list_totals(session, principal, filters)
+    shown = pick_tab(paged, {"queue": queue.total, **totals}, searching=searching)
     return ConsoleLists(
         queue=queue,
         queue_counts=counts,
-        filing=console.reports_to_file(session, principal, filters, page_of("filing")),
+        filing=console.reports_to_file(session, principal, filters, page_of("filing"))
+        if shown == "filing"
+        else ListPage(totals["filing"], None, []),
         duplicates=console.duplicate_pairs(
             session, principal, filters, settings, page_of("duplicates")
         )
-        if paged == "duplicates"
+        if shown == "duplicates"
         else None,
-        approvals=console.requests_to_approve(session, principal, filters, page_of("approvals")),
-        deadlines=console.held_cases(session, principal, filters, page_of("deadlines")),
+        approvals=console.requests_to_approve(session, principal, filters, page_of("approvals"))
+        if shown == "approvals"
+        else ListPage(totals["approvals"], None, []),
+        deadlines=console.held_cases(session, principal, filters, page_of("deadlines"))
+        if shown == "deadlines"
+        else ListPage(totals["deadlines"], None, []),
+        shown=shown,
     )
 
 
@@ -201,13 +214,12 @@ def console_links(
     }
 
 
-def pick_tab(tab: Tab | None, lists: ConsoleLists, *, searching: bool) -> Tab:
-    """The list shown first: the one asked for; after a search, the first with a match."""
+def pick_tab(tab: Tab | None, totals: Mapping[str, int], *, searching: bool) -> Tab:
+    """The list shown: the one asked for; after a search, the first with a match."""
     if tab is not None:
         return tab
     if searching:
-        pages = lists.by_tab()
-        return next((name for name in TABS if (pages[name] or EMPTY).total), "queue")
+        return next((name for name in TABS if totals.get(name)), "queue")
     return "queue"
 
 
@@ -253,7 +265,15 @@ def console_page(
     sort = parse_sort(kept["sort"]) if "sort" in kept else None
     since = console.database_now(session)  # before the reads: a later arrival is not missed
     lists = console_lists(
-        session, principal, settings, filters, kind=kind, sort=sort, paged=tab, after=after
+        session,
+        principal,
+        settings,
+        filters,
+        kind=kind,
+        sort=sort,
+        paged=tab,
+        after=after,
+        searching="q" in kept,
     )
     base = {**kept, **({"kind": kind.value} if kind is not QueueKind.ALL else {})}
     pages = lists.by_tab()
@@ -273,7 +293,8 @@ def console_page(
                 name: not (tab == name and after) and (sort or DEFAULT_SORTS[name]) in LIVE_SORTS
                 for name in TABS
             },
-            "active_tab": pick_tab(tab, lists, searching="q" in kept),
+            "active_tab": lists.shown,
+            "tab_urls": {name: console_url({**base, "tab": name}, name) for name in TABS},
             "values": kept,
             "choices": choices,
             "sorts": sort_choices(None),

@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.selectable import LateralFromClause
@@ -266,7 +267,14 @@ def approval_condition() -> ColumnElement[bool]:
         .limit(1)
         .scalar_subquery()
     )
+    # The few cases that ever asked (two small partial indexes) before the exact test, so the
+    # history is read for those alone, not for every case a department holds.
+    ever_asked = union_all(
+        select(Case.id).where(Case.postponement_hours_requested.is_not(None)),
+        select(CaseTransition.case_id).where(CaseTransition.action == "request_suspension"),
+    )
     return and_(
+        Case.id.in_(ever_asked),
         Case.status.in_(sorted(WORKING_STATUSES)),
         Case.merged_into_id.is_(None),
         or_(postponement_pending(), last_suspension_step == "request_suspension"),
@@ -345,6 +353,17 @@ def held_cases(
     where = and_(where_clause(principal, filters), held_condition())
     page = case_page(session, where, paged)
     return ListPage(page.total, page.next_cursor, page.items)
+
+
+def list_totals(session: Session, principal: Principal, filters: CaseFilters) -> dict[str, int]:
+    """The totals of the lists the page does not show (each an index-only count): a tab's
+    label says how many are waiting without the list being read."""
+    where = where_clause(principal, filters)
+    return {
+        "filing": count_cases(session, and_(where, to_file_condition())),
+        "approvals": count_cases(session, and_(where, approval_condition())),
+        "deadlines": count_cases(session, and_(where, held_condition())),
+    }
 
 
 # What arrived since the page was shown ---------------------------------------------------------

@@ -14,6 +14,7 @@
   // Tabs -------------------------------------------------------------------------------------
 
   const tabs = Array.from(document.querySelectorAll('[role="tab"]'));
+  const FOCUS_KEY = "citygrid.console.focus";
 
   function panelOf(tab) {
     return document.getElementById(tab.getAttribute("aria-controls"));
@@ -27,7 +28,9 @@
   function selectTab(tab, focus) {
     const panel = panelOf(tab);
     if (panel.dataset.loadUrl) {
-      // A list read only when asked for (the duplicate candidates): the page with it.
+      // A list read only when asked for (every list but the queue): the page with it, its tab
+      // focused again when the keyboard chose it.
+      if (focus) sessionStorage.setItem(FOCUS_KEY, tab.id);
       window.location.assign(panel.dataset.loadUrl);
       return;
     }
@@ -58,7 +61,9 @@
     tab.addEventListener("keydown", onTabKey);
   }
   const wanted = document.getElementById("tab-" + window.location.hash.slice(1));
-  if (wanted && tabs.includes(wanted)) selectTab(wanted, false);
+  const refocus = sessionStorage.getItem(FOCUS_KEY);
+  sessionStorage.removeItem(FOCUS_KEY);
+  if (wanted && tabs.includes(wanted)) selectTab(wanted, refocus === wanted.id);
 
   // Bulk dispatch ----------------------------------------------------------------------------
 

@@ -7,8 +7,12 @@ shape allows, and a case matching any reading is found.
 Chinese text and pg_trgm: trigrams are made of "word" characters, and in a database whose
 LC_CTYPE is C (the cluster `./dev` creates, and many others) no Chinese character counts as one,
 so `show_trgm('王府井')` is empty and a trigram index finds nothing. The search therefore indexes
-a key in which every non-ASCII character is spelled as its own three-letter word (its code point
-in base 26): trigrams of those words work in any locale, even for a one- or two-character query.
+a key in which every non-ASCII character is spelled as three letters (its code point in base
+26), run together like the characters: trigrams work in any locale, a single character is one
+trigram, and the trigrams that straddle two characters say which characters stand side by side,
+so a few of them pick out a phrase (spelled as separate words, every character shared the very
+common trigrams of its first letter, and a search read most of the index). A trigram that only
+looks like a match across a misaligned boundary is removed by the ILIKE on the text itself.
 The database function `case_search_key` (migration 2026-12-06) and `search_key` here spell
 alike; a test keeps them so.
 """
@@ -61,10 +65,9 @@ def _spelled(character: str) -> str:
     if ord(character) < 128:
         return character.lower()
     point = ord(character)
-    letters = (chr(97 + point // 676 % 26), chr(97 + point // 26 % 26), chr(97 + point % 26))
-    return " " + "".join(letters) + " "
+    return chr(97 + point // 676 % 26) + chr(97 + point // 26 % 26) + chr(97 + point % 26)
 
 
 def search_key(text: str) -> str:
-    """The text as the index spells it: ASCII lower-cased, every other character a word."""
+    """The text as the index spells it: ASCII lower-cased, every other character three letters."""
     return "".join(_spelled(character) for character in text)

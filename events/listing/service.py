@@ -19,6 +19,8 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    any_,
+    bindparam,
     case,
     false,
     func,
@@ -29,7 +31,9 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
+from sqlalchemy.types import BigInteger
 
 from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
@@ -398,6 +402,23 @@ def after_condition(sort: CaseSort, values: list[Any]) -> ColumnElement[bool]:
     return or_(*alternatives)
 
 
+# A search's matches, when at most this many, are read once: the page and the total come from
+# that one read instead of the search running twice (the trigram index is the dear part).
+SEARCH_IDS_MAX = 5_000
+
+
+def searched_ids(
+    session: Session, where: ColumnElement[bool]
+) -> tuple[ColumnElement[bool], int | None]:
+    """The search's matching ids as the condition, with their number, when few enough;
+    otherwise the condition as it was and no total (it is counted as usual)."""
+    ids = session.scalars(select(Case.id).where(where).limit(SEARCH_IDS_MAX + 1)).all()
+    if len(ids) > SEARCH_IDS_MAX:
+        return where, None
+    matched = bindparam("searched_ids", list(ids), type_=ARRAY(BigInteger))
+    return Case.id == any_(matched), len(ids)
+
+
 def list_cases(
     session: Session,
     principal: Principal,
@@ -411,13 +432,18 @@ def list_cases(
     """One page of the cases the principal may see that match the filters: by page number
     (OFFSET), or, given a cursor from the previous page, the page after it (keyset)."""
     where = where_clause(principal, filters)
+    known_total = None
+    if filters.search is not None:
+        where, known_total = searched_ids(session, where)
     statement = listing_select(where, sort).limit(page_size)
     if after is not None:
         statement = statement.where(after_condition(sort, decode_cursor(after, sort)))
     offset = (page - 1) * page_size if after is None else 0
     rows = session.execute(statement.offset(offset)).all()
     items = [CaseListItem.model_validate(row._asdict()) for row in rows]
-    if after is None:
+    if known_total is not None:
+        total = known_total
+    elif after is None:
         total = counted_total(
             session, where, offset=offset, page_size=page_size, returned=len(rows)
         )

@@ -165,7 +165,6 @@ def dashboard_context(
     """Everything the dashboard page shows for the filters (the overview as of `now`, by
     default the present)."""
     filters = parsed.filters
-    service.without_jit(session)
     points = service.trend(session, filters, zone)
     query = map_query(filters, zone)
     return {

@@ -1,8 +1,8 @@
 """Search cases by text: pg_trgm, the search key function and its trigram index.
 
-`case_search_key` spells every non-ASCII character as a three-letter word (its code point in
-base 26), so pg_trgm indexes Chinese whatever the database's LC_CTYPE (in the C locale no
-Chinese character is a "word" character and would be dropped). events/listing/search.py spells
+`case_search_key` spells every non-ASCII character as three letters (its code point in base
+26), run together, so pg_trgm indexes Chinese whatever the database's LC_CTYPE (in the C locale
+no Chinese character is a "word" character and would be dropped). events/listing/search.py spells
 queries the same way. COST tells the planner the function is dear per row, so it reads the
 index rather than computing the key while scanning.
 
@@ -25,8 +25,8 @@ CREATE FUNCTION case_search_key(content text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 1000 AS $$
     SELECT coalesce(string_agg(
         CASE WHEN ascii(ch) < 128 THEN lower(ch)
-             ELSE ' ' || chr(97 + ascii(ch) / 676 % 26) || chr(97 + ascii(ch) / 26 % 26)
-                  || chr(97 + ascii(ch) % 26) || ' '
+             ELSE chr(97 + ascii(ch) / 676 % 26) || chr(97 + ascii(ch) / 26 % 26)
+                  || chr(97 + ascii(ch) % 26)
         END, '' ORDER BY n), '')
     FROM unnest(string_to_array(content, NULL)) WITH ORDINALITY AS t(ch, n)
 $$

@@ -218,7 +218,10 @@ def test_a_report_goes_round_the_loop_by_clicking_through_each_roles_lists(
         other.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         # The dispatcher has the console open before the report comes in.
         sign_in(console, site.server, "dispatcher", "/console")
-        console.find_element(By.ID, "tab-filing").click()
+        console.find_element(By.ID, "tab-filing").click()  # the list is read with its tab
+        WebDriverWait(console, WAIT_S).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#panel-filing #filing-list")
+        )
         before = newest_case_id(site)
 
         # 1. The inspector files a report on the phone form.

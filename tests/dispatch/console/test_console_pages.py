@@ -86,7 +86,10 @@ def test_reports_waiting_to_be_filed_can_be_filed_or_refused(
     client: TestClient, world: World
 ) -> None:
     log_in(client, world.dispatcher)
-    page = console(client, "en")
+    first = console(client, "en")  # the queue: the other lists are counted, loaded by their tab
+    assert f'data-url="/api/cases/{world.reported.id}/actions/file"' not in first
+    assert 'href="/console?tab=filing#filing"' in first
+    page = console(client, "en", "/console?tab=filing")
     assert f'data-url="/api/cases/{world.reported.id}/actions/file"' in page
     assert f'data-url="/api/cases/{world.reported.id}/actions/not_file"' in page
     assert "a sofa left on the pavement" in page
@@ -117,7 +120,7 @@ def test_a_postponement_request_waits_for_approval_with_its_reason(
     client: TestClient, world: World
 ) -> None:
     log_in(client, world.dispatcher)
-    page = console(client, "zh-CN")
+    page = console(client, "zh-CN", "/console?tab=approvals")
     case_id = world.postponing.id
     assert "延期 3.0 个工作小时" in page and "no lorry" in page
     assert f'data-url="/api/cases/{case_id}/actions/approve_postponement"' in page
@@ -129,7 +132,7 @@ def test_a_suspension_request_waits_for_approval(
 ) -> None:
     act(session, world.postponing, CaseAction.REQUEST_SUSPENSION, world.worker, reason="roadworks")
     log_in(client, world.dispatcher)
-    page = console(client, "en")
+    page = console(client, "en", "/console?tab=approvals")
     assert "roadworks" in page
     assert f'data-url="/api/cases/{world.postponing.id}/actions/approve_suspension"' in page
 
@@ -147,13 +150,13 @@ def test_deadlines_show_the_light_and_only_overdue_cases_when_asked(
     act(session, world.filed, CaseAction.DISPATCH, world.dispatcher)  # green, fresh
     overdue(session, world.postponing)
     log_in(client, world.dispatcher)
-    every = console(client, "en")
+    every = console(client, "en", "/console?tab=deadlines")
     assert f'data-case-id="{world.postponing.id}" data-light="red"' in every
     assert f'data-case-id="{world.filed.id}" data-light="green"' in every
     assert "Overdue" in every and "On time" in every
     # A dispatched, not accepted case can be reassigned (a reason is asked for).
     assert f'id="reassign-reason-{world.filed.id}"' in every
-    only_overdue = console(client, "zh-CN", "/console?overdue=true")
+    only_overdue = console(client, "zh-CN", "/console?overdue=true&tab=deadlines")
     assert f'data-case-id="{world.postponing.id}" data-light="red"' in only_overdue
     assert f'data-case-id="{world.filed.id}" data-light' not in only_overdue
     assert "超时" in only_overdue

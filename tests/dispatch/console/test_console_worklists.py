@@ -85,7 +85,7 @@ def test_the_newest_report_is_first_and_the_tabs_count_every_waiting_case(
     session: Session, client: TestClient, busy: BusyDay
 ) -> None:
     log_in(client, busy.world.dispatcher)
-    page = console(client)
+    page = console(client, "/console?tab=filing")
     filing = section(page, "panel-filing")
     assert case_ids(filing)[0] == busy.newest.id  # urgent first, then the newest
     assert len(case_ids(filing)) == 50
@@ -105,7 +105,7 @@ def test_the_pages_of_a_list_follow_one_another_without_gaps_or_repeats(
     session: Session, client: TestClient, busy: BusyDay
 ) -> None:
     log_in(client, busy.world.dispatcher)
-    seen, pages = follow_pages(client, "/console", "panel-filing")
+    seen, pages = follow_pages(client, "/console?tab=filing", "panel-filing")
     newest_first = session.scalars(
         select(Case.id)
         .where(Case.status == "reported", Case.merged_into_id.is_(None))
@@ -113,7 +113,8 @@ def test_the_pages_of_a_list_follow_one_another_without_gaps_or_repeats(
     ).all()
     assert seen == list(newest_first) and pages == 3
     # A later page says where it is and links back to the first.
-    second = console(client, next_link(section(console(client), "panel-filing")) or "")
+    first = console(client, "/console?tab=filing")
+    second = console(client, next_link(section(first, "panel-filing")) or "")
     assert selected_tab(second) == "filing"
     assert 'rel="first"' in section(second, "panel-filing")
     assert total_shown(section(second, "panel-filing")) == len(newest_first)
@@ -162,11 +163,13 @@ def test_the_filters_in_the_url_narrow_every_list(
     log_in(client, busy.world.dispatcher)
     to_file = waiting_to_file(session)
     page = console(client, "/console?urgency=urgent")
-    assert sorted(case_ids(section(page, "panel-filing"))) == busy.reported[:3]
     assert sorted(case_ids(section(page, "panel-queue"), "tr")) == busy.filed[:2]
+    assert 'data-count="filing">(3)</span>' in page  # counted; its tab loads it
+    page = console(client, "/console?urgency=urgent&tab=filing")
+    assert sorted(case_ids(section(page, "panel-filing"))) == busy.reported[:3]
     assert '<option value="urgent" selected>' in page
     # Urgent cases lead the lists by default, however old.
-    mixed = console(client)
+    mixed = console(client, "/console?tab=filing")
     assert case_ids(section(mixed, "panel-filing"))[:3] == busy.reported[:3][::-1]
     # A place: the SW cell holds only filed cases; the community holds them all.
     in_cell = console(client, f"/console?area_code={CELL_SW.code}")
@@ -182,7 +185,7 @@ def test_the_filters_in_the_url_narrow_every_list(
     assert 'data-count="filing">(0)</span>' in console(client, "/console?channel=open311")
     assert f'data-count="filing">({to_file})</span>' in console(client, "/console?channel=app")
     # A sort chosen in the select applies to every list: the oldest report first.
-    oldest = console(client, "/console?sort=created_at")
+    oldest = console(client, "/console?sort=created_at&tab=filing")
     assert case_ids(section(oldest, "panel-filing"))[0] == busy.reported[0]
     assert '<option value="created_at" selected>' in oldest
 

@@ -200,3 +200,16 @@ def test_the_channel_filter_reads_the_first_report(client: TestClient, world: Wo
     assert world.names(response.json()) == []
     response = client.get("/api/cases", params={"channel": "app"}, headers=world.headers("admin"))
     assert len(world.names(response.json())) == 6
+
+
+@pytest.mark.parametrize("gathered_at_most", [1, 5_000])
+def test_a_search_pages_and_counts_alike_whether_its_matches_are_gathered_or_counted(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch, gathered_at_most: int
+) -> None:
+    monkeypatch.setattr("events.listing.service.SEARCH_IDS_MAX", gathered_at_most)
+    params: dict[str, Any] = {"q": "0201", "page_size": 2, "sort": "-created_at"}
+    first = client.get("/api/cases", params=params, headers=world.headers("dispatcher")).json()
+    assert first["total"] == 3 and world.names(first) == ["c6", "c4"]
+    params["after"] = first["next_cursor"]
+    second = client.get("/api/cases", params=params, headers=world.headers("dispatcher")).json()
+    assert second["total"] == 3 and world.names(second) == ["c3"]
