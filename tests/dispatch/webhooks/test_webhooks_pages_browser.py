@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,8 +69,10 @@ def test_an_admin_registers_a_webhook_and_disables_it(city: Site[str]) -> None:
         )
         assert "案件已派遣" in row.text and "案件已结案" in row.text
         assert secret not in driver.page_source
+        page = driver.find_element(By.TAG_NAME, "html")
         row.find_element(By.CSS_SELECTOR, 'form[data-method="PATCH"] button').click()
-        # The page reloads after the change: a row found just before it goes stale.
+        # The page reloads after the change: read the row of the new page.
+        WebDriverWait(driver, WAIT_S).until(staleness_of(page))
         WebDriverWait(driver, WAIT_S, ignored_exceptions=[StaleElementReferenceException]).until(
             lambda d: "启用" in d.find_element(By.CSS_SELECTOR, "tr[data-webhook-id]").text
         )

@@ -66,10 +66,12 @@ def test_an_admin_issues_a_key_sees_it_once_and_revokes_it(city: Site[str]) -> N
             lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-key-id]")
         )
         assert f"{secret[:8]}…" in row.text and secret not in driver.page_source
+        page = driver.find_element(By.TAG_NAME, "html")
         row.find_element(By.CSS_SELECTOR, "button.danger").click()
         WebDriverWait(driver, WAIT_S).until(expected_conditions.alert_is_present())
         driver.switch_to.alert.accept()
-        # The page reloads after the revocation: a row found just before it goes stale.
+        # The page reloads after the revocation: read the row of the new page.
+        WebDriverWait(driver, WAIT_S).until(expected_conditions.staleness_of(page))
         WebDriverWait(
             driver,
             WAIT_S,
