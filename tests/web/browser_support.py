@@ -139,6 +139,7 @@ def chromium(metrics: dict[str, object] = PHONE) -> Iterator[webdriver.Chrome]:
 def sign_in(driver: webdriver.Chrome, server: str, username: str, page: str) -> None:
     """Sign out whoever was in, log in through the form (pages in Chinese), land on `page`
     (a path, with its query if it has one)."""
+    driver.get("about:blank")  # the last page's scripts stop before its session ends
     driver.delete_all_cookies()
     driver.get(f"{server}/language?set=zh-CN&next=/login%3Fnext%3D{page}")
     driver.find_element(By.ID, "username").send_keys(username)
