@@ -39,7 +39,6 @@ from dispatch.console.worklist import (
     PageRequest,
     case_page,
     case_texts,
-    count_cases,
     listed_items,
 )
 from dispatch.queue import service as queue_service
@@ -49,7 +48,7 @@ from events.cases.service import SUSPENSION_RECORD
 from events.lifecycle import DEPARTMENT_WORKING, OPEN_STATUSES, WORKING_STATUSES, CaseStatus
 from events.listing.cursor import decode_cursor, encode_cursor
 from events.listing.schemas import CaseFilters, CaseListItem, CaseSort
-from events.listing.service import ORDER_BY, after_condition, sort_values, where_clause
+from events.listing.service import ORDER_BY, after_condition, count_cases, sort_values, where_clause
 from events.models import Case, CaseTransition, Category
 
 WAITING = [status.value for status in (CaseStatus.REPORTED, CaseStatus.FILED, CaseStatus.RETURNED)]

@@ -419,6 +419,47 @@ def searched_ids(
     return Case.id == any_(matched), len(ids)
 
 
+def count_cases(session: Session, where: ColumnElement[bool]) -> int:
+    """count(*) of the cases matching `where` (every condition is on event_case itself)."""
+    return int(session.scalar(select(func.count()).select_from(Case).where(where)) or 0)
+
+
+def case_page(
+    session: Session,
+    where: ColumnElement[bool],
+    *,
+    sort: CaseSort,
+    page_size: int,
+    after: str | None = None,
+    offset: int = 0,
+    total: int | None = None,
+) -> CasePage:
+    """One page of the cases matching `where` (after a keyset cursor, or at an offset) and the
+    number of them all (`total` when the caller knows it). One row more than the page is read,
+    so a next cursor is given only when a next page has rows, and a page that ends the list
+    tells its total without a count. Every work list pages through here: the listing, and the
+    console's and desk's lists with their own conditions."""
+    statement = listing_select(where, sort).limit(page_size + 1)
+    if after is not None:
+        statement = statement.where(after_condition(sort, decode_cursor(after, sort)))
+    elif offset:
+        statement = statement.offset(offset)
+    rows = session.execute(statement).all()
+    items = [CaseListItem.model_validate(row._asdict()) for row in rows[:page_size]]
+    if total is None:
+        ends_here = after is None and len(rows) <= page_size and (rows or offset == 0)
+        total = offset + len(rows) if ends_here else count_cases(session, where)
+    following = len(rows) > page_size
+    return CasePage(
+        total=total,
+        page=1,
+        page_size=page_size,
+        next_page=None,
+        next_cursor=encode_cursor(sort, sort_values(items[-1], sort)) if following else None,
+        items=items,
+    )
+
+
 def list_cases(
     session: Session,
     principal: Principal,
@@ -435,29 +476,18 @@ def list_cases(
     known_total = None
     if filters.search is not None:
         where, known_total = searched_ids(session, where)
-    statement = listing_select(where, sort).limit(page_size)
-    if after is not None:
-        statement = statement.where(after_condition(sort, decode_cursor(after, sort)))
     offset = (page - 1) * page_size if after is None else 0
-    rows = session.execute(statement.offset(offset)).all()
-    items = [CaseListItem.model_validate(row._asdict()) for row in rows]
-    if known_total is not None:
-        total = known_total
-    elif after is None:
-        total = counted_total(
-            session, where, offset=offset, page_size=page_size, returned=len(rows)
-        )
-    else:
-        total = int(session.scalar(select(func.count()).select_from(Case).where(where)) or 0)
-    cursor = encode_cursor(sort, sort_values(items[-1], sort)) if len(items) == page_size else None
-    return CasePage(
-        total=total,
-        page=page,
+    found = case_page(
+        session,
+        where,
+        sort=sort,
         page_size=page_size,
-        next_page=next_page(page, page_size, total) if after is None else None,
-        next_cursor=cursor,
-        items=items,
+        after=after,
+        offset=offset,
+        total=known_total,
     )
+    numbered = next_page(page, page_size, found.total) if after is None else None
+    return found.model_copy(update={"page": page, "next_page": numbered})
 
 
 # Public listing -------------------------------------------------------------------------------
