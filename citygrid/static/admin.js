@@ -11,25 +11,6 @@
   "use strict";
 
   const citygrid = window.citygrid;
-  const FLASH_KEY = "citygrid.admin.flash";
-
-  function statusRegion() {
-    return document.querySelector('main [role="status"]');
-  }
-
-  function announce(text) {
-    const region = statusRegion();
-    if (!region) return;
-    region.textContent = text;
-    region.hidden = false;
-  }
-
-  function showFlash() {
-    const text = sessionStorage.getItem(FLASH_KEY);
-    if (!text) return;
-    sessionStorage.removeItem(FLASH_KEY);
-    announce(text);
-  }
 
   /** "08:30-12:00 13:30-17:30" as [["08:30", "12:00"], ["13:30", "17:30"]]; the text itself
    * when it does not read so (the API then says what is wrong). */
@@ -137,7 +118,7 @@
       showFailure(form, result);
       return;
     }
-    sessionStorage.setItem(FLASH_KEY, citygrid.t("done.saved"));
+    citygrid.flash(citygrid.t("done.saved"));
     if (form.dataset.next) {
       window.location.assign(nextOf(form, result.body));
     } else {
@@ -165,5 +146,4 @@
   for (const form of document.querySelectorAll("form.js-admin")) applyConditions(form);
   document.addEventListener("submit", submit);
   document.addEventListener("change", onChange);
-  showFlash();
 })();

@@ -144,6 +144,30 @@
     document.addEventListener("visibilitychange", refreshInboxBadge);
   }
 
+  // Outcomes said on the page an action leads to (after its reload or redirect).
+  const FLASH_KEY = "citygrid.flash";
+
+  /** Say something in the page's live region (`main [role=status]`), hidden when empty. */
+  function announce(text) {
+    const region = document.querySelector('main [role="status"]');
+    if (!region) return;
+    region.textContent = text;
+    region.hidden = !text;
+  }
+
+  /** Say `text` on the next page this tab shows: an action that reloads or leaves the page. */
+  function flash(text) {
+    sessionStorage.setItem(FLASH_KEY, text);
+  }
+
+  function showFlash() {
+    const text = sessionStorage.getItem(FLASH_KEY);
+    if (!text) return;
+    sessionStorage.removeItem(FLASH_KEY);
+    announce(text);
+  }
+
+  showFlash();
   window.citygrid = { t, api, apiErrors, showErrors, clearErrors, formatTime, messages,
-    refreshInboxBadge };
+    refreshInboxBadge, announce, flash };
 })();

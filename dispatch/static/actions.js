@@ -6,31 +6,10 @@
   "use strict";
 
   const citygrid = window.citygrid;
-  const FLASH_KEY = "citygrid.dispatch.flash";
   const NUMBER_FIELDS = new Set(["hours"]);
 
-  function statusRegion() {
-    return document.querySelector('main [role="status"]');
-  }
-
-  /** Say something in the page's live region. */
-  function announce(text) {
-    const region = statusRegion();
-    if (!region) return;
-    region.textContent = text;
-    region.hidden = false;
-  }
-
-  /** The outcome of the last action, said again after the reload it caused. */
-  function showFlash() {
-    const text = sessionStorage.getItem(FLASH_KEY);
-    if (!text) return;
-    sessionStorage.removeItem(FLASH_KEY);
-    announce(text);
-  }
-
   function doneReload() {
-    sessionStorage.setItem(FLASH_KEY, citygrid.t("done.reload"));
+    citygrid.flash(citygrid.t("done.reload"));
     window.location.reload();
   }
 
@@ -72,12 +51,11 @@
   function setBusy(form, busy) {
     for (const button of form.querySelectorAll("button")) button.disabled = busy;
     form.setAttribute("aria-busy", busy ? "true" : "false");
-    const region = statusRegion();
+    const region = document.querySelector('main [role="status"]');
     if (busy) {
-      announce(citygrid.t("working"));
+      citygrid.announce(citygrid.t("working"));
     } else if (region && region.textContent === citygrid.t("working")) {
-      region.textContent = "";
-      region.hidden = true;
+      citygrid.announce("");
     }
   }
 
@@ -139,6 +117,7 @@
 
   document.addEventListener("submit", submitAction);
   document.addEventListener("change", forgetPhotos);
-  showFlash();
-  window.dispatchActions = { showFailure, showFormError, setBusy, doneReload, announce };
+  window.dispatchActions = {
+    showFailure, showFormError, setBusy, doneReload, announce: citygrid.announce,
+  };
 })();

@@ -14,7 +14,6 @@
 
   const citygrid = window.citygrid;
   const STORE_KEY = "citygrid.rules.draft";
-  const FLASH_KEY = "citygrid.rules.flash";
   const PAGE_SIZE = 50;
   const REGION_KINDS = ["district", "street", "community"];
   const NAMED_PROBLEMS = ["department", "category", "area"];
@@ -31,13 +30,6 @@
   function jsonOf(id) {
     const element = document.getElementById(id);
     return element ? JSON.parse(element.textContent || "null") : null;
-  }
-
-  function announce(text) {
-    const region = document.querySelector('main [role="status"]');
-    if (!region) return;
-    region.textContent = text;
-    region.hidden = !text;
   }
 
   function showFormError(form, text) {
@@ -99,15 +91,8 @@
 
   /* ---- Versions pages: make an earlier version the one in force again ------------------- */
 
-  function showFlash() {
-    const text = sessionStorage.getItem(FLASH_KEY);
-    if (!text) return;
-    sessionStorage.removeItem(FLASH_KEY);
-    announce(text);
-  }
-
   function savedVersion(body) {
-    sessionStorage.setItem(FLASH_KEY, fill("activate.done", { version: body.version }));
+    citygrid.flash(fill("activate.done", { version: body.version }));
     window.location.assign("/admin/rules/" + body.version);
   }
 
@@ -137,7 +122,6 @@
   }
 
   document.addEventListener("submit", reactivate);
-  showFlash();
 
   /* ---- The draft editor -------------------------------------------------------------- */
 
@@ -184,7 +168,7 @@
     try {
       localStorage.setItem(STORE_KEY, JSON.stringify(draft));
     } catch (error) {
-      if (!keepWarned) announce(citygrid.t("rules.not_kept"));
+      if (!keepWarned) citygrid.announce(citygrid.t("rules.not_kept"));
       keepWarned = true;
     }
   }
@@ -521,10 +505,10 @@
       examples_per_pair: Number(fields.examples_per_pair.value || 0),
     };
     setBusy(form, true);
-    announce(citygrid.t("sim.running"));
+    citygrid.announce(citygrid.t("sim.running"));
     const result = await citygrid.api("POST", "/api/dispatch/rules/simulate", body);
     setBusy(form, false);
-    announce("");
+    citygrid.announce("");
     if (!result.ok) {
       showProblems(problemsOf(result), form);
       return;
@@ -562,10 +546,10 @@
     clearProblems();
     showFormError(form, "");
     setBusy(form, true);
-    announce(citygrid.t("activate.running"));
+    citygrid.announce(citygrid.t("activate.running"));
     const result = await citygrid.api("POST", "/api/dispatch/rules", spec());
     setBusy(form, false);
-    announce("");
+    citygrid.announce("");
     if (!result.ok) {
       showProblems(problemsOf(result), settingsForm);
       return;
@@ -588,7 +572,7 @@
 
   draft = storedDraft();
   if (draft) {
-    announce(citygrid.t("rules.restored"));
+    citygrid.announce(citygrid.t("rules.restored"));
   } else {
     draft = freshDraft();
   }
