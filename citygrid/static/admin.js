@@ -74,23 +74,11 @@
       encodeURIComponent(answer && answer[name] !== undefined ? answer[name] : ""));
   }
 
-  function showFormError(form, text) {
-    citygrid.clearErrors(form);
-    const target = form.querySelector(".form-error");
-    if (!target) return;
-    target.textContent = text;
-    target.hidden = false;
-  }
-
   function showFailure(form, result) {
-    if (result.offline) {
-      showFormError(form, citygrid.t("error.network"));
-    } else if (result.status === 403) {
-      showFormError(form, citygrid.t("error.forbidden"));
-    } else if (result.status === 404 && !(result.body && result.body.field)) {
-      showFormError(form, citygrid.t("error.gone"));
+    if (result.status === 404 && !(result.body && result.body.field)) {
+      citygrid.showFormError(form, citygrid.t("error.gone"));
     } else {
-      citygrid.showErrors(form, result.body);
+      citygrid.showFailure(form, result);
     }
   }
 

@@ -144,6 +144,27 @@
     document.addEventListener("visibilitychange", refreshInboxBadge);
   }
 
+  /** One message above a form's buttons (its `.form-error`), the fields' own errors cleared. */
+  function showFormError(form, text) {
+    clearErrors(form);
+    const target = form.querySelector(".form-error");
+    if (!target) return;
+    target.textContent = text;
+    target.hidden = false;
+  }
+
+  /** An API call that failed, said on its form: no network, not allowed, or the answer's
+   * errors beside the fields (the page's messages name "error.forbidden"). */
+  function showFailure(form, result) {
+    if (result.offline) {
+      showFormError(form, t("error.network"));
+    } else if (result.status === 403) {
+      showFormError(form, t("error.forbidden"));
+    } else {
+      showErrors(form, result.body);
+    }
+  }
+
   // Outcomes said on the page an action leads to (after its reload or redirect).
   const FLASH_KEY = "citygrid.flash";
 
@@ -169,5 +190,5 @@
 
   showFlash();
   window.citygrid = { t, api, apiErrors, showErrors, clearErrors, formatTime, messages,
-    refreshInboxBadge, announce, flash };
+    refreshInboxBadge, announce, flash, showFormError, showFailure };
 })();

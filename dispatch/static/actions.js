@@ -29,25 +29,6 @@
     return body;
   }
 
-  /** Show a refused call's errors: beside the fields, or for the form as a whole. */
-  function showFailure(form, result) {
-    if (result.offline) {
-      showFormError(form, citygrid.t("error.network"));
-    } else if (result.status === 403) {
-      showFormError(form, citygrid.t("error.forbidden"));
-    } else {
-      citygrid.showErrors(form, result.body);
-    }
-  }
-
-  function showFormError(form, text) {
-    citygrid.clearErrors(form);
-    const target = form.querySelector(".form-error");
-    if (!target) return;
-    target.textContent = text;
-    target.hidden = false;
-  }
-
   function setBusy(form, busy) {
     for (const button of form.querySelectorAll("button")) button.disabled = busy;
     form.setAttribute("aria-busy", busy ? "true" : "false");
@@ -107,7 +88,7 @@
       doneReload();
       return;
     }
-    showFailure(form, result);
+    citygrid.showFailure(form, result);
   }
 
   function forgetPhotos(event) {
@@ -118,6 +99,6 @@
   document.addEventListener("submit", submitAction);
   document.addEventListener("change", forgetPhotos);
   window.dispatchActions = {
-    showFailure, showFormError, setBusy, doneReload, announce: citygrid.announce,
+    setBusy, doneReload, announce: citygrid.announce,
   };
 })();

@@ -102,7 +102,7 @@
     const boxes = ticked();
     showRefusals(bulkForm, []);
     if (!boxes.length) {
-      actions.showFormError(bulkForm, citygrid.t("error.none_selected"));
+      citygrid.showFormError(bulkForm, citygrid.t("error.none_selected"));
       return;
     }
     citygrid.clearErrors(bulkForm);
@@ -120,7 +120,7 @@
       actions.doneReload();
       return;
     }
-    actions.showFailure(bulkForm, result);
+    citygrid.showFailure(bulkForm, result);
     if (result.body && Array.isArray(result.body.refusals)) showRefusals(bulkForm, result.body.refusals);
   }
 

@@ -27,24 +27,6 @@
     return body;
   }
 
-  function showFormError(form, text) {
-    citygrid.clearErrors(form);
-    const target = form.querySelector(".form-error");
-    if (!target) return;
-    target.textContent = text;
-    target.hidden = false;
-  }
-
-  function showFailure(form, result) {
-    if (result.offline) {
-      showFormError(form, citygrid.t("error.network"));
-    } else if (result.status === 403) {
-      showFormError(form, citygrid.t("error.forbidden"));
-    } else {
-      citygrid.showErrors(form, result.body);
-    }
-  }
-
   function reveal(form, answer) {
     const panel = document.querySelector(form.dataset.reveal);
     if (!panel) return;
@@ -68,7 +50,7 @@
     if (result.ok) {
       reveal(form, result.body || {});
     } else {
-      showFailure(form, result);
+      citygrid.showFailure(form, result);
     }
   }
 
