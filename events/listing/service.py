@@ -263,17 +263,18 @@ def _bbox_condition(bbox: BBox) -> ColumnElement[bool]:
 def search_condition(terms: SearchTerms) -> ColumnElement[bool]:
     """Cases matching any reading of a search query, each reading through its own index
     (united ids, not an OR of conditions the planner could only test row by row)."""
-    key = func.case_search_key(func.coalesce(Case.address, "") + " " + Case.description)
-    pattern = "%" + _like_escaped(search_key(terms.text)) + "%"
-    words = "%" + _like_escaped(terms.text) + "%"
+    text = func.coalesce(Case.address, "") + " " + Case.description
     category_named = select(Category.id).where(
-        or_(Category.name_zh.ilike(words, escape="\\"), Category.name_en.ilike(words, escape="\\"))
+        or_(
+            Category.name_zh.icontains(terms.text, autoescape=True),
+            Category.name_en.icontains(terms.text, autoescape=True),
+        )
     )
     matches: list[Select[Any]] = [
         # The key narrows by the trigram index; ILIKE on the text itself confirms.
         select(Case.id).where(
-            key.like(pattern, escape="\\"),
-            (func.coalesce(Case.address, "") + " " + Case.description).ilike(words, escape="\\"),
+            func.case_search_key(text).contains(search_key(terms.text), autoescape=True),
+            text.icontains(terms.text, autoescape=True),
         ),
         select(Case.id).where(Case.category_id.in_(category_named)),
     ]
@@ -288,10 +289,6 @@ def search_condition(terms: SearchTerms) -> ColumnElement[bool]:
         coded = select(Category.id).where(_code_prefix(Category.code, terms.category_code))
         matches.append(select(Case.id).where(Case.category_id.in_(coded)))
     return Case.id.in_(union_all(*matches))
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def light_condition(light: str) -> ColumnElement[bool]:
