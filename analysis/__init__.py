@@ -1,0 +1,1 @@
+"""Analysis over the city's cases: emerging hot spots and forecasts (above dispatch, below maps)."""
