@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -157,6 +158,8 @@ class DrillFigures:
     received_unknown: int = 0  # ids the receiver got that are no delivery of the database
     phases_s: dict[str, float] = field(default_factory=dict)
     timeline: list[str] = field(default_factory=list)
+    errors_logged: list[str] = field(default_factory=list)  # the app's ERROR/CRITICAL lines
+    scheduler_warnings: int = 0  # "the database is not answering": one per outage
 
     def lines(self) -> list[str]:
         """The figures, one per line, for a person."""
@@ -177,6 +180,8 @@ class DrillFigures:
             f"repeated), {self.received_unknown} unknown",
             "phases: "
             + ", ".join(f"{phase} {seconds} s" for phase, seconds in self.phases_s.items()),
+            f"app log: {len(self.errors_logged)} ERROR lines, {self.scheduler_warnings} scheduler"
+            " warnings",
         ]
 
 
@@ -289,8 +294,9 @@ def running_app(
     """The app under uvicorn in a subprocess; its base URL and process. Started before the
     database is ready (its imports take seconds): wait_for_health tells when it serves."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "citygrid.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    # `citygrid serve`, as a city runs it: its log is what an operator reads after a restart.
+    command = [sys.executable, "-c", "from citygrid.cli import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
@@ -552,7 +558,26 @@ def run_drill(plan: DrillPlan, workdir: Path) -> DrillFigures:
     figures.app_restarted = app_restarted
     figures.phases_s = clock.laps
     figures.timeline = timeline_by_second(ledger, restarted_at)
+    figures.errors_logged, figures.scheduler_warnings = logged_trouble(log_path)
     return figures
+
+
+LOGGED_LEVEL = re.compile(r"^\d{4}-\d\d-\d\d \S+ (?P<level>[A-Z]+) (?P<logger>\S+) ")
+
+
+def logged_trouble(log_path: Path) -> tuple[list[str], int]:
+    """The app log's ERROR and CRITICAL lines, and how many times the scheduler warned that the
+    database was not answering (a restart it survives is a warning, not an error)."""
+    errors, warnings = [], 0
+    for line in log_path.read_text(errors="replace").splitlines():
+        logged = LOGGED_LEVEL.match(line)
+        if logged is None:
+            continue
+        if logged["level"] in ("ERROR", "CRITICAL"):
+            errors.append(line)
+        elif logged["level"] == "WARNING" and logged["logger"] == "dispatch.scheduler":
+            warnings += 1
+    return errors, warnings
 
 
 def timeline_by_second(ledger: Ledger, restarted_at: list[float]) -> list[str]:

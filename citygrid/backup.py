@@ -24,7 +24,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,7 +232,17 @@ def files_under(folder: Path) -> Iterator[Path]:
             yield path
 
 
-def backup_database(database_url: str, target: Path, media_dir: Path) -> BackupSummary:
+# A long step's progress: (what is being done, steps done, steps in all); a CLI shows it.
+StepProgress = Callable[[str, int, int], None]
+
+
+def no_progress(step: str, done: int, total: int) -> None:
+    """The progress of a caller that shows none."""
+
+
+def backup_database(
+    database_url: str, target: Path, media_dir: Path, progress: StepProgress = no_progress
+) -> BackupSummary:
     """Write the database and the photos folder to `target`; returns what went in."""
     if target.exists():
         raise Conflict(f"{target} exists; choose another file name", field="file")
@@ -242,12 +252,16 @@ def backup_database(database_url: str, target: Path, media_dir: Path) -> BackupS
     libpq = LibpqTarget.from_sqlalchemy_url(database_url)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as work:
         work_dir = Path(work)
+        progress("dumping the database (pg_dump)", 0, 4)
         manifest = dump_at_snapshot(libpq, work_dir / DUMP)
         # Archived after the snapshot: photo files are written before their rows are committed,
         # so every photo row in the dump has its file in the archive.
+        progress("archiving the photos", 1, 4)
         manifest.photo_files = archive_folder(media_dir, work_dir / MEDIA)
+        progress("checksums", 2, 4)
         for member in (DUMP, MEDIA):
             manifest.members[member] = digest_of(work_dir / member)
+        progress("writing the backup file", 3, 4)
         write_backup(work_dir, manifest, target)
     return BackupSummary(
         path=target,
@@ -313,7 +327,12 @@ def write_backup(work_dir: Path, manifest: BackupManifest, target: Path) -> None
 
 
 def restore_database(
-    database_url: str, source: Path, media_dir: Path, *, force: bool
+    database_url: str,
+    source: Path,
+    media_dir: Path,
+    *,
+    force: bool,
+    progress: StepProgress = no_progress,
 ) -> RestoreSummary:
     """Replace the database and the photos folder with a backup's; returns what was restored.
 
@@ -333,12 +352,15 @@ def restore_database(
     media_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=media_dir, prefix=WORK_PREFIX) as work:
         work_dir = Path(work)
+        progress("unpacking and checking the backup", 0, 3)
         manifest = unpack_verified(source, work_dir)
+        progress("restoring the database (pg_restore)", 1, 3)
         pg_restore = readable_by_pg_restore(work_dir / DUMP, libpq)
         if replaced_existing:
             restore_replacing(pg_restore, work_dir / DUMP, libpq, manifest)
         else:
             restore_dump(pg_restore, work_dir / DUMP, libpq, manifest)
+        progress("putting the photos in place", 2, 3)
         replace_folder_contents(work_dir / MEDIA, media_dir, work_dir)
     return RestoreSummary(
         source=source,

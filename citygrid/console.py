@@ -4,20 +4,82 @@ help rendered the way click renders it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer import _click
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from citygrid.errors import CitygridError, ImportRejected
 
-console = Console()
-err_console = Console(stderr=True)
+# Output to a pipe or a file is read by scripts: a table or a path broken over two lines breaks
+# them, so there nothing wraps (a terminal still wraps to its width).
+UNWRAPPED_WIDTH = 10_000
+
+
+class ScriptFriendlyConsole(Console):
+    """A rich console that wraps to the terminal's width, and never when writing to a pipe."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._width is not None:
+            return size
+        return ConsoleDimensions(UNWRAPPED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = ScriptFriendlyConsole()
+err_console = ScriptFriendlyConsole(stderr=True)
+
+
+# A long command's progress: (what it is doing now, how much of it is done, out of how much
+# (None while unknown)).
+ShowProgress = Callable[[str, int, "int | None"], None]
+# Piped, a progress line at most this often (a log gets a heartbeat, not a flood).
+PIPED_PROGRESS_EVERY_S = 5.0
+
+
+@contextmanager
+def progress(description: str, total: int | None = None) -> Iterator[ShowProgress]:
+    """Show how far a long command has come, on stderr (stdout stays the command's answer).
+
+    In a terminal a bar with the count and the time elapsed, gone when the work is done; piped
+    or in a log, a line when a step starts and at most every PIPED_PROGRESS_EVERY_S seconds.
+    """
+    if err_console.is_terminal:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+
+            def show_bar(step: str, done: int, out_of: int | None) -> None:
+                bar.update(task, description=step, completed=done, total=out_of)
+
+            yield show_bar
+        return
+    started = time.monotonic()
+    last: dict[str, float | str] = {"at": 0.0, "step": ""}
+
+    def show_line(step: str, done: int, out_of: int | None) -> None:
+        now = time.monotonic()
+        if step == last["step"] and now - float(last["at"]) < PIPED_PROGRESS_EVERY_S:
+            return
+        last.update(at=now, step=step)
+        count = f"{done:,}/{out_of:,}" if out_of is not None else f"{done:,}"
+        err_console.print(f"{step}: {count} ({now - started:.0f} s)", highlight=False)
+
+    show_line(description, 0, total)
+    yield show_line
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -78,6 +140,12 @@ class ClickStyleArgument(TyperArgument):
         name = name if self.required else f"[{name}]"
         return name + ("..." if self.nargs != 1 else "")
 
+    def make_metavar(self, ctx: _click.Context, *, usage: bool = False) -> str:
+        # Click's plain help (piped output) names the argument as the usage line does.
+        if usage:
+            return self._usage_display_name()
+        return self.metavar or (self.name or "").upper()
+
     def display_type(self, ctx: _click.Context) -> str:
         label = super().display_type(ctx)
         return click_type_name(label, is_choice=self.type_descriptor.is_choice)
@@ -93,8 +161,13 @@ class ClickStyleOption(TyperOption):
         return click_type_name(label, is_choice=self.type_descriptor.is_choice)
 
 
-def use_click_style_help(command: _click.Command) -> None:
-    """Render the help of command and of every command below it as click does."""
+def use_click_style_help(command: _click.Command, *, to_terminal: bool = True) -> None:
+    """Render the help of command and of every command below it as click does.
+
+    Help read in a terminal comes in rich's boxes; piped, as click's plain text, unwrapped.
+    """
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = "rich" if to_terminal else None
     for param in command.params:
         if type(param) is TyperArgument:
             param.__class__ = ClickStyleArgument
@@ -104,7 +177,7 @@ def use_click_style_help(command: _click.Command) -> None:
     if type(help_option) is TyperOption:
         help_option.__class__ = ClickStyleOption
     for sub_command in getattr(command, "commands", {}).values():
-        use_click_style_help(sub_command)
+        use_click_style_help(sub_command, to_terminal=to_terminal)
 
 
 class ClickStyleHelpGroup(TyperGroup):
@@ -122,5 +195,9 @@ class ClickStyleHelpGroup(TyperGroup):
         parent: _click.Context | None = None,
         **extra: Any,
     ) -> _click.Context:
-        use_click_style_help(self)
+        to_terminal = sys.stdout.isatty()
+        use_click_style_help(self, to_terminal=to_terminal)
+        if not to_terminal:
+            extra.setdefault("terminal_width", UNWRAPPED_WIDTH)
+            extra.setdefault("max_content_width", UNWRAPPED_WIDTH)
         return super().make_context(info_name, args, parent, **extra)

@@ -15,7 +15,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import psycopg
+from psycopg_pool import PoolTimeout
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from citygrid import db
@@ -107,21 +110,76 @@ def deliver_batch(session: Session, now: datetime, *, settings: Settings) -> Del
     return report
 
 
-def run_jobs(settings: Settings) -> None:
+class DatabaseWatch:
+    """Whether the database answered the scheduler's last round.
+
+    A restart of PostgreSQL ends the pooled connections; the next rounds fail until it is back
+    and then recover by themselves. That is one WARNING when it goes away and one INFO when it
+    answers again, not a traceback a round: an ERROR stays for what a restart cannot explain."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def went_away(self, job: str, error: Exception) -> None:
+        if not self.down:
+            self.down = True
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            logger.warning(
+                "scheduler: the database is not answering (%s: %s); the %s and later rounds "
+                "wait for it",
+                type(error).__name__,
+                reason,
+                job,
+            )
+
+    def answered(self) -> None:
+        if self.down:
+            self.down = False
+            logger.info("scheduler: the database answers again; escalations and deliveries resume")
+
+
+DATABASE_WATCH = DatabaseWatch()
+# SQLSTATEs of a server going away: connection exceptions (class 08), shutdown by the
+# administrator or a crash, and "the database system is starting up / shutting down".
+SERVER_GONE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_gone(error: Exception) -> bool:
+    """True for what a restart or outage raises (a dropped, refused or pooled-out connection);
+    False for a statement's own failure (a timeout, a deadlock, a constraint)."""
+    if isinstance(error, PoolTimeout):
+        return True
+    original = error.orig if isinstance(error, OperationalError) else error
+    if not isinstance(original, psycopg.OperationalError):
+        return False
+    state = original.sqlstate
+    return state is None or state.startswith(SERVER_GONE_STATES)
+
+
+def run_jobs(settings: Settings, watch: DatabaseWatch = DATABASE_WATCH) -> None:
     """One round: escalations, then deliveries batch by batch; errors are logged, not raised."""
     try:
         with db.open_session() as session:
             escalate_once(session, datetime.now(UTC), settings=settings)
-    except Exception:
-        logger.exception("scheduler: escalation run failed; the next round tries again")
+    except Exception as error:
+        if not database_gone(error):
+            logger.exception("scheduler: escalation run failed; the next round tries again")
+        else:
+            watch.went_away("escalation run", error)
+            return  # the deliveries would find it gone too
     try:
         for _ in range(DELIVERY_BATCHES_PER_RUN):
             with db.open_session() as session:
                 report = deliver_batch(session, datetime.now(UTC), settings=settings)
             if report is None or report.attempted < webhooks.DELIVERY_BATCH:
                 break
-    except Exception:
-        logger.exception("scheduler: webhook delivery failed; the next round tries again")
+    except Exception as error:
+        if not database_gone(error):
+            logger.exception("scheduler: webhook delivery failed; the next round tries again")
+        else:
+            watch.went_away("webhook delivery", error)
+            return
+    watch.answered()
 
 
 async def run_periodically(settings: Settings) -> None:

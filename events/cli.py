@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from citygrid import db
-from citygrid.console import reported_errors
+from citygrid.console import console, reported_errors
 from events.categories.service import load_taxonomy
 from events.open311.seed import seed_service_attributes
 from events.taxonomy import DEFAULT_TAXONOMY, read_taxonomy
@@ -18,7 +17,6 @@ from events.taxonomy import DEFAULT_TAXONOMY, read_taxonomy
 taxonomy_app = typer.Typer(
     help="Component (部件) and event (事件) categories.", no_args_is_help=True
 )
-console = Console()
 
 
 @taxonomy_app.command("load")

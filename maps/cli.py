@@ -11,6 +11,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from citygrid import db
+from citygrid.console import progress
 from citygrid.errors import CitygridError
 from citygrid.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from citygrid.settings import get_settings
@@ -83,15 +84,18 @@ def export(
             urgency=urgency, department_code=department, area_code=area,
         )  # fmt: skip
         options = choropleth_options(metric, unit, scheme, classes, bounds)
-        with db.open_session() as session:
+        with db.open_session() as session, progress(f"exporting the {layer} map", 3) as show:
+            show(f"reading and drawing the {layer} map", 0, 3)
             page = page_html(
                 session, layer, filters, options, confidence=confidence, language=language
             )
+            show("inlining Leaflet and its plugins", 1, 3)
+            standalone = inline_assets(page)
+            show(f"writing {out}", 2, 3)
+            out.write_text(standalone, encoding="utf-8")
     except CitygridError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(code=1) from error
-    standalone = inline_assets(page)
-    out.write_text(standalone, encoding="utf-8")
     typer.echo(f"wrote {out} ({len(standalone.encode()) / 1e6:.2f} MB, {layer} map)")
 
 

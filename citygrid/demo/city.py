@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -17,6 +16,7 @@ from citygrid.accounts.models import Department, User
 from citygrid.accounts.roles import Role
 from citygrid.accounts.schemas import UserCreate
 from citygrid.accounts.service import create_user
+from citygrid.console import console, progress
 from citygrid.demo import rules as demo_rules
 from citygrid.demo.components import load_demo_components
 from citygrid.demo.history import DemoActors, load_demo_history
@@ -69,7 +69,6 @@ DEMO_LOGINS = [
 ]
 
 demo_app = typer.Typer(help="The demo city and demo users.", no_args_is_help=True)
-console = Console()
 
 
 def load_demo_grid(session: Session) -> int:
@@ -150,25 +149,33 @@ def demo_actors(session: Session) -> DemoActors:
 @demo_app.command("load")
 def load() -> None:
     """Load the demo city and demo users (a second run changes nothing), then print the logins."""
-    with db.open_session() as session:
+    steps = 7
+    with db.open_session() as session, progress("loading the demo city", steps) as show:
+        show("categories", 0, steps)
         categories.load_taxonomy(session, taxonomy.read_taxonomy())  # the reports need categories
+        show("grid", 1, steps)
         cells = load_demo_grid(session)
+        show("users and routing rules", 2, steps)
         users = load_demo_users(session)
         rule_set = demo_rules.load_demo_rules(session, now=datetime.now(UTC))
         make_manager_supervise(session)
+        show("component inventory", 3, steps)
         # The inventory before the history: component cases stand at their components.
         load_demo_components(
             session,
             district_code=DEMO_DISTRICT_CODE,
             default_radius_m=get_settings().component_radius_m,
         )
+        show("90 days of cases", 4, steps)
         cases = load_demo_history(session, demo_actors(session))
         if cases or rule_set:  # new cases, or a city from before dispatch: route and time them
+            show("routing and deadlines", 5, steps)
             settings = get_settings()
             assignments.backfill_assignments(
                 session, default_calendar_code=settings.default_calendar_code
             )
             queue_service.reroute_waiting(session, None, now=datetime.now(UTC))
+        show("saving", 6, steps)
         session.commit()
     console.print(
         f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), {cells} cells added"

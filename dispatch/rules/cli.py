@@ -9,15 +9,14 @@ from typing import Annotated, Any, NoReturn
 import typer
 import yaml  # type: ignore[import-untyped]
 from pydantic import ValidationError
-from rich.console import Console
 
 from citygrid import db
+from citygrid.console import console
 from citygrid.errors import CitygridError
 from dispatch.rules import service as rule_sets
 from dispatch.rules.rulebook import RuleSetRejected, RuleSetSpec
 
 rules_app = typer.Typer(help="Routing rule sets.", no_args_is_help=True)
-console = Console()
 
 
 def read_rule_file(

@@ -65,6 +65,12 @@ def test_the_app_recovers_by_itself_when_the_database_returns(figures: DrillFigu
 
 
 @pytest.mark.crash
+def test_a_database_restart_is_one_warning_in_the_log_not_an_error(figures: DrillFigures) -> None:
+    assert figures.errors_logged == []
+    assert figures.scheduler_warnings == SHORT_PLAN.crashes
+
+
+@pytest.mark.crash
 def test_escalations_fire_once_and_deliveries_arrive_across_the_crash(
     figures: DrillFigures,
 ) -> None:
