@@ -6,18 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.console import reported_errors
+from citygrid.console import console, progress, reported_errors
 from components.import_files import ComponentTable, PointColumns, read_components
 from components.imports import import_components
 from components.schemas import ImportResult
 
 components_app = typer.Typer(help="The component inventory (部件): import.", no_args_is_help=True)
-console = Console()
 
 
 @components_app.command("import")
@@ -43,11 +40,18 @@ def import_file(
     update: Annotated[
         bool, typer.Option(help="Update components whose code exists instead of refusing them.")
     ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding of the file when it is not UTF-8: GBK, GB18030, Big5."),
+    ] = None,
 ) -> None:
     """Import components; nothing is written unless every row passes every check."""
     with reported_errors():
         table = read_components(
-            file, crs=crs, point_columns=PointColumns(lon=lon_column, lat=lat_column)
+            file,
+            crs=crs,
+            point_columns=PointColumns(lon=lon_column, lat=lat_column),
+            encoding=encoding,
         )
     with db.open_session() as session, reported_errors():
         result = _import_with_progress(session, table, update=update)
@@ -56,13 +60,7 @@ def import_file(
 
 
 def _import_with_progress(session: Session, table: ComponentTable, *, update: bool) -> ImportResult:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"importing {len(table)} components", total=None)
-
-        def show(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
+    with progress(f"importing {len(table)} components") as show:
         return import_components(session, table, update=update, progress=show)
 
 

@@ -68,22 +68,30 @@ def source_format(path: Path) -> str:
 
 
 def read_components(
-    path: Path, *, crs: str | None, point_columns: PointColumns = PointColumns()
+    path: Path,
+    *,
+    crs: str | None,
+    point_columns: PointColumns = PointColumns(),
+    encoding: str | None = None,
 ) -> ComponentTable:
-    """The rows of a GeoJSON, GeoPackage, Shapefile or CSV file, converted to WGS-84."""
+    """The rows of a GeoJSON, GeoPackage, Shapefile or CSV file, converted to WGS-84; text read
+    as UTF-8 unless `encoding` names another (text that is not is refused, naming the encoding
+    it seems to be in: see grid.file_encoding)."""
     toolkit.check_crs(crs)
     file_format = source_format(path)
     if file_format == "CSV":
-        return _read_csv(path, crs=crs or WGS84, point_columns=point_columns)
-    layer = toolkit.read_layer(path)
+        return _read_csv(path, crs=crs or WGS84, point_columns=point_columns, encoding=encoding)
+    layer = toolkit.read_layer(path, encoding=encoding)
     source_crs = normalise_crs_name(crs) if crs else toolkit.file_crs(layer.declared_crs)
     geometries = toolkit.layer_geometries(layer, source_crs)
     return _table(path, file_format, source_crs, dict(layer.columns), geometries, {})
 
 
-def _read_csv(path: Path, *, crs: str, point_columns: PointColumns) -> ComponentTable:
+def _read_csv(
+    path: Path, *, crs: str, point_columns: PointColumns, encoding: str | None
+) -> ComponentTable:
     """A CSV's rows (every value read as text) with points made from its coordinate columns."""
-    columns = toolkit.read_columns(path)
+    columns = toolkit.read_columns(path, encoding=encoding)
     lon_name, lat_name = _coordinate_columns(list(columns), point_columns)
     lons, lon_reasons = _numbers(columns.pop(lon_name), lon_name)
     lats, lat_reasons = _numbers(columns.pop(lat_name), lat_name)

@@ -5,24 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import shapely
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
 from citygrid import db
-from citygrid.console import fail, reported_errors
+from citygrid.console import console, err_console, fail, progress, reported_errors
 from citygrid.errors import Conflict
 from citygrid.settings import get_settings
-from grid import service
+from grid import generate_write, service
+from grid import reset as grid_reset
 from grid.codes import GridLevel
-from grid.generate import GridLayout, generate_grid
+from grid.generate import (
+    DEFAULT_COMMUNITY_AREA_KM2,
+    boundary_district,
+    layout_for,
+    plan_grid,
+)
 from grid.imports import ImportOptions, ImportReport, UnitFeature, import_units, read_features
 
 grid_app = typer.Typer(help="The unit grid: import, generate.", no_args_is_help=True)
-console = Console()
 
 
 def import_options(*, repair: bool = False) -> ImportOptions:
@@ -39,36 +41,90 @@ def generate(
     boundary: Annotated[
         Path, typer.Option(help="District boundary (GeoJSON, GeoPackage, Shapefile).", exists=True)
     ],
-    district_code: Annotated[str, typer.Option(help="6-digit administrative division code.")],
-    district_name: Annotated[str, typer.Option(help="District name.")] = "",
+    district_code: Annotated[
+        str | None,
+        typer.Option(help="6-digit administrative division code; default: the code field's."),
+    ] = None,
+    district_name: Annotated[
+        str | None, typer.Option(help="District name; wins over the name field.")
+    ] = None,
+    code_field: Annotated[
+        str, typer.Option(help="Field holding the district code (e.g. adcode).")
+    ] = "code",
+    name_field: Annotated[
+        str, typer.Option(help="Field holding the district name (e.g. name_zh).")
+    ] = "name",
     crs: Annotated[
         str | None, typer.Option(help="CRS of the boundary: EPSG:4326, GCJ-02, BD-09, EPSG:xxxx.")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding of the file when it is not UTF-8: GBK, GB18030, Big5."),
+    ] = None,
     cell_size: Annotated[float, typer.Option(help="Cell side in metres.", min=10)] = 100.0,
-    community_size: Annotated[int, typer.Option(help="Cells per community side.", min=1)] = 5,
-    street_size: Annotated[int, typer.Option(help="Communities per street side.", min=1)] = 3,
+    community_area: Annotated[
+        float, typer.Option(help="Community area in km² (whole cells: 0.25 = 5×5 of 100 m).")
+    ] = DEFAULT_COMMUNITY_AREA_KM2,
+    street_area: Annotated[
+        float | None,
+        typer.Option(
+            help="Street area in km² (whole communities); default: about 15 streets of 2-15 km², "
+            "larger when the code's 999 streets would not cover the district."
+        ),
+    ] = None,
+    community_size: Annotated[
+        int | None, typer.Option(help="Cells per community side (instead of --community-area).")
+    ] = None,
+    street_size: Annotated[
+        int | None, typer.Option(help="Communities per street side (instead of --street-area).")
+    ] = None,
     sliver_ratio: Annotated[
         float, typer.Option(help="Clipped cells below this share of a full cell are merged.")
     ] = 0.25,
 ) -> None:
     """Cut a boundary into square cells grouped in communities and streets, with standard codes."""
     with reported_errors():
-        features = read_features(boundary, crs=crs)
-    geometries = [feature.geometry for feature in features if feature.geometry is not None]
-    if not geometries:
-        raise fail(f"{boundary} holds no readable boundary")
-
-    layout = GridLayout(cell_size, community_size, street_size, sliver_ratio)
-    with db.open_session() as session, reported_errors():
-        if service.district_exists(session, district_code):
-            raise Conflict(f"district {district_code} exists already", field="district_code")
-        generated = generate_grid(
-            shapely.union_all(geometries),
-            district_code=district_code,
-            district_name=district_name or features[0].name or district_code,
+        features = read_features(
+            boundary, crs=crs, code_field=code_field, name_field=name_field, encoding=encoding
+        )
+        district = boundary_district(
+            features,
+            code=district_code,
+            name=district_name,
+            code_field=code_field,
+            name_field=name_field,
+        )
+        layout = layout_for(
+            district.geometry,
+            cell_size_m=cell_size,
+            community_area_km2=community_area,
+            street_area_km2=street_area,
+            community_size=community_size,
+            street_size=street_size,
+            sliver_ratio=sliver_ratio,
+        )
+        plan = plan_grid(
+            district.geometry,
+            district_code=district.code,
+            district_name=district.name,
             layout=layout,
         )
-        written = service.write_generated_grid(session, generated, import_options())
+    if district.warning:
+        err_console.print(f"warning: {district.warning}", highlight=False, soft_wrap=True)
+    console.print(
+        f"district {district.code} {district.name}: {layout.describe()}; "
+        f"about {plan.cell_estimate:,} cells",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with (
+        db.open_session() as session,
+        reported_errors(),
+        progress("checking the district") as show,
+    ):
+        if service.district_exists(session, district.code):
+            raise Conflict(f"district {district.code} exists already", field="district_code")
+        written = generate_write.write_grid(session, plan, import_options(), show)
         session.commit()
     summary = ", ".join(f"{count} {level}" for level, count in written.items())
     console.print(f"generated {summary}")
@@ -97,11 +153,20 @@ def import_file(
     repair: Annotated[
         bool, typer.Option(help="Repair invalid geometries (ST_MakeValid) instead of refusing.")
     ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding of the file when it is not UTF-8: GBK, GB18030, Big5."),
+    ] = None,
 ) -> None:
     """Import units of one level; nothing is written unless every feature passes every check."""
     with reported_errors():
         features = read_features(
-            file, crs=crs, code_field=code_field, name_field=name_field, parent_field=parent_field
+            file,
+            crs=crs,
+            code_field=code_field,
+            name_field=name_field,
+            parent_field=parent_field,
+            encoding=encoding,
         )
     with db.open_session() as session, reported_errors():
         report = _import_with_progress(session, level, features, import_options(repair=repair))
@@ -112,13 +177,7 @@ def import_file(
 def _import_with_progress(
     session: Session, level: GridLevel, features: list[UnitFeature], options: ImportOptions
 ) -> ImportReport:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"importing {len(features)} {level} units", total=None)
-
-        def show(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
+    with progress(f"importing {len(features)} {level} units") as show:
         return import_units(session, level, features, options, progress=show)
 
 
@@ -137,4 +196,71 @@ def _print_import_report(report: ImportReport, file: Path) -> None:
             f"{warning['lon']:.6f}",
             f"{warning['lat']:.6f}",
         )
+    console.print(table)
+
+
+# --- reset and locate (issue 16) -----------------------------------------------------------------
+
+
+@grid_app.command("reset")
+def reset(
+    district: Annotated[str, typer.Option(help="Code of the district whose grid is emptied.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a district's cells, communities, streets and the district itself, to import it anew.
+
+    Refused while cases lie in its cells (a case must keep its cell and case history is
+    append-only) or routing rules name its units; components lose their cell link.
+    """
+    with db.open_session() as session, reported_errors():
+        plan = grid_reset.plan_reset(session, district)
+        if plan.blockers:
+            for blocker in plan.blockers:
+                console.print(f"- {blocker}", highlight=False, soft_wrap=True)
+            raise fail(f"district {district} cannot be reset: nothing was removed")
+        console.print(
+            f"district {plan.code} {plan.name}: removes {plan.removed()}; clears {plan.links()} "
+            "(the components stay, without a cell until `components import --update` links them)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if not yes and not typer.confirm("remove them?", default=False):
+            raise fail("nothing was removed")
+        done = grid_reset.reset_district(session, district)
+        session.commit()
+    console.print(
+        f"removed {done.removed()}; cleared {done.links()}", highlight=False, soft_wrap=True
+    )
+
+
+@grid_app.command("locate")
+def locate(
+    lon: Annotated[float, typer.Argument(help="Longitude (or x in a projected CRS).")],
+    lat: Annotated[float, typer.Argument(help="Latitude (or y in a projected CRS).")],
+    crs: Annotated[
+        str, typer.Option(help="EPSG:4326 (default), EPSG:4490, GCJ-02, BD-09, EPSG:xxxx.")
+    ] = "EPSG:4326",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's JSON answer instead of a table.")
+    ] = False,
+) -> None:
+    """The cell containing a point, with its community, street and district (as the API).
+
+    Negative coordinates go after `--`: citygrid grid locate -- -0.12 51.5
+    """
+    with db.open_session() as session, reported_errors():
+        located = service.locate_one(
+            session, lon, lat, crs=crs, snap_m=get_settings().locate_snap_m
+        )
+    if as_json:
+        console.print_json(located.model_dump_json())
+        return
+    table = Table(show_header=False)
+    table.add_row("cell", located.cell.code, f"{located.cell.name} ({located.cell.area_m2:.0f} m²)")
+    for level in ("community", "street", "district"):
+        unit = getattr(located, level)
+        table.add_row(level, unit.code, unit.name)
+    where = f"{located.lon:.7f}, {located.lat:.7f}"
+    snapped = f"snapped {located.distance_m:.1f} m" if located.snapped else "inside"
+    table.add_row("WGS-84", where, snapped)
     console.print(table)

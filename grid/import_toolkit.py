@@ -25,7 +25,14 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from sqlalchemy.orm import Session
 
-from citygrid.errors import ImportRejected, InvalidInput
+from citygrid.errors import CitygridError, ImportRejected, InvalidInput
+from grid.file_encoding import (
+    GDAL_FALLBACK_ENCODING,
+    LOSSLESS,
+    check_encoding,
+    encoding_refusal,
+    mojibake_refusal,
+)
 from grid.geometry import WGS84, converter_to_wgs84, geometries_to_wgs84
 
 ProgressCallback = Callable[[str, int, int], None]  # (step description, done, total)
@@ -75,35 +82,111 @@ class Layer:
     columns: dict[str, npt.NDArray[Any]]
 
 
-def read_layer(path: Path) -> Layer:
+def read_layer(path: Path, *, encoding: str | None = None, code_field: str = "code") -> Layer:
     """The layer of a GeoJSON, GeoPackage or (zipped) Shapefile; InvalidInput when it cannot be
-    read or holds no features."""
+    read or holds no features.
+
+    Text is read as UTF-8 (or as the Shapefile's .cpg says) unless `encoding` names another
+    (GBK, GB18030, Big5, ...). Text that is not in that encoding is refused with the encoding it
+    seems to be in and how to import it, naming the features by index and `code_field`.
+    """
     meta, wkbs, field_data = _read_raw(
-        path, _dataset_path(path), force_2d=True, datetime_as_string=True
+        path,
+        _dataset_path(path),
+        encoding=check_encoding(encoding),
+        code_field=code_field,
+        force_2d=True,
+        datetime_as_string=True,
     )
     if wkbs is None or len(wkbs) == 0:
         raise InvalidInput(f"{path.name} holds no features", field="file")
     return Layer(meta.get("crs"), wkbs, dict(zip(meta["fields"], field_data, strict=True)))
 
 
-def read_columns(path: Path) -> dict[str, npt.NDArray[Any]]:
+def read_columns(
+    path: Path, *, encoding: str | None = None, code_field: str = "code"
+) -> dict[str, npt.NDArray[Any]]:
     """The columns of a table without geometries (a CSV: GDAL reads every value as text, so
-    leading zeros stay); InvalidInput when it cannot be read or holds no rows."""
-    meta, _, field_data = _read_raw(path, path, read_geometry=False)
+    leading zeros stay); InvalidInput when it cannot be read or holds no rows. `encoding` as
+    for `read_layer`."""
+    meta, _, field_data = _read_raw(
+        path,
+        path,
+        encoding=check_encoding(encoding),
+        code_field=code_field,
+        read_geometry=False,
+    )
     if not field_data or len(field_data[0]) == 0:
         raise InvalidInput(f"{path.name} holds no rows", field="file")
     return dict(zip(meta["fields"], field_data, strict=True))
 
 
-def _read_raw(path: Path, dataset: str | Path, **options: Any) -> tuple[dict[str, Any], Any, Any]:
+def _read_raw(
+    path: Path,
+    dataset: str | Path,
+    *,
+    encoding: str | None,
+    code_field: str,
+    **options: Any,
+) -> tuple[dict[str, Any], Any, Any]:
     """pyogrio's metadata, WKB geometries and field arrays of `dataset` (which is `path`, or a
-    GDAL path into it); InvalidInput naming the file when GDAL cannot read it."""
+    GDAL path into it); InvalidInput naming the file when GDAL cannot read it, and the encoding
+    refusals of `grid.file_encoding` when its text is not in `encoding` (default UTF-8)."""
     try:
-        meta, _, wkbs, field_data = pyogrio.raw.read(dataset, **options)
+        meta, _, wkbs, field_data = pyogrio.raw.read(dataset, encoding=encoding, **options)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
         reason = str(error).replace(f"{path.parent}/", "")  # the file's name, not where it sits
         raise InvalidInput(f"cannot read {path.name}: {reason}", field="file") from error
+    except UnicodeDecodeError as error:
+        raise _encoding_refusal(path, dataset, encoding, code_field) from error
+    if encoding is None and meta.get("encoding") == GDAL_FALLBACK_ENCODING:
+        refusal = mojibake_refusal(path.name, _text_columns(meta["fields"], field_data))
+        if refusal is not None:
+            raise refusal
     return meta, wkbs, field_data
+
+
+def _encoding_refusal(
+    path: Path, dataset: str | Path, encoding: str | None, code_field: str
+) -> CitygridError:
+    """The refusal of a file whose text did not decode: read it again byte for byte (Latin-1)
+    and let `grid.file_encoding` find the features and name the encoding."""
+    try:
+        meta, _, _, field_data = pyogrio.raw.read(dataset, encoding=LOSSLESS, read_geometry=False)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, UnicodeDecodeError):
+        return InvalidInput(
+            f"{path.name} is not {encoding or 'UTF-8'} text; name its encoding with --encoding",
+            field="encoding",
+        )
+    columns = _text_columns(meta["fields"], field_data)
+    codes = _codes(columns, code_field, encoding, len(field_data[0]) if field_data else 0)
+    return encoding_refusal(path.name, columns, read_as=encoding, codes=codes)
+
+
+def _text_columns(names: Any, field_data: Any) -> dict[str, list[Any]]:
+    """The text columns (object arrays) by name, as lists."""
+    return {
+        str(name): values.tolist()
+        for name, values in zip(names, field_data or [], strict=True)
+        if values.dtype == object
+    }
+
+
+def _codes(
+    columns: dict[str, list[Any]], code_field: str, encoding: str | None, count: int
+) -> list[str | None]:
+    """The features' codes (to name them), when the code field exists and reads cleanly."""
+    values = columns.get(code_field)
+    if values is None:
+        return [None] * count
+    codes: list[str | None] = []
+    for value in values:
+        try:
+            text = value.encode(LOSSLESS).decode(encoding or "utf-8") if value else None
+        except UnicodeDecodeError:
+            text = None
+        codes.append(field_text(text))
+    return codes
 
 
 def _dataset_path(path: Path) -> str:

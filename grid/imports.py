@@ -94,10 +94,12 @@ def read_features(
     code_field: str = "code",
     name_field: str = "name",
     parent_field: str | None = None,
+    encoding: str | None = None,
 ) -> list[UnitFeature]:
-    """Features of a GeoJSON, GeoPackage or Shapefile, converted to WGS-84."""
+    """Features of a GeoJSON, GeoPackage or Shapefile, converted to WGS-84; its text read as
+    UTF-8 unless `encoding` names another (a file that is not is refused, see read_layer)."""
     check_crs(crs)
-    layer = read_layer(path)
+    layer = read_layer(path, encoding=encoding, code_field=code_field)
     columns = dict(layer.columns)  # the known fields are taken out; the rest are attributes
     _require_fields(
         list(columns), code_field=code_field, name_field=name_field, parent_field=parent_field

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Role
+from citygrid.api_types import BBoxText
 from citygrid.db import FetchDep, SessionDep
 from citygrid.errors import InvalidInput
-from citygrid.settings import SettingsDep
+from citygrid.settings import Settings, SettingsDep
 from grid import imports, service
 from grid.bbox import parse_bbox
 from grid.codes import GridLevel
@@ -24,6 +25,8 @@ router = APIRouter(prefix="/api/grid", tags=["grid"], route_class=RoleCheckedRou
 ANYONE_SIGNED_IN = Depends(Allow(*ALL_ROLES))
 ADMIN_ONLY = Depends(Allow(Role.ADMIN))
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
+# The document's bound: the setting's default (a deployment may set a lower one, refused below).
+CELLS_PAGE_MAX: int = Settings.model_fields["cells_page_max"].default
 
 
 @router.get("/locate", dependencies=[ANYONE_SIGNED_IN])
@@ -63,10 +66,14 @@ def locate_points(
 def list_units(
     session: SessionDep,
     settings: SettingsDep,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
+    bbox: Annotated[
+        BBoxText | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")
+    ] = None,
     level: GridLevel = GridLevel.CELL,
     page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int | None, Query(ge=1, description="at most cells_page_max")] = None,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=CELLS_PAGE_MAX, description="at most cells_page_max")
+    ] = None,
 ) -> FeatureCollection:
     """Units of one level as a GeoJSON FeatureCollection, ordered by code, one page at a time."""
     size = page_size or min(500, settings.cells_page_max)
@@ -86,7 +93,7 @@ def import_file(
     session: SessionDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a .zip of a Shapefile")],
-    level: Annotated[str, Form(description="district, street, community or cell")],
+    level: Annotated[GridLevel, Form(description="district, street, community or cell")],
     crs: Annotated[
         str | None,
         Form(description="EPSG:4326, EPSG:4490, GCJ-02, BD-09, EPSG:xxxx; default: the file's"),
@@ -97,9 +104,13 @@ def import_file(
     repair: Annotated[
         bool, Form(description="repair invalid geometries with ST_MakeValid")
     ] = False,
+    encoding: Annotated[
+        str | None,
+        Form(description="text encoding when the file is not UTF-8: GBK, GB18030, Big5"),
+    ] = None,
 ) -> imports.ImportReport:
     """Import units of one level from a file; 422 with every problem when any feature is bad."""
-    grid_level = parse_level(level)
+    grid_level = level
     max_bytes = settings.grid_import_max_bytes
     with TemporaryDirectory(prefix="citygrid-import-") as directory:
         saved = save_upload(file, Path(directory), suffixes=UPLOAD_SUFFIXES, max_bytes=max_bytes)
@@ -109,6 +120,7 @@ def import_file(
             code_field=code_field,
             name_field=name_field,
             parent_field=parent_field or None,
+            encoding=encoding or None,
         )
     options = imports.ImportOptions(
         repair=repair,
@@ -118,11 +130,3 @@ def import_file(
     report = imports.import_units(session, grid_level, features, options)
     session.commit()
     return report
-
-
-def parse_level(level: str) -> GridLevel:
-    try:
-        return GridLevel(level.strip().lower())
-    except ValueError as error:
-        known = ", ".join(GridLevel)
-        raise InvalidInput(f"unknown level {level!r}; use one of {known}", field="level") from error

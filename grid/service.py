@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from citygrid.db import RowFetcher
 from citygrid.errors import InvalidInput, NotFound, OutsideGrid
+from grid import generate_write
 from grid.bbox import BBox
 from grid.codes import GridLevel, level_of_code
 from grid.generate import GeneratedGrid
 from grid.geometry import Coordinates, points_to_wgs84
 from grid.import_toolkit import ProgressCallback
-from grid.imports import ImportOptions, import_units
+from grid.imports import ImportOptions
 from grid.index import UNITS_OF_CELL, cell_index_for
 from grid.revision import grid_revision
 from grid.schemas import CellRef, FeatureCollection, Located, NotLocated, UnitRef
@@ -261,18 +262,26 @@ def write_generated_grid(
     options: ImportOptions,
     progress: ProgressCallback | None = None,
 ) -> dict[GridLevel, int]:
-    """Write a generated grid level by level through the import checks; all or nothing."""
-    written = {}
-    for level, features in (
-        (GridLevel.DISTRICT, [generated.district]),
-        (GridLevel.STREET, generated.streets),
-        (GridLevel.COMMUNITY, generated.communities),
-        (GridLevel.CELL, generated.cells),
-    ):
-        written[level] = import_units(session, level, features, options, progress).written
-    return written
+    """Write a generated grid: the district through the import checks, the rest set-based
+    (grid.generate_write); all or nothing."""
+    return generate_write.write_generated_grid(session, generated, options, progress)
 
 
 def district_exists(session: Session, code: str) -> bool:
     found = session.scalar(text("SELECT 1 FROM grid_region WHERE code = :code"), {"code": code})
     return found is not None
+
+
+def locate_one(session: Session, lon: float, lat: float, *, crs: str, snap_m: float) -> Located:
+    """The cell of one point by the locate rule, as GET /api/grid/locate answers it (the CLI's
+    `grid locate`); InvalidInput for a point off the globe, OutsideGrid beyond the snap
+    tolerance."""
+    if not (np.isfinite(lon) and np.isfinite(lat)):
+        raise InvalidInput("lon and lat must be finite numbers", field="lon/lat")
+    wgs84 = checked_wgs84(np.array([[lon, lat]], dtype=float), crs, field="lon/lat")
+    wgs_lon, wgs_lat = float(wgs84[0, 0]), float(wgs84[0, 1])
+    rows = _locate_rows_sync(session, wgs84)
+    outcome = outcome_of_row(rows[0], wgs_lon, wgs_lat, snap_m)
+    if isinstance(outcome, NotLocated):
+        raise OutsideGrid(outcome.error, distance_m=outcome.nearest_cell_distance_m)
+    return outcome

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Role
 from citygrid.settings import Settings, settings_dependency
+from tests.citygrid.refusals import refused_field
 from tests.grid.places import (
     BLOCK_EAST,
     BLOCK_NORTH,
@@ -149,7 +150,7 @@ def test_other_levels_are_listed_with_their_parent(
 def test_bad_bbox_is_refused_naming_bbox(client: TestClient, headers: Headers, box: str) -> None:
     response = cells(client, headers, bbox=box)
     assert response.status_code == 422
-    assert response.json()["field"] == "bbox"
+    assert refused_field(response) == "bbox"
 
 
 def use_settings(client: TestClient, settings: Settings) -> None:

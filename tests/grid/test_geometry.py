@@ -11,6 +11,8 @@ from grid.geometry import (
     BD09,
     GCJ02,
     Coordinates,
+    bd09_to_gcj02,
+    bd09_to_gcj02_closed_form,
     bd09_to_wgs84,
     converter_to_wgs84,
     gcj02_to_bd09,
@@ -71,16 +73,68 @@ def test_gcj02_offset_is_hundreds_of_metres_in_china(
     assert 100.0 < metres_between(one(*gcj02), wgs84) < 1000.0
 
 
+@pytest.mark.parametrize(("wgs84", "gcj02"), WGS84_TO_GCJ02.values(), ids=WGS84_TO_GCJ02)
+def test_gcj02_to_wgs84_inverts_within_a_centimetre(
+    wgs84: tuple[float, float], gcj02: tuple[float, float]
+) -> None:
+    # The fixtures' own rounding (1e-7° here) is the only error left: the inverse is exact.
+    assert metres_between(gcj02_to_wgs84(one(*gcj02)), wgs84) < 0.01
+
+
 @pytest.mark.parametrize(
     "wgs84",
     [(120.00877901149691, 29.196131605295484), (120.0253853970846, 29.206795749156136)]
     + [pair[0] for pair in WGS84_TO_GCJ02.values()],
 )
-def test_bd09_to_wgs84_inverts_the_forward_chain_within_a_metre(
+def test_bd09_to_wgs84_inverts_the_forward_chain_within_a_millimetre(
     wgs84: tuple[float, float],
 ) -> None:
     bd09 = gcj02_to_bd09(wgs84_to_gcj02(one(*wgs84)))
-    assert metres_between(bd09_to_wgs84(bd09), wgs84) < 1.0
+    assert metres_between(bd09_to_wgs84(bd09), wgs84) < 0.001
+
+
+# Glatzel/pyxis (geotool) crypto test vectors: one point in WGS-84, GCJ-02 and BD-09. Its WGS-84
+# is rounded to 1e-7°, which is up to ~9 mm; its GCJ-02 and BD-09 are full precision.
+PYXIS_WGS84 = (121.0917077, 30.6107779)
+PYXIS_GCJ02 = (121.09626935575027, 30.608604331756705)
+PYXIS_BD09 = (121.10271732371203, 30.61484572185035)
+# wandergis/coordtransform's README pair: gcj02tobd09(116.404, 39.915).
+COORDTRANSFORM_GCJ02 = (116.404, 39.915)
+COORDTRANSFORM_BD09 = (116.41036949371029, 39.92133699351021)
+BD09_TO_GCJ02 = {
+    "pyxis": (PYXIS_BD09, PYXIS_GCJ02),
+    "coordtransform": (COORDTRANSFORM_BD09, COORDTRANSFORM_GCJ02),
+}
+
+
+@pytest.mark.parametrize(("bd09", "gcj02"), BD09_TO_GCJ02.values(), ids=BD09_TO_GCJ02)
+def test_bd09_to_gcj02_is_exact_on_published_pairs(
+    bd09: tuple[float, float], gcj02: tuple[float, float]
+) -> None:
+    np.testing.assert_allclose(bd09_to_gcj02(one(*bd09))[0], gcj02, rtol=0, atol=1e-9)
+    # The closed form that most libraries ship is what issue 16 measured: centimetres off.
+    assert metres_between(bd09_to_gcj02_closed_form(one(*bd09)), gcj02) > 0.02
+
+
+def test_bd09_to_wgs84_is_within_a_centimetre_of_the_published_point() -> None:
+    assert metres_between(bd09_to_wgs84(one(*PYXIS_BD09)), PYXIS_WGS84) < 0.01
+
+
+def test_wgs84_bd09_round_trip_across_beijing_is_within_a_centimetre() -> None:
+    # 61 × 61 points over the municipality (115.4-117.5 E, 39.4-41.1 N), converted as one array.
+    lon, lat = np.meshgrid(np.linspace(115.4, 117.5, 61), np.linspace(39.4, 41.1, 61))
+    wgs84 = np.column_stack([lon.ravel(), lat.ravel()])
+    back = bd09_to_wgs84(gcj02_to_bd09(wgs84_to_gcj02(wgs84)))
+    _, _, distance_m = WGS84_GEOD.inv(wgs84[:, 0], wgs84[:, 1], back[:, 0], back[:, 1])
+    assert float(np.max(distance_m)) < 0.01
+    np.testing.assert_allclose(back, wgs84, rtol=0, atol=1e-9)
+
+
+def test_inverse_keeps_nan_points_and_converts_the_others() -> None:
+    bd09 = gcj02_to_bd09(wgs84_to_gcj02(np.array([[np.nan, 39.9], [116.4, 39.9]])))
+    back = bd09_to_wgs84(bd09)
+    assert np.isnan(back[0]).all()
+    np.testing.assert_allclose(back[1], (116.4, 39.9), rtol=0, atol=1e-9)
 
 
 def test_gcj02_to_bd09_matches_the_fixture() -> None:

@@ -25,7 +25,9 @@ from typer.testing import Result
 from citygrid.accounts.roles import Role
 from citygrid.errors import ImportRejected
 from grid.codes import GridLevel
+from grid.geometry import gcj02_to_bd09, wgs84_to_gcj02
 from grid.imports import ImportOptions, UnitFeature, import_units
+from tests.citygrid.refusals import refusal_text, refused_field
 from tests.grid import places
 from tests.grid.places import (
     CELL_NE,
@@ -499,6 +501,36 @@ def test_gcj02_coordinates_land_at_their_wgs84_position(
     assert distance_m < 1.0
 
 
+def to_bd09(geometry: shapely.Geometry) -> shapely.Geometry:
+    """A WGS-84 geometry as a Baidu map would give it: WGS-84 → GCJ-02 → BD-09, vertex by vertex."""
+    return shapely.transform(geometry, lambda coords: gcj02_to_bd09(wgs84_to_gcj02(coords)))
+
+
+def test_a_bd09_cell_file_imports_without_a_single_outside_problem(
+    run_cli: Callable[..., Result], session: Session, tmp_path: Path
+) -> None:
+    # Issue 16: the closed-form BD-09 inverse moved every vertex by ~0.1 m, so cells on the
+    # community's edge stuck out by 3-14 m² and were refused as "outside its community".
+    import_parents(session)
+    cells = [feature(c.code, to_bd09(cell_geometry(c)), c.name) for c in CELLS_IN_CODE_ORDER]
+    path = write_geojson(tmp_path, cells, "cells_bd09")
+    result = run_cli("grid", "import", str(path), "--level", "cell", "--crs", "BD-09")
+    assert result.exit_code == 0, result.output
+    assert "imported 4 cell units" in result.output
+    assert "outside" not in result.output and "gap" not in result.output
+    corners = session.execute(
+        text(
+            "SELECT code, ST_XMin(geom) AS west, ST_YMin(geom) AS south, ST_XMax(geom) AS east, "
+            "ST_YMax(geom) AS north FROM grid_cell ORDER BY code"
+        )
+    ).all()
+    for cell, stored in zip(CELLS_IN_CODE_ORDER, corners, strict=True):
+        west, south, east, north = cell_geometry(cell).bounds
+        _, _, south_west_m = GEOD.inv(stored.west, stored.south, west, south)
+        _, _, north_east_m = GEOD.inv(stored.east, stored.north, east, north)
+        assert max(south_west_m, north_east_m) < 0.01, cell.code
+
+
 # --- overlaps -----------------------------------------------------------------------------------
 
 
@@ -565,7 +597,7 @@ def test_only_an_admin_may_import(
 @pytest.mark.parametrize(
     ("form", "file_name", "content", "field", "message"),
     [
-        ({"level": "county"}, "units.geojson", None, "level", "unknown level 'county'"),
+        ({"level": "county"}, "units.geojson", None, "level", "Input should be 'district'"),
         ({"crs": "EPSG:999999"}, "units.geojson", None, "crs", "unknown coordinate system"),
         ({}, "units.geojson", b"{not json", "file", "cannot read units.geojson"),
         ({}, "units.zip", b"not a zip", "file", "units.zip is not a valid zip file"),
@@ -589,5 +621,5 @@ def test_bad_form_input_is_422_naming_the_field(
     path.write_bytes(content if content is not None else json.dumps(good).encode())
     response = post_import(client, auth, path, form)
     assert response.status_code == 422, response.text
-    assert response.json()["field"] == field
-    assert message in response.json()["detail"]
+    assert refused_field(response) == field
+    assert message in refusal_text(response)
