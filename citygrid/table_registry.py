@@ -12,6 +12,8 @@ import components.models
 import dispatch.models
 import events.models
 import events.open311.models
+import events.recurrence.models
+import events.suggestions.models
 import grid.models
 from citygrid.db import Base
 
@@ -20,6 +22,8 @@ TABLE_MODULES = (
     dispatch.models,
     events.models,
     events.open311.models,
+    events.recurrence.models,
+    events.suggestions.models,
     components.models,
     grid.models,
 )

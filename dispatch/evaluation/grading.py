@@ -60,6 +60,8 @@ COUNTS: dict[str, tuple[str, ...]] = {
         "overdue",
         "reworked",
         "postponements",
+        "closed_cases",
+        "recurred",
     ),
     "area": ("reported", "filed", "due_to_close", "closed", "closed_on_time"),
     "inspector": ("reports", "valid_reports", "verifications", "verifications_on_time"),
@@ -71,6 +73,8 @@ RATIOS: dict[str, tuple[Ratio, ...]] = {
         Ratio("on_time_handling_rate", "handled_on_time", "due_to_handle"),
         Ratio("return_rate", "returned", "dispatched"),
         Ratio("rework_rate", "reworked", "handled"),
+        # Not in the score: the share of closed cases that came back (events.recurrence).
+        Ratio("recurrence_rate", "recurred", "closed_cases"),
     ),
     "area": (
         Ratio("filing_rate", "filed", "reported"),

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import CSV, IsoDateTime, media_schema
 from citygrid.db import SessionDep
 from citygrid.errors import PermissionDenied
 from citygrid.settings import SettingsDep
@@ -28,13 +29,17 @@ TOTALS_NAME = "合计"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
-@router.get("/api/evaluation", response_model=None)
+@router.get(
+    "/api/evaluation",
+    response_model=EvaluationRead,
+    responses={200: {"content": {CSV: {"schema": media_schema(CSV)}}}},
+)
 def get_evaluation(
     session: SessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*READER_ROLES))],
-    period_from: Annotated[datetime, Query(alias="from")],
-    period_to: Annotated[datetime, Query(alias="to")],
+    period_from: Annotated[IsoDateTime, Query(alias="from")],
+    period_to: Annotated[IsoDateTime, Query(alias="to")],
     by: GroupKind = GroupKind.DEPARTMENT,
     output_format: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> EvaluationRead | Response:

@@ -10,6 +10,9 @@ Periods are half-open, [from, to), and each family has one anchor:
   action computed on the default calendar (holidays included) and recorded in its history row
   (details.verify_working_hours); a row without them counts as a verification, never as one on
   time. No time-zone or working-time arithmetic is done here.
+Recurrence (events.recurrence.rules): of a department's assignments of the period that ended
+with the case's closure (closed_cases), those whose case has come back as at least one linked
+recurrence (recurred); recurrence_rate = recurred / closed_cases.
 Outcomes (handled, closed, …) are counted as they stand at `now`. Merged duplicates
 (merged_into_id set) are not cases of their own.
 """
@@ -26,8 +29,9 @@ from sqlalchemy.orm import Session
 
 from dispatch.evaluation import grading
 from dispatch.evaluation.grading import GroupKind
+from events.recurrence import service as recurrence
 
-DEPARTMENT_SQL = """
+DEPARTMENT_SQL = f"""
 WITH facts AS (
     SELECT a.department_id,
            count(*) AS dispatched,
@@ -44,7 +48,11 @@ WITH facts AS (
            coalesce(sum(a.postponement_count)
                FILTER (WHERE a.handled_at IS NOT NULL OR a.ended_at IS NULL), 0) AS postponements,
            sum(a.handling_hours) FILTER (WHERE a.handled_at IS NOT NULL) AS handling_hours_sum,
-           count(a.handling_hours) FILTER (WHERE a.handled_at IS NOT NULL) AS timed_handled
+           count(a.handling_hours) FILTER (WHERE a.handled_at IS NOT NULL) AS timed_handled,
+           count(*) FILTER (WHERE a.end_reason = 'closed') AS closed_cases,
+           count(*) FILTER (WHERE a.end_reason = 'closed' AND EXISTS (
+               SELECT 1 FROM case_recurrence r JOIN event_case n ON n.id = r.case_id
+               WHERE r.previous_case_id = a.case_id AND {recurrence.COUNTS_AS_NEW})) AS recurred
     FROM case_assignment a
     WHERE a.case_id NOT IN (SELECT id FROM event_case WHERE merged_into_id IS NOT NULL)
       AND ((a.due_at >= :period_from AND a.due_at < :period_to)

@@ -286,6 +286,9 @@
         byId("queue-status").textContent = cg.t("queue.saved");
         resetForm();
       } else if (outcome.answer.ok) {
+        if (window.citygridSuggestions) {
+          window.citygridSuggestions.afterReport(outcome.answer.body, byId("category").value);
+        }
         resetForm();
       } else if (outcome.answer.offline) {
         byId("queue-status").textContent = cg.t("error.network");

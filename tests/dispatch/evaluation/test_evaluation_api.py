@@ -265,10 +265,13 @@ def test_departments_match_the_hand_computed_figures(
         "overdue": 2,  # c2 handled late, c6 still open past its deadline
         "reworked": 1,  # c4
         "postponements": 1,  # c5
+        "closed_cases": 0,  # no assignment here ended with a closure (end_reason 'closed')
+        "recurred": 0,
         "handling_rate": 0.8,  # 4 / 5
         "on_time_handling_rate": 0.6,  # 3 / 5
         "return_rate": 0.1429,  # 1 / 7
         "rework_rate": 0.25,  # 1 / 4
+        "recurrence_rate": None,  # nothing closed: no basis (tests/events/recurrence/)
         "average_handling_hours": 4.0,  # (2 + 5 + 3 + 6) / 4
         "score": 69.57,  # 100 × (.5 × .6 + .2 × .8 + .2 × (1 - .25) + .1 × (1 - 1/7))
         "grade": "C",
