@@ -10,9 +10,12 @@ from types import ModuleType
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import OperationalError
 
+import analysis.forecast.pages
+import analysis.forecast.router
 import citygrid.accounts.admin_pages
 import citygrid.accounts.pages
 import citygrid.accounts.router
@@ -45,9 +48,15 @@ import events.listing.router
 import events.open311.pages
 import events.open311.router
 import events.photos.router
+import events.recurrence.pages
+import events.recurrence.router
+import events.suggestions.router
 import grid.router
+import maps.analysis.pages
 import maps.api.router
 import maps.dashboard.pages
+import maps.emerging.pages
+import maps.emerging.router
 import maps.hotspots
 import maps.pages.pages
 import maps.worklist.router
@@ -73,6 +82,7 @@ ROUTER_MODULES: tuple[ModuleType, ...] = (
     events.categories.router,
     events.intake.router,
     events.photos.router,
+    events.suggestions.router,
     events.listing.router,
     events.cases.router,
     dispatch.departments.router,
@@ -100,6 +110,13 @@ ROUTER_MODULES: tuple[ModuleType, ...] = (
     events.open311.pages,
     dispatch.webhooks.pages,
     dispatch.rules.pages,
+    analysis.forecast.router,
+    analysis.forecast.pages,
+    events.recurrence.router,
+    events.recurrence.pages,
+    maps.emerging.router,
+    maps.emerging.pages,
+    maps.analysis.pages,
 )
 
 
@@ -128,6 +145,14 @@ async def handle_database_down(request: Request, error: Exception) -> JSONRespon
     )
 
 
+def operation_id(route: APIRoute) -> str:
+    """An operation's id in the OpenAPI document: its function's name (`log_in`,
+    `create_report`), after which generated clients name their functions and request body
+    models (`Body_log_in`) rather than after path and method. Ids are unique across the app
+    (tests/citygrid/test_generated_client.py)."""
+    return route.name
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The start-up objects (modules, tables, the OpenAPI schema) live as long as the process:
@@ -146,6 +171,7 @@ def create_app() -> FastAPI:
         summary="Grid-based city management (网格化城市管理)",
         version="0.1.0",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         # /docs and /redoc are citygrid.router's, on assets served from here (not a CDN).
         docs_url=None,
         redoc_url=None,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +12,7 @@ import typer
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import NullPool, create_engine
+from sqlalchemy import URL, NullPool, create_engine, make_url
 
 from citygrid import backup, db
 from citygrid.accounts.roles import Role
@@ -21,7 +23,7 @@ from citygrid.cluster import (
     remove_cluster,
     shared_clusters_dir,
 )
-from citygrid.console import ClickStyleHelpGroup, console, fail, reported_errors
+from citygrid.console import ClickStyleHelpGroup, console, fail, progress, reported_errors
 from citygrid.settings import PROJECT_DIR, get_settings
 
 app = typer.Typer(
@@ -149,9 +151,37 @@ def db_status() -> None:
 
 
 @db_app.command("url")
-def db_url() -> None:
-    """Print the SQLAlchemy URL of the database in use."""
-    print(get_settings().resolved_database_url())
+def db_url(
+    libpq: Annotated[
+        bool,
+        typer.Option(
+            "--libpq", help="Print the URL psql, pg_dump and other PostgreSQL tools take."
+        ),
+    ] = False,
+) -> None:
+    """Print the SQLAlchemy URL of the database in use (or, with --libpq, the libpq URL)."""
+    url = get_settings().resolved_database_url()
+    print(libpq_url(url) if libpq else url)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """postgresql+psycopg://u:p@/db?host=… → postgresql://u:p@/db?host=… (what libpq parses)."""
+    url = make_url(sqlalchemy_url)
+    libpq = URL.create(
+        "postgresql", url.username, url.password, url.host, url.port, url.database, url.query
+    )
+    return libpq.render_as_string(hide_password=False)
+
+
+@db_app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def db_psql(context: typer.Context) -> None:
+    """Open psql on the database in use; further arguments go to psql (e.g. -c 'SELECT 1')."""
+    target = backup.LibpqTarget.from_sqlalchemy_url(get_settings().resolved_database_url())
+    psql = shutil.which("psql")
+    if psql is None:
+        raise fail("psql is not installed; install postgresql-client")
+    # Replaces this process: psql gets the terminal, its exit status is the command's.
+    os.execve(psql, [psql, target.uri, *context.args], target.environment())
 
 
 @db_app.command("upgrade")
@@ -176,8 +206,10 @@ def db_backup(
 ) -> None:
     """Write the whole database and the photos folder to FILE (pg_dump + tar, with a manifest)."""
     settings = get_settings()
-    with reported_errors():
-        summary = backup.backup_database(settings.resolved_database_url(), file, settings.media_dir)
+    with reported_errors(), progress(f"backing up to {file}", 4) as show:
+        summary = backup.backup_database(
+            settings.resolved_database_url(), file, settings.media_dir, progress=show
+        )
     console.print(
         f"backup written to {summary.path}: {len(summary.tables)} tables, {summary.rows:,} rows,"
         f" {summary.photo_files:,} photo files, {summary.size_bytes / 1e6:,.1f} MB"
@@ -195,9 +227,9 @@ def db_restore(
 ) -> None:
     """Restore the database and the photos folder from FILE, after checking its checksums."""
     settings = get_settings()
-    with reported_errors():
+    with reported_errors(), progress(f"restoring {file}", 3) as show:
         summary = backup.restore_database(
-            settings.resolved_database_url(), file, settings.media_dir, force=force
+            settings.resolved_database_url(), file, settings.media_dir, force=force, progress=show
         )
     console.print(
         f"restored {summary.source} (made {summary.created_at:%Y-%m-%d %H:%M} UTC):"
@@ -286,11 +318,14 @@ def serving_message(host: str, port: int) -> str:
 
 def register_domain_commands() -> None:
     """Domain packages add their own sub-commands (grid import/generate, demo), once."""
+    from analysis.cli import analysis_app
     from citygrid.demo.city import demo_app
     from components.cli import components_app
     from dispatch.cli import dispatch_app
     from events.cli import taxonomy_app
     from events.open311.cli import open311_app
+    from events.recurrence.cli import recurrence_app
+    from events.suggestions.cli import suggestions_app
     from grid.cli import grid_app
     from maps.cli import maps_app
 
@@ -303,6 +338,9 @@ def register_domain_commands() -> None:
         ("open311", open311_app),
         ("maps", maps_app),
         ("components", components_app),
+        ("suggestions", suggestions_app),
+        ("recurrence", recurrence_app),
+        ("analysis", analysis_app),
     ):
         if name not in registered:
             app.add_typer(sub_app, name=name)

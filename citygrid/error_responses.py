@@ -11,6 +11,11 @@ A value PostgreSQL refuses (SQLSTATE class 22, "data exception": an id past the 
 a NUL character in a text, which psycopg refuses before sending) came with the request, so it
 is answered 422 naming the problem, like any other invalid input, rather than 500. So is a text
 with a lone surrogate (JSON may escape one, `"\\ud800"`; UTF-8 cannot encode it).
+
+A method a path does not answer is refused 405 with `Allow` naming every method of the path.
+Starlette answers from the first route whose path matched, so where one path has several routes
+(GET and POST /api/calendars as two functions) its `Allow` named only that route's methods;
+this computes the union over every route whose path matches.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from citygrid import web
 from citygrid.errors import InvalidInput
@@ -63,6 +72,8 @@ WITH_BODY = {
     "413": "The request body is larger than accepted here",
 }
 INVALID_INPUT = "Invalid input: the request or a value in it is refused"
+# The order methods are listed in `Allow` (any other after these, alphabetically).
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def error_response(description: str) -> dict[str, Any]:
@@ -144,8 +155,33 @@ async def handle_unstorable_value(request: Request, error: Exception) -> Respons
     return JSONResponse(invalid.payload(), status_code=422)
 
 
+def methods_of_path(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method answered at the request's path: the union over every route whose path
+    matches it (whatever its method), in METHOD_ORDER."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(routes):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE and route.methods:
+            methods |= route.methods
+    known = [method for method in METHOD_ORDER if method in methods]
+    return known + sorted(methods - set(METHOD_ORDER))
+
+
+async def handle_method_not_allowed(request: Request, error: Exception) -> Response:
+    """405 with `Allow` listing every method of the path, not only those of the route that
+    happened to match first."""
+    assert isinstance(error, HTTPException)
+    methods = methods_of_path(request.app.routes, request.scope)
+    allow = ", ".join(methods) if methods else (error.headers or {}).get("Allow", "")
+    detail = f"Method Not Allowed: {request.method} is not one of {allow or 'none'} here"
+    return JSONResponse(
+        {"detail": detail, "field": "method"}, status_code=405, headers={"Allow": allow}
+    )
+
+
 def install(app: FastAPI) -> None:
-    """Document the error answers in `app.openapi()`, and answer refused values with 422."""
+    """Document the error answers in `app.openapi()`, answer refused values with 422, and a
+    method the path does not answer with 405 and its full `Allow`."""
     build_document = app.openapi  # FastAPI's: builds the document once, then caches it
 
     def openapi_with_errors() -> dict[str, Any]:
@@ -156,3 +192,4 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi_with_errors  # type: ignore[method-assign]
     for refused in (DataError, psycopg.DataError, UnicodeEncodeError):
         app.add_exception_handler(refused, handle_unstorable_value)
+    app.add_exception_handler(405, handle_method_not_allowed)

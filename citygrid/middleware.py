@@ -45,7 +45,7 @@ STRICT_PAGE_POLICY = (
 MAP_PAGE_POLICY = STRICT_PAGE_POLICY.replace(
     "script-src 'self'", "script-src 'self' 'unsafe-inline'"
 ).replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-MAP_PAGES = ("/maps/heatmap", "/maps/choropleth", "/maps/hotspots")
+MAP_PAGES = ("/maps/heatmap", "/maps/choropleth", "/maps/hotspots", "/maps/emerging")
 # /docs (Swagger UI) and /redoc load their code from this server (citygrid.router) but start it
 # with an inline script and style elements; ReDoc runs its search in a blob: worker.
 DOCS_POLICY = (

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
+from citygrid.api_types import FILE_TYPES, answers
 from citygrid.db import get_session
 from citygrid.errors import NotFound
 from citygrid.served_files import file_inside
@@ -73,7 +74,12 @@ def static_folder(package: str) -> Path:
 
 
 # Tagged as the pages are: the files are theirs.
-@router.get("/static/{package}/{path:path}", tags=["pages"], dependencies=[Depends(PUBLIC)])
+@router.get(
+    "/static/{package}/{path:path}",
+    tags=["pages"],
+    dependencies=[Depends(PUBLIC)],
+    **answers(*FILE_TYPES, description="The file"),
+)
 def static_file(package: str, path: str) -> FileResponse:
     """A page's script, style sheet or image, served by the app (no CDN: intranets are offline)."""
     if package not in WEB_PACKAGES:

@@ -21,7 +21,7 @@ from citygrid.i18n import LANGUAGES, negotiate_language, translations
 from citygrid.settings import get_settings
 
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
-WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid")
+WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid", "analysis")
 LANGUAGE_COOKIE = "citygrid_lang"
 
 
@@ -88,11 +88,13 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/console", N_("Dispatch console")),
         ("/cases", N_("Cases")),
         ("/dashboard", N_("Dashboard")),
+        ("/analysis", N_("Analysis")),
     ),
     Role.DEPARTMENT: (("/desk", N_("Department desk")), ("/cases", N_("Cases"))),
     Role.MANAGER: (
         ("/dashboard", N_("Dashboard")),
         ("/cases", N_("Cases")),
+        ("/analysis", N_("Analysis")),
         ("/console", N_("Dispatch console")),
     ),
     Role.ADMIN: (
@@ -100,6 +102,7 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/desk", N_("Department desk")),
         ("/dashboard", N_("Dashboard")),
         ("/cases", N_("Cases")),
+        ("/analysis", N_("Analysis")),
         ("/m/report", N_("New report")),
         ("/admin", N_("Administration")),
     ),

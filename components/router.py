@@ -14,12 +14,26 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import STAFF_ROLES, Principal, Role
+from citygrid.api_types import (
+    JSON_SAFE_MAX,
+    BBoxText,
+    BigRowId,
+    CategoryCode,
+    RowId,
+    comma_list_of,
+    text_matching,
+)
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
-from citygrid.settings import SettingsDep
+from citygrid.settings import Settings, SettingsDep
 from components import imports, service
 from components.import_files import PointColumns, read_components
-from components.schemas import ComponentChangeRead, ComponentFeatureCollection, ImportResult
+from components.schemas import (
+    ComponentChangeRead,
+    ComponentFeatureCollection,
+    ComponentStatus,
+    ImportResult,
+)
 from grid.bbox import parse_bbox
 from grid.import_toolkit import save_upload
 
@@ -29,21 +43,39 @@ STAFF = Depends(Allow(*STAFF_ROLES))
 DEFAULT_PAGE = 1_000
 # A lone .shp cannot be uploaded (its .shx and .dbf stay behind): zip the parts.
 UPLOAD_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".csv")
+# The document's bound: the setting's default (a deployment may set a lower one, refused below).
+PAGE_MAX: int = Settings.model_fields["components_page_max"].default
+StatusList = Annotated[
+    str,
+    *text_matching(
+        comma_list_of([status.value for status in ComponentStatus]),
+        f"statuses separated by commas; allowed: {', '.join(ComponentStatus)}",
+    ),
+]
 
 
 @router.get("", dependencies=[STAFF])
 def search_components(
     session: SessionDep,
     settings: SettingsDep,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
-    category: Annotated[str | None, Query(description="A minor or major component code.")] = None,
-    status: Annotated[
-        list[str] | None, Query(description="in_use, damaged or removed (repeatable).")
+    bbox: Annotated[
+        BBoxText | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")
     ] = None,
-    maintainer: Annotated[int | None, Query(description="The maintaining department's id.")] = None,
-    limit: Annotated[int | None, Query(ge=1, description="At most components_page_max.")] = None,
+    category: Annotated[
+        CategoryCode | None, Query(description="A minor or major component code.")
+    ] = None,
+    status: Annotated[
+        list[StatusList] | None,
+        Query(description="in_use, damaged or removed (repeatable, or a comma list)."),
+    ] = None,
+    maintainer: Annotated[
+        RowId | None, Query(description="The maintaining department's id.")
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=PAGE_MAX, description="At most components_page_max.")
+    ] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="next_after of the previous page.")
+        int | None, Query(ge=0, le=JSON_SAFE_MAX, description="next_after of the previous page.")
     ] = None,
 ) -> ComponentFeatureCollection:
     """Components matching every filter as a GeoJSON FeatureCollection, one page in id order,
@@ -64,7 +96,7 @@ def search_components(
 
 
 @router.post("/imports", status_code=201)
-def import_file(
+def import_components(
     session: SessionDep,
     settings: SettingsDep,
     principal: Admin,
@@ -80,19 +112,24 @@ def import_file(
     update: Annotated[
         bool, Form(description="update components whose code exists instead of refusing them")
     ] = False,
+    encoding: Annotated[
+        str | None, Form(description="text encoding when not UTF-8: GBK, GB18030, Big5")
+    ] = None,
 ) -> ImportResult:
     """Import components from a file; 422 with every problem (nothing written) when any is bad."""
     point_columns = PointColumns(lon=lon_column or None, lat=lat_column or None)
     with TemporaryDirectory(prefix="citygrid-components-") as directory:
         max_bytes = settings.component_import_max_bytes
         saved = save_upload(file, Path(directory), suffixes=UPLOAD_SUFFIXES, max_bytes=max_bytes)
-        table = read_components(saved, crs=crs or None, point_columns=point_columns)
+        table = read_components(
+            saved, crs=crs or None, point_columns=point_columns, encoding=encoding or None
+        )
     result = imports.import_components(session, table, update=update, by=principal.user_id)
     session.commit()
     return result
 
 
 @router.get("/{component_id:int}/changes", dependencies=[STAFF])
-def component_changes(component_id: int, session: SessionDep) -> list[ComponentChangeRead]:
+def component_changes(component_id: BigRowId, session: SessionDep) -> list[ComponentChangeRead]:
     """The component's history, oldest first: imported, updated, status changes."""
     return service.component_changes(session, component_id)

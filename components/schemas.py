@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citygrid.api_types import RowId
+
 
 class ComponentStatus(enum.StrEnum):
     IN_USE = "in_use"
@@ -103,9 +105,9 @@ class ComponentUpdate(BaseModel):
     status: ComponentStatus | None = None
     name: str | None = Field(default=None, max_length=200)
     address: str | None = Field(default=None, max_length=500)
-    owner_department_id: int | None = None
-    supervisor_department_id: int | None = None
-    maintainer_department_id: int | None = None
+    owner_department_id: RowId | None = None
+    supervisor_department_id: RowId | None = None
+    maintainer_department_id: RowId | None = None
 
 
 class ComponentChangeRead(BaseModel):

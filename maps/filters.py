@@ -4,15 +4,21 @@ classes, confidence, component layer), read from the query string."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
+from citygrid.api_types import AwareDateTime, one_of, one_of_numbers
 from citygrid.errors import InvalidInput
+from events.lifecycle import CaseStatus
 from maps.classification import SCHEMES
+from maps.hotspots import CONFIDENCES
 from maps.schemas import ChoroplethOptions, MapFilters, Metric, Unit
 
 DEFAULT_PERIOD_DAYS = 30
+# Class bounds: plain decimals separated by commas ("1,5,10", "0.25,0.5").
+_DECIMAL = r"-?[0-9]{1,15}(\.[0-9]{1,15})?"
+NUMBER_LIST = rf"^{_DECIMAL}(,{_DECIMAL})*$"
 # Periods far outside the city's records would overflow the date arithmetic (the default start,
 # the previous period of the same length) instead of matching nothing.
 EARLIEST_YEAR = 1900
@@ -28,23 +34,27 @@ def check_year(moment: datetime | None, *, field: str) -> None:
 
 
 def map_filters(
-    period_from: Annotated[datetime | None, Query(description="Default: 30 days ago.")] = None,
-    period_to: Annotated[datetime | None, Query(description="Default: now.")] = None,
-    category: Annotated[str | None, Query(description="A minor or major category code.")] = None,
-    status: Annotated[list[str] | None, Query()] = None,
-    urgency: Annotated[str | None, Query(description="normal or urgent")] = None,
-    department: Annotated[str | None, Query(description="A department code.")] = None,
-    area: Annotated[str | None, Query(description="A district, street or community code.")] = None,
+    period_from: Annotated[AwareDateTime | None, Query(description="Default: 30 days ago.")] = None,
+    period_to: Annotated[AwareDateTime | None, Query(description="Default: now.")] = None,
+    category: Annotated[
+        str | None, Query(max_length=8, description="A minor or major category code.")
+    ] = None,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+    urgency: Annotated[Literal["normal", "urgent"] | None, Query()] = None,
+    department: Annotated[
+        str | None, Query(max_length=32, description="A department code.")
+    ] = None,
+    area: Annotated[
+        str | None, Query(max_length=15, description="A district, street or community code.")
+    ] = None,
 ) -> MapFilters:
     """The filters of a map page from its query string (default period: the last 30 days)."""
-    check_year(period_from, field="period_from")
-    check_year(period_to, field="period_to")
     period_to = period_to or datetime.now(UTC)
     return MapFilters(
         period_from=period_from or period_to - timedelta(days=DEFAULT_PERIOD_DAYS),
         period_to=period_to,
         category=category,
-        status=status or None,
+        status=[str(value) for value in status] if status else None,
         urgency=urgency,
         department_code=department,
         area_code=area,
@@ -57,13 +67,13 @@ FiltersDep = Annotated[MapFilters, Depends(map_filters)]
 def choropleth_options(
     metric: Metric = Metric.REPORTS,
     unit: Unit = Unit.CELL,
-    scheme: Annotated[str, Query(description="quantiles, natural_breaks or user")] = "quantiles",
+    scheme: Annotated[str, Query(pattern=one_of(list(SCHEMES)))] = "quantiles",
     classes: Annotated[int, Query(ge=2, le=9)] = 5,
-    bounds: Annotated[str | None, Query(description="User-set upper bounds: 1,5,10")] = None,
+    bounds: Annotated[
+        str | None, Query(pattern=NUMBER_LIST, description="User-set upper bounds: 1,5,10")
+    ] = None,
 ) -> ChoroplethOptions:
     """The choropleth options from the query string."""
-    if scheme not in SCHEMES:
-        raise InvalidInput(f"scheme is one of {', '.join(SCHEMES)}", field="scheme")
     return ChoroplethOptions(metric, unit, scheme, classes, parse_bounds(bounds, scheme))
 
 
@@ -88,4 +98,6 @@ ComponentsQuery = Annotated[
         "default: when an area is chosen and it has at most that many."
     ),
 ]
-ConfidenceQuery = Annotated[float, Query(description="0.90, 0.95 or 0.99")]
+ConfidenceQuery = Annotated[
+    float, *one_of_numbers(CONFIDENCES), Query(description="0.90, 0.95 or 0.99")
+]

@@ -17,7 +17,13 @@ PURE_MODULES = (
     "events.cases.prerequisites",
     "dispatch.deadlines",
     "maps.hotspots",
+    "analysis.forecast.model",
+    "analysis.emerging.categories",
+    "analysis.emerging.cube",
+    "events.suggestions.classifier",
+    "events.suggestions.corpus",
     "citygrid.accounts.roles",
+    "events.recurrence.rules",
 )
 # citygrid's own modules that the layers contract places above the core (the web shell and the
 # composition); every other module directly in citygrid/ is core.

@@ -85,13 +85,13 @@ USER_MESSAGES = {
 }
 
 
-@router.get("/admin")
+@router.get("/admin", response_class=HTMLResponse)
 def admin_index(request: Request, principal: AdminDep) -> HTMLResponse:
     """Every administration section, with what it is for."""
     return render(request, "admin/index.html", {"sections": SECTIONS}, principal=principal)
 
 
-@router.get("/admin/users")
+@router.get("/admin/users", response_class=HTMLResponse)
 def users_page(
     request: Request,
     session: SessionDep,
@@ -123,7 +123,7 @@ def users_page(
     return render(request, "admin/users.html", context, principal=principal)
 
 
-@router.get("/admin/users/{user_id}")
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
 def user_page(
     request: Request,
     session: SessionDep,

@@ -22,6 +22,7 @@ from citygrid.accounts.revocation import revocations_in
 from citygrid.accounts.roles import Principal
 from citygrid.accounts.service import LoginRefused, log_in_checked, log_out_token
 from citygrid.accounts.throttling import LoginThrottled, current_time
+from citygrid.api_types import redirects
 from citygrid.db import SessionDep
 from citygrid.errors import NotAuthenticated
 from citygrid.settings import SettingsDep, get_settings
@@ -51,28 +52,35 @@ def signed_in(request: Request) -> Principal | None:
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 
 
-@router.get("/", dependencies=[Depends(PUBLIC)])
+@router.get("/", dependencies=[Depends(PUBLIC)], **redirects("To the first page or /login"))
 def home(request: Request) -> RedirectResponse:
     """The user's first page, or the login page."""
     principal = signed_in(request)
     return RedirectResponse(landing_path(principal.role) if principal else "/login", 303)
 
 
-@router.get("/login", dependencies=[Depends(PUBLIC)])
+@router.get("/login", dependencies=[Depends(PUBLIC)], response_class=HTMLResponse)
 def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> HTMLResponse:
     """The login form."""
     context = {"next": safe_next(next) or "", "failed": False, "username": ""}
     return render(request, "login.html", context, principal=None)
 
 
-@router.post("/login", dependencies=[Depends(PUBLIC)])
+@router.post(
+    "/login",
+    dependencies=[Depends(PUBLIC)],
+    **redirects(
+        "Signed in: the session cookie, and on to the page asked for",
+        **{"401": "The login form again: wrong name or password", "429": "Too many failures"},
+    ),
+)
 def log_in_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     now: Annotated[datetime, Depends(current_time)],
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(min_length=1, max_length=256)],
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Sign in: the session cookie, and on to the page asked for (or the role's first page).
@@ -111,7 +119,7 @@ def throttled_page(request: Request, throttled: LoginThrottled) -> HTMLResponse:
     return response
 
 
-@router.post("/logout", dependencies=[Depends(PUBLIC)])
+@router.post("/logout", dependencies=[Depends(PUBLIC)], **redirects("To /login"))
 def log_out_page(
     request: Request,
     session: SessionDep,
@@ -132,7 +140,7 @@ def log_out_page(
     return response
 
 
-@router.get("/language", dependencies=[Depends(PUBLIC)])
+@router.get("/language", dependencies=[Depends(PUBLIC)], **redirects("Back to `next`"))
 def choose_language(
     request: Request,
     language: Annotated[str, Query(alias="set", pattern="^(zh-CN|en)$")],

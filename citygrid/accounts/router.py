@@ -42,6 +42,7 @@ from citygrid.accounts.service import (
     users_by_name,
 )
 from citygrid.accounts.throttling import LoginThrottled, current_time
+from citygrid.api_types import IsoDateTime, RowId
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
@@ -175,10 +176,10 @@ def add_user(
     return UserRead.model_validate(user)
 
 
-@router.patch("/api/users/{user_id}")
+@router.patch("/api/users/{user_id:int}")
 def change_user(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     user_in: UserUpdate,
     principal: Annotated[Principal, Depends(Allow(Role.ADMIN))],
     session: SessionDep,
@@ -200,7 +201,7 @@ def change_user(
 def list_audit_events(
     session: SessionDep,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
+    since: IsoDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)] = 100,
 ) -> list[AuditRead]:
     """The audit log, newest first: failed logins, refused tokens, permission denials,

@@ -55,7 +55,7 @@ CALENDAR_MESSAGES = {
 Year = Annotated[int | None, Query(ge=1900, le=2200)]
 
 
-@router.get("/admin/calendars")
+@router.get("/admin/calendars", response_class=HTMLResponse)
 def calendars_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: AdminDep
 ) -> HTMLResponse:
@@ -70,7 +70,7 @@ def calendars_page(
     return render(request, "dispatch/admin_calendars.html", context, principal=principal)
 
 
-@router.get("/admin/calendars/{code}")
+@router.get("/admin/calendars/{code}", response_class=HTMLResponse)
 def calendar_page(
     request: Request,
     session: SessionDep,

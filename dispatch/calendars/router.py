@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import STAFF_ROLES, Principal, Role
+from citygrid.api_types import IsoDateTime
 from citygrid.db import SessionDep
 from dispatch.calendars import service as calendars
 from dispatch.calendars.schemas import (
@@ -101,7 +102,7 @@ def delete_calendar_day(
 @router.get("/{code}/deadline", dependencies=[STAFF])
 def preview_deadline(
     code: str,
-    start: datetime,
+    start: IsoDateTime,
     hours: Annotated[float, Query(ge=0, le=MAX_PREVIEW_HOURS)],
     session: SessionDep,
 ) -> DeadlinePreview:

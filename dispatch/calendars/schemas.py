@@ -7,12 +7,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citygrid.api_types import text_matching
 from citygrid.settings import get_settings
 
 # The code and name of a dispatch reference row (a calendar, a department).
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Weekday = Annotated[int, Field(ge=1, le=7)]
+ClockTime = Annotated[str, *text_matching(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "a time as HH:MM")]
+Period = Annotated[list[ClockTime], Field(min_length=2, max_length=2)]  # [start, end]
 
 
 def city_time_zone() -> str:
@@ -36,7 +39,7 @@ class CalendarCreate(BaseModel):
 
     code: Code
     name: Name
-    periods: list[list[str]] = Field(min_length=1, examples=[[["08:30", "12:00"]]])
+    periods: list[Period] = Field(min_length=1, examples=[[["08:30", "12:00"]]])
     weekdays: list[Weekday] = Field(min_length=1, examples=[[1, 2, 3, 4, 5]])
     official_holidays: bool = True
     time_zone: str = Field(default_factory=city_time_zone)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import IsoDateTime
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import Settings, SettingsDep
@@ -36,7 +37,7 @@ from dispatch.queue.service import QueueKind
 from events.cases.routing_reasons import routing_describer
 from events.lifecycle import DISPATCHERS, WAITING_FOR_DISPATCH, WORKING_STATUSES, CaseStatus
 from events.listing.pages import PageFilters, Paging, filter_choices, kept_parameters
-from events.listing.params import AfterParam, parse_sort, parse_time
+from events.listing.params import AfterParam, as_utc, parse_sort
 from events.listing.schemas import CaseFilters, CaseListItem, CaseSort
 
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
@@ -246,7 +247,7 @@ def console_statuses() -> dict[str, str]:
     return {status: label for status, label in LABELS["status"].items() if status in shown}
 
 
-@router.get("/console")
+@router.get("/console", response_class=HTMLResponse)
 def console_page(
     request: Request,
     session: SessionDep,
@@ -321,12 +322,12 @@ def console_updates(
     session: SessionDep,
     principal: Annotated[Principal, Depends(Allow(*CONSOLE_ROLES))],
     filters: PageFilters,
-    since: Annotated[str, Query(max_length=64, description="ISO 8601: the last answer's since")],
+    since: Annotated[IsoDateTime, Query(description="ISO 8601: the last answer's since")],
     kind: KindParam = QueueKind.ALL,
 ) -> ConsoleUpdates:
     """Reports and queue entries that came in since `since` and match the console's filters
     (newest first, as rows of the page), and the lists' totals now."""
-    moment = parse_time(since, field="since")
+    moment = as_utc(since)
     assert moment is not None
     found = console.arrivals(
         session, principal, filters, kind=kind, since=moment, now=datetime.now(UTC)

@@ -45,7 +45,7 @@ def calendar_choices(session: Session, default_code: str) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/departments")
+@router.get("/admin/departments", response_class=HTMLResponse)
 def departments_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: AdminDep
 ) -> HTMLResponse:
@@ -60,7 +60,7 @@ def departments_page(
     return render(request, "dispatch/admin_departments.html", context, principal=principal)
 
 
-@router.get("/admin/departments/{code}")
+@router.get("/admin/departments/{code}", response_class=HTMLResponse)
 def department_page(
     request: Request,
     session: SessionDep,

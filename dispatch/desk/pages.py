@@ -42,7 +42,7 @@ def desk_url(parameters: dict[str, str]) -> str:
     return "/desk?" + urlencode(parameters) if parameters else "/desk"
 
 
-@router.get("/desk")
+@router.get("/desk", response_class=HTMLResponse)
 def desk_page(
     request: Request,
     session: SessionDep,

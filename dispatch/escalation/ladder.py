@@ -28,6 +28,9 @@ class Recipient(enum.StrEnum):
     MANAGERS = "managers"
 
 
+MAX_ESCALATION_STEPS = 10
+
+
 class EscalationStep(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -40,7 +43,7 @@ class EscalationStep(BaseModel):
 class EscalationChain(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    steps: list[EscalationStep] = Field(min_length=1, max_length=10)
+    steps: list[EscalationStep] = Field(min_length=1, max_length=MAX_ESCALATION_STEPS)
 
     @model_validator(mode="after")
     def names_unique_and_in_order(self) -> EscalationChain:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal
+from citygrid.api_types import BigRowId
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, gettext_for, local_time, render
@@ -27,14 +28,14 @@ INBOX_MESSAGES = {
 }
 
 
-@router.get("/inbox")
+@router.get("/inbox", response_class=HTMLResponse)
 def inbox_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*ALL_ROLES))],
     unread: bool = False,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[BigRowId | None, Query()] = None,
 ) -> HTMLResponse:
     """The caller's inbox, a page at a time (older pages by `before_id`), all or unread only."""
     # One more than shown: whether there is an older page, so the last one links to nothing.

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal
+from citygrid.api_types import BigRowId
 from citygrid.db import SessionDep
 from dispatch.inbox import service as notifications
 from dispatch.inbox.schemas import InboxRead, MarkedRead, NotificationRead
@@ -25,7 +26,7 @@ def read_inbox(
     principal: Anyone,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=INBOX_PAGE_MAX)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[BigRowId | None, Query()] = None,
 ) -> InboxRead:
     """The caller's notifications, newest first, with the count of unread ones."""
     page = notifications.inbox_page(
@@ -45,7 +46,7 @@ def read_all(session: SessionDep, principal: Anyone) -> MarkedRead:
 
 
 @router.post("/{notification_id}/read")
-def read_one(notification_id: int, session: SessionDep, principal: Anyone) -> NotificationRead:
+def read_one(notification_id: BigRowId, session: SessionDep, principal: Anyone) -> NotificationRead:
     """Marks one of the caller's notifications read; 404 when it is not theirs."""
     notification = notifications.mark_read(
         session, principal.user_id, notification_id, now=datetime.now(UTC)

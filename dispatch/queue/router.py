@@ -9,19 +9,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import Count
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
-from citygrid.settings import SettingsDep
+from citygrid.settings import Settings, SettingsDep
 from dispatch.queue import service as queue_service
 from dispatch.queue.schemas import AssignOutcome, BulkAssignBody, QueuePage, RerouteBody, Rerouted
 from dispatch.queue.service import QueueKind
 from events.cases.schemas import CaseActionBody
 from events.lifecycle import DISPATCHERS
-from events.listing.params import AfterParam, FiltersDep, SortParam, parse_sort
+from events.listing.params import AfterParam, FiltersDep, SortParam
 from events.listing.schemas import CaseSort
 
 router = APIRouter(prefix="/api/dispatch", tags=["dispatch"], route_class=RoleCheckedRoute)
 Reader = Annotated[Principal, Depends(Allow(*DISPATCHERS, Role.MANAGER))]
+# The document's bound: the setting's default (a deployment may set a lower one, refused below).
+QUEUE_PAGE_MAX: int = Settings.model_fields["queue_page_max"].default
 Dispatcher = Annotated[Principal, Depends(Allow(*DISPATCHERS))]
 
 
@@ -34,9 +37,9 @@ def read_queue(
     principal: Reader,
     filters: FiltersDep,
     kind: QueueKind = QueueKind.ALL,
-    sort: SortParam = CaseSort.URGENCY.value,
-    limit: Annotated[int, Query(ge=1)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: SortParam = CaseSort.URGENCY,
+    limit: Annotated[int, Query(ge=1, le=QUEUE_PAGE_MAX)] = 100,
+    offset: Annotated[Count, Query()] = 0,
     after: AfterParam = None,
 ) -> QueuePage:
     """Cases waiting for a department that match the listing's filters and search: urgent
@@ -52,7 +55,7 @@ def read_queue(
         principal,
         kind,
         filters=filters,
-        sort=parse_sort(sort),
+        sort=sort,
         page_size=limit,
         after=after,
         offset=offset,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from citygrid.api_types import BigRowId
 from events.cases.schemas import REASON_MAX_CHARS, RoutingReasonFields
 
-# A case's key is a bigint: a larger number would make PostgreSQL fail instead of finding nothing.
-CaseId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+CaseId = BigRowId
+# Each case once (checked by the service, which names the one listed twice).
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
 
 
 class QueueItem(BaseModel):
@@ -50,7 +52,7 @@ class BulkAssignBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_ids: list[CaseId] = Field(min_length=1)
+    case_ids: list[CaseId] = Field(min_length=1, json_schema_extra=UNIQUE)
     department_code: str | None = Field(default=None, max_length=32)
     reason: str | None = Field(default=None, max_length=REASON_MAX_CHARS)
 
@@ -65,7 +67,7 @@ class AssignOutcome(BaseModel):
 class RerouteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    case_ids: list[CaseId] | None = None  # None: every waiting case
+    case_ids: list[CaseId] | None = Field(default=None, json_schema_extra=UNIQUE)  # None: all
 
 
 class Rerouted(BaseModel):

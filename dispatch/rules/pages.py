@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import PAGE_MAX, RowId
 from citygrid.db import SessionDep
 from citygrid.settings import Settings, SettingsDep
 from citygrid.web import N_, local_time, page_language, render
@@ -123,7 +124,7 @@ def utc_offset(settings: Settings, at: datetime) -> str:
     return f"{offset[:3]}:{offset[3:]}"
 
 
-@router.get("/admin/rules")
+@router.get("/admin/rules", response_class=HTMLResponse)
 def versions_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Admin
 ) -> HTMLResponse:
@@ -137,13 +138,13 @@ def versions_page(
     return render(request, "dispatch/admin_rules.html", context, principal=principal)
 
 
-@router.get("/admin/rules/draft")
+@router.get("/admin/rules/draft", response_class=HTMLResponse)
 def draft_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: Admin,
-    base: Annotated[int | None, Query(alias="from", ge=1)] = None,
+    base: Annotated[RowId | None, Query(alias="from")] = None,
 ) -> HTMLResponse:
     """The draft editor, starting from version `from` (default: the version in force, else
     the newest); without any version yet, from an empty draft."""
@@ -198,15 +199,15 @@ def base_version(session: Session, version: int | None, now: datetime) -> RuleSe
     return rule_sets.rule_set_in_force(session, now) or rule_sets.newest_rule_set(session)
 
 
-@router.get("/admin/rules/{version}")
+@router.get("/admin/rules/{version:int}", response_class=HTMLResponse)
 def version_page(
-    version: int,
+    version: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: Admin,
     department: Annotated[str | None, Query(max_length=32)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1,
 ) -> HTMLResponse:
     """One version's rules in precedence order (the first that matches a case wins), 100 a
     page, optionally those of one department; the buttons to edit a draft from it or to make it

@@ -126,8 +126,8 @@ def polygon_problem(polygon: dict[str, Any]) -> str | None:
     """Why a GeoJSON polygon cannot be a rule's area, or None when it can."""
     try:
         geometry = shapely.geometry.shape(polygon)
-    except (ValueError, TypeError, IndexError, AttributeError) as error:
-        return f"polygon is not readable GeoJSON: {error}"
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
+        return f"polygon is not readable GeoJSON: {error!r}"
     if geometry.is_empty or not geometry.is_valid:
         return f"polygon is empty or invalid: {shapely.validation.explain_validity(geometry)}"
     return None

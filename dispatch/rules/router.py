@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import RowId
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
 from dispatch.rules import admin
@@ -47,8 +48,8 @@ def list_rule_sets(session: SessionDep, principal: Reader) -> list[RuleSetSummar
     return summaries(session)
 
 
-@router.get("/{version}")
-def show_rule_set(version: int, session: SessionDep, principal: Reader) -> RuleSetDetail:
+@router.get("/{version:int}")
+def show_rule_set(version: RowId, session: SessionDep, principal: Reader) -> RuleSetDetail:
     """One version with its rules in precedence order (the first matching rule wins)."""
     return rule_set_detail(session, version)
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from citygrid.errors import InvalidInput
-from dispatch.escalation.ladder import parse_chain
+from citygrid.json_schemas import schema_of
+from dispatch.escalation.ladder import MAX_ESCALATION_STEPS, EscalationStep, parse_chain
 
 CATEGORY_SELECTOR = re.compile(r"^(\*|\d{2}|\d{4,5})$")
 # auto_dispatch may also name the kind, since codes overlap between kinds: "event:0102".
@@ -135,6 +136,47 @@ def checked_polygon(value: object) -> dict[str, Any]:
     return {"type": value["type"], "coordinates": value["coordinates"]}
 
 
+def _named_area(kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {kind: value},
+        "required": [kind],
+        "additionalProperties": False,
+    }
+
+
+_CODE_SCHEMA = {"type": "string", "minLength": 1}
+# What parse_area reads, as the document says it (parse_area checks the same, and the database
+# whether the codes exist and the polygon is valid).
+AREA_SCHEMA: dict[str, Any] = {
+    "description": '"citywide", or one of {cell: code}, {cells: [codes]}, {community: code}, '
+    "{street: code}, {district: code}, {polygon: GeoJSON Polygon or MultiPolygon (WGS-84)}",
+    "anyOf": [
+        # Patterns, not enums: client generators (openapi-python-client) refuse inline enums in
+        # a union; the values allowed are the same.
+        {"type": "string", "pattern": "^citywide$"},
+        *(_named_area(kind, _CODE_SCHEMA) for kind in ("cell", "community", "street", "district")),
+        _named_area("cells", {"type": "array", "items": _CODE_SCHEMA, "minItems": 1}),
+        _named_area(
+            "polygon",
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "pattern": "^(Polygon|MultiPolygon)$"},
+                    # `items: {}` said out loud: generators refuse an array of untyped arrays.
+                    "coordinates": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "array", "items": {}},
+                    },
+                },
+                "required": ["type", "coordinates"],
+            },
+        ),
+    ],
+}
+
+
 class RuleSpec(BaseModel):
     """One rule as written in a rule file or API body."""
 
@@ -143,7 +185,7 @@ class RuleSpec(BaseModel):
     name: Annotated[str, Field(max_length=200)] | None = None
     category: Annotated[str, Field(pattern=CATEGORY_SELECTOR.pattern)]
     category_kind: Literal["event", "component"] | None = None
-    area: Any
+    area: Annotated[Any, WithJsonSchema(AREA_SCHEMA)]
     urgency: Literal["normal", "urgent"] | None = None
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     department: CODE
@@ -167,6 +209,15 @@ class RuleSpec(BaseModel):
         )
 
 
+# The steps parse_chain reads (their names unique and in firing order: checked by the chain).
+ESCALATION_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "array", "items": schema_of(EscalationStep), "maxItems": MAX_ESCALATION_STEPS},
+        {"type": "null"},
+    ]
+}
+
+
 class RuleSetSpec(BaseModel):
     """A rule set as submitted: when it takes effect, what it auto-dispatches, its rules."""
 
@@ -175,7 +226,7 @@ class RuleSetSpec(BaseModel):
     effective_from: AwareDatetime
     comment: Annotated[str, Field(max_length=2000)] | None = None
     auto_dispatch: list[Annotated[str, Field(pattern=DISPATCH_SELECTOR.pattern)]] = []
-    escalation: list[dict[str, Any]] | None = None
+    escalation: Annotated[list[dict[str, Any]] | None, WithJsonSchema(ESCALATION_SCHEMA)] = None
     rules: list[RuleSpec] = Field(min_length=1, max_length=MAX_RULES)
 
     @field_validator("escalation")

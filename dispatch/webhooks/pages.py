@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import BigRowId, RowId
 from citygrid.db import SessionDep
 from citygrid.settings import Settings, SettingsDep
 from citygrid.web import N_, local_time, render
@@ -66,7 +67,7 @@ def page_context(settings: Settings) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/webhooks")
+@router.get("/admin/webhooks", response_class=HTMLResponse)
 def webhooks_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Admin
 ) -> HTMLResponse:
@@ -80,14 +81,14 @@ def webhooks_page(
     return render(request, "dispatch/admin_webhooks.html", context, principal=principal)
 
 
-@router.get("/admin/webhooks/{webhook_id}")
+@router.get("/admin/webhooks/{webhook_id}", response_class=HTMLResponse)
 def deliveries_page(
-    webhook_id: int,
+    webhook_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: Admin,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[BigRowId | None, Query()] = None,
 ) -> HTMLResponse:
     """One webhook's delivery log, newest first, 50 a page, each delivery with its attempts."""
     webhook = webhooks.webhook_or_404(session, webhook_id)

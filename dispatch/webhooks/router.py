@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import BigRowId, RowId
 from citygrid.db import SessionDep
 from dispatch.models import Webhook
 from dispatch.webhooks import admin
@@ -56,7 +57,7 @@ def list_webhooks(session: SessionDep, principal: Admin) -> list[WebhookRead]:
 
 @router.patch("/{webhook_id}")
 def update_webhook(
-    webhook_id: int, body: WebhookUpdate, request: Request, session: SessionDep, principal: Admin
+    webhook_id: RowId, body: WebhookUpdate, request: Request, session: SessionDep, principal: Admin
 ) -> WebhookRead:
     """Changes the given fields; a new secret is echoed back once."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -72,7 +73,7 @@ def update_webhook(
 
 @router.delete("/{webhook_id}", status_code=204)
 def delete_webhook(
-    webhook_id: int, request: Request, session: SessionDep, principal: Admin
+    webhook_id: RowId, request: Request, session: SessionDep, principal: Admin
 ) -> Response:
     """Removes the webhook, its pending deliveries and their log."""
     admin.delete_webhook(session, webhook_id, by=principal, origin=request_origin(request))
@@ -82,11 +83,11 @@ def delete_webhook(
 
 @router.get("/{webhook_id}/deliveries")
 def list_deliveries(
-    webhook_id: int,
+    webhook_id: RowId,
     session: SessionDep,
     principal: Admin,
     limit: Annotated[int, Query(ge=1, le=DELIVERIES_PAGE_MAX)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[BigRowId | None, Query()] = None,
 ) -> list[DeliveryRead]:
     """The delivery log, newest first: each event with its status and every attempt."""
     rows = webhooks.deliveries_of(session, webhook_id, limit=limit, before_id=before_id)
@@ -99,7 +100,7 @@ def list_deliveries(
 
 
 @router.post("/{webhook_id}/test", status_code=202)
-def test_webhook(webhook_id: int, session: SessionDep, principal: Admin) -> PingQueued:
+def test_webhook(webhook_id: RowId, session: SessionDep, principal: Admin) -> PingQueued:
     """Queues a `ping` event for this webhook; the scheduler delivers it."""
     event_id = webhooks.ping(session, webhook_id, now=datetime.now(UTC))
     session.commit()

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.models import Department, User
 from citygrid.accounts.roles import ALL_ROLES, STAFF_ROLES, Principal, Role
+from citygrid.api_types import BigRowId
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, gettext_for, page_language, render
@@ -32,6 +33,8 @@ from events.cases.workflow import CaseWorkflowDep
 from events.categories.labels import category_label, shared_category_names, with_code
 from events.lifecycle import RULES, CaseAction, CaseStatus
 from events.models import Category
+from events.recurrence.pages import case_links as recurrence_links
+from events.suggestions.hints import case_hints
 
 router = APIRouter(tags=["pages"], route_class=RoleCheckedRoute)
 
@@ -81,6 +84,7 @@ ACTION_LABELS: dict[str, str] = {
     "component_confirm": N_("Component confirmed"),
     "component_change": N_("Component changed"),
     "component_not_in_inventory": N_("Component not in the inventory"),
+    "recategorise": N_("Category changed"),  # events.suggestions.service.recategorise
 }
 ROLE_LABELS: dict[str, str] = {
     Role.INSPECTOR: N_("Inspector"),
@@ -259,7 +263,7 @@ def case_context(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    case_id: int,
+    case_id: BigRowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -285,5 +289,7 @@ def case_page(
         "urgency_labels": URGENCY_LABELS,
         "light_labels": LIGHT_LABELS,
         "js_messages": JS_MESSAGES,
+        "recurrence": recurrence_links(session, detail.id, principal),
+        "category_hints": case_hints(session, detail.id, principal, language),
     }
     return render(request, "events/case.html", context, principal=principal)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal, Role
+from citygrid.api_types import PHOTOS_MAX, BigRowId
 from citygrid.db import SessionDep
 from citygrid.errors import PermissionDenied
 from citygrid.settings import SettingsDep
@@ -47,7 +48,7 @@ MatchActor = Annotated[
 
 @router.get("/{case_id:int}")
 def read_case(
-    case_id: int,
+    case_id: BigRowId,
     session: SessionDep,
     settings: SettingsDep,
     workflow: CaseWorkflowDep,
@@ -62,7 +63,7 @@ def read_case(
 
 @router.get("/{case_id:int}/history")
 def read_history(
-    case_id: int, session: SessionDep, settings: SettingsDep, principal: Reader
+    case_id: BigRowId, session: SessionDep, settings: SettingsDep, principal: Reader
 ) -> list[HistoryRow]:
     """Every transition of the case and of the cases merged into it, oldest first."""
     window = timedelta(days=settings.reopen_window_days)
@@ -71,7 +72,7 @@ def read_history(
 
 @router.post("/{case_id:int}/actions/{action}")
 def act(
-    case_id: int,
+    case_id: BigRowId,
     action: CaseAction,
     session: SessionDep,
     settings: SettingsDep,
@@ -90,7 +91,7 @@ def act(
 
 @router.post("/{case_id:int}/merge")
 def merge(
-    case_id: int,
+    case_id: BigRowId,
     body: MergeBody,
     session: SessionDep,
     settings: SettingsDep,
@@ -109,7 +110,7 @@ def merge(
 
 @router.post("/{case_id:int}/split")
 def split(
-    case_id: int,
+    case_id: BigRowId,
     body: SplitBody,
     session: SessionDep,
     settings: SettingsDep,
@@ -126,8 +127,11 @@ def split(
 
 @router.post("/{case_id:int}/photos", status_code=201)
 def upload_photos(
-    case_id: int,
-    photos: Annotated[list[UploadFile], File(description="JPEG, PNG or WebP; at most 6")],
+    case_id: BigRowId,
+    photos: Annotated[
+        list[UploadFile],
+        File(min_length=1, max_length=PHOTOS_MAX, description="JPEG, PNG or WebP; at most 6"),
+    ],
     session: SessionDep,
     settings: SettingsDep,
     principal: Actor,
@@ -153,7 +157,7 @@ def upload_photos(
 
 @router.post("/{case_id:int}/component", tags=["components"])
 def act_on_case_component(
-    case_id: int,
+    case_id: BigRowId,
     body: ComponentActionBody,
     session: SessionDep,
     principal: MatchActor,

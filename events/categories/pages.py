@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import PAGE_MAX
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, local_time, render
@@ -40,7 +41,7 @@ CATEGORY_MESSAGES = {
 }
 
 
-@router.get("/admin/categories")
+@router.get("/admin/categories", response_class=HTMLResponse)
 def categories_page(
     request: Request,
     session: SessionDep,
@@ -49,7 +50,7 @@ def categories_page(
     q: Annotated[str | None, Query(max_length=200)] = None,
     kind: Kind | None = None,
     retired: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1,
 ) -> HTMLResponse:
     """Categories by kind, standard and code, 50 a page, each with its change form."""
     where = CategoryFilter(q=q or None, kind=kind, include_retired=retired)

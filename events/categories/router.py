@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import PAGE_MAX, RowId
 from citygrid.db import SessionDep
 from events.categories import admin
 from events.categories.schemas import CategoryCreate, CategoryPage, CategoryRead, CategoryUpdate
@@ -35,7 +36,7 @@ def list_categories(
     standard: str | None = None,
     major: Annotated[str | None, Query(pattern=r"^\d{2}$", description="major code")] = None,
     include_retired: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1,
     page_size: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = PAGE_SIZE_DEFAULT,
 ) -> CategoryPage:
     """Search categories (anyone, so citizens can pick one): retired ones only when asked."""
@@ -44,7 +45,7 @@ def list_categories(
 
 
 @router.get("/{category_id}", dependencies=[Depends(PUBLIC)])
-def read_category(category_id: int, session: SessionDep) -> CategoryRead:
+def read_category(category_id: RowId, session: SessionDep) -> CategoryRead:
     """One category by id, retired or not (old cases keep pointing at it)."""
     return CategoryRead.model_validate(get_category(session, category_id))
 
@@ -63,7 +64,7 @@ def add_category(
 
 @router.patch("/{category_id}")
 def change_category(
-    category_id: int,
+    category_id: RowId,
     changes: CategoryUpdate,
     request: Request,
     session: SessionDep,
@@ -79,7 +80,7 @@ def change_category(
 
 @router.post("/{category_id}/retire")
 def retire_category(
-    category_id: int, request: Request, session: SessionDep, principal: Admin
+    category_id: RowId, request: Request, session: SessionDep, principal: Admin
 ) -> CategoryRead:
     """Hide a category from new reports; it stays readable and valid on existing cases."""
     category = admin.set_retired(
@@ -91,7 +92,7 @@ def retire_category(
 
 @router.post("/{category_id}/unretire")
 def unretire_category(
-    category_id: int, request: Request, session: SessionDep, principal: Admin
+    category_id: RowId, request: Request, session: SessionDep, principal: Admin
 ) -> CategoryRead:
     """Bring a retired category back."""
     category = admin.set_retired(

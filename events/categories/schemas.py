@@ -5,11 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from citygrid.api_types import text_matching
 from events.taxonomy import Kind, Level
 
+
+def without_default(schema: dict[str, Any]) -> None:
+    """The field's schema without its `default` (null, which is not a value it takes)."""
+    schema.pop("default", None)
+
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+# In a change: left out (unchanged) or a new name, never null (a name is renamed, not removed).
+NewName = Annotated[
+    str,
+    Field(default=None, min_length=1, max_length=200, json_schema_extra=without_default),
+]
 Hours = Annotated[float, Field(gt=0)]
 
 
@@ -55,7 +67,12 @@ class CategoryChanges(BaseModel):
 class CategoryCreate(CategoryChanges):
     kind: Kind
     standard: Annotated[str, Field(min_length=1, max_length=64)]
-    code: Annotated[str, Field(description="2 digits (major) or 4/5 digits (minor)")]
+    code: Annotated[
+        str,
+        *text_matching(
+            r"^[0-9]{2}([0-9]{2,3})?$", "a code: it must be 2 digits (major) or 4 or 5 (minor)"
+        ),
+    ]
     name_zh: Name
     name_en: Name
 
@@ -63,12 +80,5 @@ class CategoryCreate(CategoryChanges):
 class CategoryUpdate(CategoryChanges):
     """Only the fields sent are changed; names cannot be emptied."""
 
-    name_zh: Name | None = None
-    name_en: Name | None = None
-
-    @field_validator("name_zh", "name_en")
-    @classmethod
-    def names_stay(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("a name cannot be removed, only renamed")
-        return value
+    name_zh: NewName
+    name_en: NewName

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import STAFF_ROLES, Principal, Role
+from citygrid.api_types import AwareDateTime, BigRowId
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from components import service as components
@@ -39,8 +40,8 @@ router = APIRouter(prefix="/api/components", tags=["components"], route_class=Ro
 )
 def repeat_components(
     session: SessionDep,
-    period_from: Annotated[datetime | None, Query(description="Default: a year ago.")] = None,
-    period_to: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    period_from: Annotated[AwareDateTime | None, Query(description="Default: a year ago.")] = None,
+    period_to: Annotated[AwareDateTime | None, Query(description="Default: now.")] = None,
     category: Annotated[str | None, Query(description="A minor or major component code.")] = None,
     area: Annotated[str | None, Query(description="A district, street or community code.")] = None,
     limit: Annotated[int, Query(ge=1, le=REPEATS_LISTED_MAX)] = 50,
@@ -68,7 +69,9 @@ def repeat_components(
 
 
 @router.get("/{component_id:int}", dependencies=[STAFF])
-def get_component(component_id: int, session: SessionDep, settings: SettingsDep) -> ComponentRead:
+def get_component(
+    component_id: BigRowId, session: SessionDep, settings: SettingsDep
+) -> ComponentRead:
     """One component with its category, cell, departments and case counts."""
     now = datetime.now(UTC)
     return service.component_detail(session, component_id, now=now, zone=settings.city_zone)
@@ -76,7 +79,7 @@ def get_component(component_id: int, session: SessionDep, settings: SettingsDep)
 
 @router.patch("/{component_id:int}")
 def update_component(
-    component_id: int,
+    component_id: BigRowId,
     update: ComponentUpdate,
     session: SessionDep,
     settings: SettingsDep,
@@ -92,7 +95,7 @@ def update_component(
 
 @router.get("/{component_id:int}/cases", dependencies=[STAFF])
 def component_cases(
-    component_id: int, session: SessionDep, settings: SettingsDep
+    component_id: BigRowId, session: SessionDep, settings: SettingsDep
 ) -> ComponentCaseHistory:
     """The component's cases, newest first, and how often it failed this year."""
     now = datetime.now(UTC)

@@ -110,7 +110,7 @@ def status_name(status: str) -> str:
     return STATUS_NAMES[CaseStatus(status)]
 
 
-@router.get("/m/report")
+@router.get("/m/report", response_class=HTMLResponse)
 def report_page(request: Request, session: SessionDep, principal: Reporter) -> HTMLResponse:
     """The new-report form: place, category, description, photos, urgency; the offline queue."""
     centre = service.grid_centre(session)
@@ -139,7 +139,7 @@ def search_of(q: str | None) -> SearchTerms | None:
     return parse_search(q) if q else None
 
 
-@router.get("/m/reports")
+@router.get("/m/reports", response_class=HTMLResponse)
 def my_reports_page(
     request: Request,
     session: SessionDep,
@@ -171,7 +171,7 @@ def my_reports_page(
     return render(request, "events/inspector_reports.html", context, principal=principal)
 
 
-@router.get("/m/tasks")
+@router.get("/m/tasks", response_class=HTMLResponse)
 def tasks_page(
     request: Request,
     session: SessionDep,

@@ -15,12 +15,15 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from citygrid.accounts.auth import AllowOrAnonymous, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import PHOTOS_MAX
 from citygrid.db import WriterDep
+from citygrid.json_schemas import form_properties, schema_of
 from citygrid.rate_limit import SlidingWindowLimiter, app_limiter
 from citygrid.settings import SettingsDep
 from events.intake.schemas import ReportAccepted, ReportCreate
 from events.intake.service import submit_report
 from events.intake.submission import Submission, read_submission
+from events.suggestions.service import suggest_at_intake
 
 router = APIRouter(tags=["intake"], route_class=RoleCheckedRoute)
 
@@ -64,15 +67,19 @@ FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["report_uuid", "description"],
     "properties": {
-        **ReportCreate.model_json_schema()["properties"],
-        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        **form_properties(ReportCreate),
+        "photos": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "maxItems": PHOTOS_MAX,
+        },
     },
 }
 REPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": ReportCreate.model_json_schema()},
+            "application/json": {"schema": schema_of(ReportCreate)},
             "multipart/form-data": {"schema": FORM_SCHEMA},
         },
     },
@@ -85,7 +92,12 @@ SubmissionDep = Annotated[Submission, Depends(read_submission)]
 @router.post(
     "/api/reports",
     status_code=201,
-    responses={200: {"description": "a retry: the case of the earlier report with this UUID"}},
+    responses={
+        200: {
+            "model": ReportAccepted,
+            "description": "a retry: the case of the earlier report with this UUID",
+        }
+    },
     openapi_extra=REPORT_BODY,
 )
 async def create_report(
@@ -97,6 +109,7 @@ async def create_report(
 ) -> ReportAccepted:
     """File a report as a case located in its cell (201), or return the case of a retry (200)."""
     accepted, _ = await submit_report(writer, submission, reporter=principal, settings=settings)
+    accepted = await suggest_at_intake(writer, accepted, submission.report.description)
     if accepted.replayed:
         response.status_code = 200
     return accepted

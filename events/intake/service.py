@@ -8,7 +8,6 @@ events.intake.statements).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from uuid import UUID
@@ -34,6 +33,7 @@ from events.intake.statements import (
 from events.intake.submission import Submission
 from events.lifecycle import OPEN_STATUSES, CaseStatus
 from events.photos import service as photos
+from events.recurrence import service as recurrence
 from grid import service as grid_service
 from grid.geometry import BD09, GCJ02, WGS84, normalise_crs_name
 from grid.schemas import Located, NotLocated
@@ -195,14 +195,13 @@ def reported_point(report: ReportCreate, first_photo: photos.Photo | None) -> Po
     crs = normalise_crs_name(report.datum)
     if crs not in DATUMS:
         raise InvalidInput(f"datum must be one of {', '.join(DATUMS.values())}", field="datum")
-    return Point(_coordinate(report.lon, "lon", 180), _coordinate(report.lat, "lat", 90), crs)
+    return Point(_coordinate(report.lon, "lon"), _coordinate(report.lat, "lat"), crs)
 
 
-def _coordinate(value: float | None, name: str, bound: float) -> float:
+def _coordinate(value: float | None, name: str) -> float:
+    """A coordinate given (its range: ReportCreate's declaration)."""
     if value is None:
         raise InvalidInput(f"{name} is missing: give both lon and lat", field=name)
-    if not (math.isfinite(value) and -bound <= value <= bound):
-        raise InvalidInput(f"{name} {value} is outside -{bound}..{bound}", field=name)
     return value
 
 
@@ -284,6 +283,7 @@ async def submit_report(
         earlier = answer.earlier or await existing_report(writer.execute, report.report_uuid)
         assert earlier is not None, "ON CONFLICT saw a report that is now gone"
         return earlier, []
+    await recurrence.link_at_intake(writer, accepted.case_id)  # a closed problem come back?
     return accepted, stored
 
 

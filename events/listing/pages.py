@@ -28,7 +28,13 @@ from citygrid.web import N_, local_time, page_language, render
 from events.cases import pages as case_page
 from events.categories.labels import category_label, shared_category_names
 from events.lifecycle import CaseStatus
-from events.listing.params import PAGE_SIZE_DEFAULT, AfterParam, case_filters, parse_sort
+from events.listing.params import (
+    PAGE_SIZE_DEFAULT,
+    AfterParam,
+    SortParam,
+    case_filters_from_texts,
+    parse_sort,
+)
 from events.listing.schemas import CaseFilters, CaseListItem, CasePage, CaseSort
 from events.listing.service import list_cases
 from events.models import Category
@@ -117,10 +123,10 @@ async def page_filters(request: Request, settings: SettingsDep) -> CaseFilters:
         if name in kept and kept[name] not in allowed:
             raise InvalidInput(f"{name} must be one of: {', '.join(allowed)}", field=name)
     zone = settings.city_zone
-    return await case_filters(
+    return await case_filters_from_texts(
         status=kept.get("status"),
         category_code=kept.get("category_code"),
-        urgency=kept.get("urgency"),  # type: ignore[arg-type]  # checked above
+        urgency=kept.get("urgency"),  # checked above
         area_code=kept.get("area_code"),
         department_code=kept.get("department_code"),
         created_from=_city_day(kept.get("created_from"), zone),
@@ -133,7 +139,7 @@ async def page_filters(request: Request, settings: SettingsDep) -> CaseFilters:
         closed_to=_city_day(kept.get("closed_to"), zone, next_day=True),
         overdue=kept.get("overdue") == "true" if "overdue" in kept else None,
         q=kept.get("q"),
-        light=kept.get("light"),  # type: ignore[arg-type]  # checked above
+        light=kept.get("light"),  # checked above
         channel=kept.get("channel"),
     )
 
@@ -214,7 +220,7 @@ def case_list_page(
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*LIST_ROLES))],
     filters: PageFilters,
-    sort: str = CaseSort.CREATED_AT_DESC.value,
+    sort: SortParam = CaseSort.CREATED_AT_DESC,
     after: AfterParam = None,
 ) -> HTMLResponse:
     """Every case the user may see, searched and filtered, newest first, a page at a time."""

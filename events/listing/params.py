@@ -5,12 +5,14 @@ Each parser raises InvalidInput naming the parameter and what it accepts.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 from fastapi import Depends, Query
+from pydantic import TypeAdapter, ValidationError
 
+from citygrid.api_types import AreaCode, BBoxText, CategoryCode, IsoDateTime, RowId, text_matching
+from citygrid.api_types import comma_list_of as comma_list_pattern
 from citygrid.errors import InvalidInput
 from events.lifecycle import CaseStatus
 from events.listing.schemas import CaseFilters, CaseSort
@@ -20,23 +22,21 @@ from grid.bbox import parse_bbox
 PAGE_SIZE_MAX = 500
 PAGE_SIZE_DEFAULT = 50
 PAGE_MAX = 1_000_000  # keeps OFFSET far from PostgreSQL's bigint limit
-# 6/9/12/15 digits: district, street, community, cell. Digits only, so LIKE needs no escaping.
-AREA_CODE = re.compile(r"\d{6}(?:\d{3}){0,3}")
-CATEGORY_CODE = re.compile(r"[0-9A-Za-z]{1,8}")
-STATUS_VALUES = frozenset(status.value for status in CaseStatus)
+# A comma list of statuses ("filed,dispatched"), as its declaration says.
+StatusList = Annotated[
+    str,
+    *text_matching(
+        comma_list_pattern([status.value for status in CaseStatus]),
+        f"statuses separated by commas; allowed: {', '.join(CaseStatus)}",
+    ),
+]
 
 
 def parse_statuses(value: str | None) -> tuple[CaseStatus, ...] | None:
-    """The statuses of a comma list; InvalidInput naming `status` and the allowed values."""
+    """The statuses of a comma list its declaration (StatusList) has checked."""
     if value is None:
         return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STATUS_VALUES]
-    if unknown or not names:
-        shown = unknown[0] if unknown else value
-        allowed = ", ".join(CaseStatus)
-        raise InvalidInput(f"unknown status {shown!r}; allowed: {allowed}", field="status")
-    return tuple(CaseStatus(name) for name in names)
+    return tuple(CaseStatus(name.strip()) for name in value.split(","))
 
 
 def parse_time(value: str | None, *, field: str) -> datetime | None:
@@ -47,27 +47,29 @@ def parse_time(value: str | None, *, field: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError as error:
         raise InvalidInput(f"{field} must be an ISO 8601 date or date-time", field=field) from error
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """`moment` with UTC as its zone when it has none."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def parse_range(
-    start: str | None, end: str | None, *, name: str
+    start: datetime | None, end: datetime | None, *, name: str
 ) -> tuple[datetime | None, datetime | None]:
-    """`name`_from (inclusive) and `name`_to (exclusive); InvalidInput when from > to."""
-    start_at = parse_time(start, field=f"{name}_from")
-    end_at = parse_time(end, field=f"{name}_to")
+    """`name`_from (inclusive) and `name`_to (exclusive), in UTC when they name no zone;
+    InvalidInput when from > to (which no schema can say)."""
+    start_at, end_at = as_utc(start), as_utc(end)
     if start_at is not None and end_at is not None and start_at > end_at:
         raise InvalidInput(f"{name}_from must not be after {name}_to", field=f"{name}_from")
     return start_at, end_at
 
 
-def parse_code(value: str | None, pattern: re.Pattern[str], *, field: str, what: str) -> str | None:
-    if value is not None and not pattern.fullmatch(value):
-        raise InvalidInput(f"{field} must be {what}", field=field)
-    return value
-
-
 def parse_sort(value: str) -> CaseSort:
+    """A sort order from a page's form (the API declares its parameter as a CaseSort)."""
     try:
         return CaseSort(value)
     except ValueError as error:
@@ -76,23 +78,27 @@ def parse_sort(value: str) -> CaseSort:
 
 
 async def case_filters(
-    status: Annotated[str | None, Query(description="comma list of statuses")] = None,
-    category_id: int | None = None,
+    status: Annotated[StatusList | None, Query(description="comma list of statuses")] = None,
+    category_id: RowId | None = None,
     category_code: Annotated[
-        str | None, Query(description="a minor category code, or a major code (its prefix)")
+        CategoryCode | None,
+        Query(description="a minor category code, or a major code (its prefix)"),
     ] = None,
     urgency: Literal["normal", "urgent"] | None = None,
     area_code: Annotated[
-        str | None, Query(description="district, street, community or cell code (6-15 digits)")
+        AreaCode | None,
+        Query(description="district, street, community or cell code (6, 9, 12 or 15 digits)"),
     ] = None,
-    department_code: str | None = None,
-    reporter_id: int | None = None,
-    created_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    created_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
-    closed_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    closed_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
+    department_code: Annotated[str | None, Query(max_length=32)] = None,
+    reporter_id: RowId | None = None,
+    created_from: Annotated[IsoDateTime | None, Query(description="ISO 8601, inclusive")] = None,
+    created_to: Annotated[IsoDateTime | None, Query(description="ISO 8601, exclusive")] = None,
+    closed_from: Annotated[IsoDateTime | None, Query(description="ISO 8601, inclusive")] = None,
+    closed_to: Annotated[IsoDateTime | None, Query(description="ISO 8601, exclusive")] = None,
     overdue: Annotated[bool | None, Query(description="past due_at and still open")] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
+    bbox: Annotated[
+        BBoxText | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")
+    ] = None,
     q: Annotated[
         str | None,
         Query(
@@ -105,10 +111,10 @@ async def case_filters(
     channel: Annotated[
         str | None, Query(max_length=16, description="channel of the case's first report")
     ] = None,
-    dispatched_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    dispatched_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
-    filed_from: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    filed_to: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
+    dispatched_from: Annotated[IsoDateTime | None, Query(description="ISO 8601, inclusive")] = None,
+    dispatched_to: Annotated[IsoDateTime | None, Query(description="ISO 8601, exclusive")] = None,
+    filed_from: Annotated[IsoDateTime | None, Query(description="ISO 8601, inclusive")] = None,
+    filed_to: Annotated[IsoDateTime | None, Query(description="ISO 8601, exclusive")] = None,
 ) -> CaseFilters:
     """The listing filters, validated (async: no I/O, so no threadpool hop)."""
     created = parse_range(created_from, created_to, name="created")
@@ -118,11 +124,9 @@ async def case_filters(
     return CaseFilters(
         statuses=parse_statuses(status),
         category_id=category_id,
-        category_code=parse_code(
-            category_code, CATEGORY_CODE, field="category_code", what="1-8 letters or digits"
-        ),
+        category_code=category_code,
         urgency=urgency,
-        area_code=parse_code(area_code, AREA_CODE, field="area_code", what="6, 9, 12 or 15 digits"),
+        area_code=area_code,
         department_code=department_code,
         reporter_id=reporter_id,
         created_from=created[0],
@@ -141,8 +145,29 @@ async def case_filters(
     )
 
 
+def checked_text(declared: Any, value: str, field: str) -> Any:
+    """`value` validated by the declaration `declared` (its Query constraints included), as a
+    query string's text would be; InvalidInput naming `field` otherwise."""
+    try:
+        return TypeAdapter(declared).validate_python(value)
+    except ValidationError as error:
+        reason = error.errors()[0]["msg"]
+        raise InvalidInput(f"{field}: {reason}", field=field) from error
+
+
+async def case_filters_from_texts(**texts: str | bool | None) -> CaseFilters:
+    """case_filters over a page's form values: each text is checked against the declaration of
+    its parameter in case_filters, the one the API's query string is checked against."""
+    declared = get_type_hints(case_filters, include_extras=True)
+    values: dict[str, Any] = {
+        name: checked_text(declared[name], value, name) if isinstance(value, str) else value
+        for name, value in texts.items()
+    }
+    return await case_filters(**values)
+
+
 FiltersDep = Annotated[CaseFilters, Depends(case_filters)]
-SortParam = Annotated[str, Query(description=f"one of: {', '.join(CaseSort)}")]
+SortParam = Annotated[CaseSort, Query(description=f"one of: {', '.join(CaseSort)}")]
 PageParam = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 PageSizeParam = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)]
 AfterParam = Annotated[

@@ -12,20 +12,19 @@ from fastapi.responses import StreamingResponse
 
 from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal, Role
+from citygrid.api_types import CSV, GEOJSON, AreaCode, answers
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
 from events.listing import export
 from events.listing.params import (
-    AREA_CODE,
     PAGE_SIZE_DEFAULT,
     AfterParam,
     FiltersDep,
     PageParam,
     PageSizeParam,
     SortParam,
-    parse_code,
-    parse_sort,
+    StatusList,
     parse_statuses,
 )
 from events.listing.schemas import CaseFilters, CasePage, CaseSort, PublicCasePage
@@ -41,7 +40,7 @@ def list_cases_route(
     session: SessionDep,
     principal: Annotated[Principal, Depends(Allow(*ALL_ROLES))],
     filters: FiltersDep,
-    sort: SortParam = CaseSort.CREATED_AT_DESC.value,
+    sort: SortParam = CaseSort.CREATED_AT_DESC,
     page: PageParam = 1,
     page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
     after: AfterParam = None,
@@ -56,7 +55,7 @@ def list_cases_route(
         session,
         principal,
         filters,
-        sort=parse_sort(sort),
+        sort=sort,
         page=page,
         page_size=page_size,
         after=after,
@@ -75,7 +74,10 @@ def stream_cleanup(session: SessionDep) -> Iterator[ExitStack]:
         yield stack
 
 
-@router.get("/api/cases/export")
+@router.get(
+    "/api/cases/export",
+    **answers(CSV, GEOJSON, description="The matching cases: CSV (UTF-8, with a BOM) or GeoJSON"),
+)
 def export_cases(
     session: SessionDep,
     settings: SettingsDep,
@@ -83,11 +85,11 @@ def export_cases(
     filters: FiltersDep,
     cleanup: Annotated[ExitStack, Depends(stream_cleanup)],
     export_format: Annotated[export.ExportFormat, Query(alias="format")] = "csv",
-    sort: SortParam = CaseSort.CREATED_AT_DESC.value,
+    sort: SortParam = CaseSort.CREATED_AT_DESC,
 ) -> StreamingResponse:
     """Every matching case in the caller's scope as a CSV or GeoJSON download, streamed from a
     server-side cursor: memory stays flat however many rows there are."""
-    result = export.exported_rows(session, where_clause(principal, filters), parse_sort(sort))
+    result = export.exported_rows(session, where_clause(principal, filters), sort)
     chunks = export.CHUNK_WRITERS[export_format](result, settings.city_zone)
     # LIFO: the generator first (its `finally` closes the result), then the result itself, which
     # a generator that never started would not close.
@@ -105,9 +107,10 @@ def export_cases(
 def public_cases(
     session: SessionDep,
     settings: SettingsDep,
-    status: Annotated[str | None, Query(description="comma list of statuses")] = None,
+    status: Annotated[StatusList | None, Query(description="comma list of statuses")] = None,
     area_code: Annotated[
-        str | None, Query(description="district, street, community or cell code (6-15 digits)")
+        AreaCode | None,
+        Query(description="district, street, community or cell code (6, 9, 12 or 15 digits)"),
     ] = None,
     page: PageParam = 1,
     page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
@@ -118,6 +121,6 @@ def public_cases(
         raise NotFound("the public case listing is not enabled")
     filters = CaseFilters(
         statuses=parse_statuses(status),
-        area_code=parse_code(area_code, AREA_CODE, field="area_code", what="6, 9, 12 or 15 digits"),
+        area_code=area_code,
     )
     return list_public_cases(session, filters, page=page, page_size=page_size)

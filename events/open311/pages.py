@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts import audit
 from citygrid.accounts.auth import Allow, RoleCheckedRoute, request_origin
 from citygrid.accounts.roles import Principal, Role
+from citygrid.api_types import RowId, WholeNumber
 from citygrid.db import SessionDep
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, local_time, render
@@ -53,7 +54,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    requests_per_minute: int = Field(default=60, ge=1, le=REQUESTS_PER_MINUTE_MAX)
+    requests_per_minute: WholeNumber = Field(default=60, ge=1, le=REQUESTS_PER_MINUTE_MAX)
 
 
 class KeyRead(BaseModel):
@@ -76,7 +77,7 @@ def keys_with_use(session: Session) -> Sequence[Row[Any]]:
     return session.execute(KEYS_WITH_USE).all()
 
 
-@router.get("/admin/open311-keys", tags=["pages"])
+@router.get("/admin/open311-keys", tags=["pages"], response_class=HTMLResponse)
 def keys_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: Admin
 ) -> HTMLResponse:
@@ -108,7 +109,7 @@ def issue_key(
 
 
 @router.post("/api/open311/keys/{key_id}/revoke")
-def revoke_key(key_id: int, request: Request, session: SessionDep, principal: Admin) -> KeyRead:
+def revoke_key(key_id: RowId, request: Request, session: SessionDep, principal: Admin) -> KeyRead:
     """Revoke a key: requests with it are refused (403) from now on. Revoking it again changes
     nothing and is not recorded again."""
     before = session.get(Open311ApiKey, key_id)

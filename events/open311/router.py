@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
 from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
+from citygrid.api_types import IMAGE_TYPES, BigRowId, answers
 from citygrid.db import FetchDep, SessionDep, WriterDep
 from citygrid.errors import CitygridError, Conflict, NotFound, PermissionDenied
 from citygrid.settings import SettingsDep
@@ -107,6 +108,18 @@ router = APIRouter(
     responses=OPEN311_ERRORS,
 )
 FMT_DOC = "json or xml"
+# The answer's format: the path's suffix, in any case (`.json`, `.XML`).
+# Documented, not enforced by the declaration: Open311 answers an unknown format 404.
+FormatSuffix = Annotated[
+    str,
+    Path(json_schema_extra={"pattern": "^([jJ][sS][oO][nN]|[xX][mM][lL])$"}, description=FMT_DOC),
+]
+ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer, in the format the suffix names",
+        "content": {"application/json": {}, "text/xml": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def chosen_format(fmt: str) -> Format:
@@ -126,8 +139,8 @@ def media_base(request: Request) -> str:
     return f"{request.base_url}open311/v2/media/"
 
 
-@router.get("/discovery.{fmt}", response_class=Response)
-def discovery(fmt: str, request: Request) -> Response:
+@router.get("/discovery.{fmt}", response_class=Response, responses=ANSWER)
+def discovery(fmt: FormatSuffix, request: Request) -> Response:
     """Where the endpoint is, which formats it speaks and which extensions it offers."""
     format = chosen_format(fmt)
     document = {
@@ -148,24 +161,24 @@ def discovery(fmt: str, request: Request) -> Response:
     return document_response(document, "discovery", format)
 
 
-@router.get("/services.{fmt}", response_class=Response)
-def get_services(fmt: str, session: SessionDep) -> Response:
+@router.get("/services.{fmt}", response_class=Response, responses=ANSWER)
+def get_services(fmt: FormatSuffix, session: SessionDep) -> Response:
     """Every service (our current minor categories)."""
     format = chosen_format(fmt)
     return document_response(service.list_services(session), "services", format)
 
 
-@router.get("/services/{service_code}.{fmt}", response_class=Response)
-def get_service_definition(service_code: str, fmt: str, session: SessionDep) -> Response:
+@router.get("/services/{service_code}.{fmt}", response_class=Response, responses=ANSWER)
+def get_service_definition(service_code: str, fmt: FormatSuffix, session: SessionDep) -> Response:
     """The attributes a service asks for; 404 for an unknown service."""
     format = chosen_format(fmt)
     definition = service.service_definition(session, service_code)
     return document_response(definition, "service_definition", format)
 
 
-@router.get("/requests.{fmt}", response_class=Response)
+@router.get("/requests.{fmt}", response_class=Response, responses=ANSWER)
 def get_requests(
-    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+    fmt: FormatSuffix, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Requests by the spec's filters (and the extensions), newest first."""
     format = chosen_format(fmt)
@@ -175,9 +188,13 @@ def get_requests(
     return document_response(found, "service_requests", format)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", response_class=Response)
+@router.get("/requests/{service_request_id}.{fmt}", response_class=Response, responses=ANSWER)
 def get_request(
-    service_request_id: str, fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+    service_request_id: str,
+    fmt: FormatSuffix,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """One request, as a list of one; 404 for an unknown id."""
     format = chosen_format(fmt)
@@ -187,16 +204,16 @@ def get_request(
     return document_response(found, "service_requests", format)
 
 
-@router.get("/tokens/{token}.{fmt}", response_class=Response)
-def get_token(token: str, fmt: str, session: SessionDep) -> Response:
+@router.get("/tokens/{token}.{fmt}", response_class=Response, responses=ANSWER)
+def get_token(token: str, fmt: FormatSuffix, session: SessionDep) -> Response:
     """The request id a POST's token became; 404 for an unknown token."""
     format = chosen_format(fmt)
     return document_response(service.request_of_token(session, token), "service_requests", format)
 
 
-@router.get("/servicerequestupdates.{fmt}", response_class=Response)
+@router.get("/servicerequestupdates.{fmt}", response_class=Response, responses=ANSWER)
 def get_request_updates(
-    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+    fmt: FormatSuffix, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Status updates of requests in a date span (FixMyStreet's extension), newest first."""
     format = chosen_format(fmt)
@@ -206,8 +223,8 @@ def get_request_updates(
     return document_response(updates, "service_request_updates", format)
 
 
-@router.get("/media/{photo_id}", response_class=FileResponse)
-def get_media(photo_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
+@router.get("/media/{photo_id}", **answers(*IMAGE_TYPES, description="The photo (no EXIF)"))
+def get_media(photo_id: BigRowId, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """The public copy (re-encoded, no EXIF) of a photo sent with a report; 404 for others."""
     photo = session.get(CasePhoto, photo_id)
     if photo is None or photo.report_id is None:  # handling photos stay behind a sign-in
@@ -226,9 +243,9 @@ POST_BODY: dict[str, Any] = {
 }
 
 
-@router.post("/requests.{fmt}", response_class=Response, openapi_extra=POST_BODY)
+@router.post("/requests.{fmt}", response_class=Response, responses=ANSWER, openapi_extra=POST_BODY)
 async def create_request(
-    fmt: str, request: Request, fetch: FetchDep, writer: WriterDep, settings: SettingsDep
+    fmt: FormatSuffix, request: Request, fetch: FetchDep, writer: WriterDep, settings: SettingsDep
 ) -> Response:
     """File a request as a citizen report (api_key required); the answer carries its
     service_request_id and no token (see `post_answer`). Async: intake awaits PostgreSQL on the

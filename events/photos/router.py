@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import STAFF_ROLES, Principal, Role
+from citygrid.api_types import IMAGE_TYPES, BigRowId, answers
 from citygrid.db import SessionDep
 from citygrid.errors import NotFound
 from citygrid.settings import SettingsDep
@@ -47,9 +48,12 @@ def photo_response(photo: CasePhoto, path: Path) -> FileResponse:
     )
 
 
-@router.get("/api/photos/{photo_id}")
+@router.get(
+    "/api/photos/{photo_id}",
+    **answers(*IMAGE_TYPES, description="The photo, re-encoded without EXIF"),
+)
 def get_photo(
-    photo_id: int,
+    photo_id: BigRowId,
     session: SessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*Role))],
@@ -59,9 +63,11 @@ def get_photo(
     return photo_response(photo, photos.stored_file(photo, settings.media_dir, original=False))
 
 
-@router.get("/api/photos/{photo_id}/original")
+@router.get(
+    "/api/photos/{photo_id}/original", **answers(*IMAGE_TYPES, description="The photo as uploaded")
+)
 def get_photo_original(
-    photo_id: int,
+    photo_id: BigRowId,
     session: SessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*STAFF_ROLES))],

@@ -16,7 +16,7 @@ from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Role
 from citygrid.db import SessionDep
 from maps import service as map_service
-from maps.filters import FiltersDep
+from maps.filters import ConfidenceQuery, FiltersDep
 from maps.schemas import Metric, Unit
 
 CELLS_SIMPLIFY_M = 1.0
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/maps", tags=["maps"], route_class=RoleCheckedRou
 def hotspots_geojson(
     session: SessionDep,
     filters: FiltersDep,
-    confidence: float = 0.95,
+    confidence: ConfidenceQuery = 0.95,
     fdr: bool = True,
     significant_only: bool = False,
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Role
+from citygrid.api_types import CSV, FILE_TYPES, PAGE_MAX, answers
 from citygrid.db import SessionDep
 from citygrid.errors import NotFound
 from citygrid.served_files import file_inside
@@ -27,7 +28,8 @@ from maps.schemas import MapFilters
 router = APIRouter(tags=["maps"], route_class=RoleCheckedRoute)
 
 MAP_VIEWERS = Depends(Allow(Role.MANAGER, Role.DISPATCHER, Role.ADMIN))
-PageQuery = Annotated[int, Query(ge=1, description="Table page (1000 rows each).")]
+CSV_TABLE = "The table as CSV (UTF-8 with a BOM, for spreadsheets)"
+PageQuery = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Table page (1000 rows each).")]
 
 
 @router.get("/maps/heatmap", response_class=HTMLResponse, dependencies=[MAP_VIEWERS])
@@ -110,7 +112,7 @@ def heatmap_table_view(
     return table_view(table, filters, request, settings, layer="heatmap", page=page)
 
 
-@router.get("/maps/heatmap/csv", dependencies=[MAP_VIEWERS])
+@router.get("/maps/heatmap/csv", dependencies=[MAP_VIEWERS], **answers(CSV, description=CSV_TABLE))
 def heatmap_csv(filters: FiltersDep, session: SessionDep) -> Response:
     """The heatmap's numbers as CSV."""
     return tables.csv_response(tables.heatmap_table(session, filters), "heatmap.csv")
@@ -130,7 +132,9 @@ def choropleth_table_view(
     return table_view(table, filters, request, settings, layer="choropleth", page=page)
 
 
-@router.get("/maps/choropleth/csv", dependencies=[MAP_VIEWERS])
+@router.get(
+    "/maps/choropleth/csv", dependencies=[MAP_VIEWERS], **answers(CSV, description=CSV_TABLE)
+)
 def choropleth_csv(filters: FiltersDep, options: OptionsDep, session: SessionDep) -> Response:
     """The choropleth's numbers as CSV."""
     table = tables.choropleth_table(session, filters, options)
@@ -172,7 +176,7 @@ def table_view(
     )
 
 
-@router.get("/maps/hotspots/csv", dependencies=[MAP_VIEWERS])
+@router.get("/maps/hotspots/csv", dependencies=[MAP_VIEWERS], **answers(CSV, description=CSV_TABLE))
 def hotspots_csv(
     filters: FiltersDep, session: SessionDep, confidence: ConfidenceQuery = 0.95
 ) -> Response:
@@ -181,7 +185,11 @@ def hotspots_csv(
     return tables.csv_response(table, "hotspots.csv")
 
 
-@router.get("/maps/assets/{path:path}", dependencies=[Depends(PUBLIC)])
+@router.get(
+    "/maps/assets/{path:path}",
+    dependencies=[Depends(PUBLIC)],
+    **answers(*FILE_TYPES, description="The file"),
+)
 def asset(path: str) -> FileResponse:
     """A vendored Leaflet/plugin file (public: open-source code, no data)."""
     target = file_inside(ASSETS_DIR.resolve(), path)

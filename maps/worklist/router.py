@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal
+from citygrid.api_types import AnyBBoxText
 from citygrid.db import SessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep
@@ -39,10 +40,13 @@ def worklist_base_layer(
     session: SessionDep,
     settings: SettingsDep,
     principal: AnyoneSignedIn,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")] = None,
+    bbox: Annotated[
+        AnyBBoxText | None, Query(description="minlon,minlat,maxlon,maxlat (WGS-84)")
+    ] = None,
     zoom: Annotated[int, Query(ge=ZOOM_MIN, le=ZOOM_MAX, description="the map's zoom")] = 12,
     view: Annotated[
-        str | None, Query(description="the box the user sees, where names go (default: bbox)")
+        AnyBBoxText | None,
+        Query(description="the box the user sees, where names go (default: bbox)"),
     ] = None,
 ) -> BaseLayer:
     """The base layer of a map: `tiles_url` when the city has a tile server; otherwise the

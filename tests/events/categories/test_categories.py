@@ -18,6 +18,7 @@ from citygrid.accounts.roles import Role
 from events.categories.service import LoadCounts, load_taxonomy
 from events.models import Case, Category
 from events.taxonomy import STANDARD_2013, STANDARD_2026, parse_taxonomy, read_taxonomy
+from tests.citygrid.refusals import refusal_text, refused_field
 from tests.events.seed import add_case
 
 Auth = Callable[[Role], dict[str, str]]
@@ -229,8 +230,8 @@ def test_a_bad_code_is_422_naming_the_field(
         json={"kind": "event", "standard": standard, "code": code, "name_zh": "甲", "name_en": "A"},
     )
     assert response.status_code == 422, response.text
-    assert response.json()["field"] == "code"
-    assert message in response.json()["detail"]
+    assert refused_field(response) == "code"
+    assert message in refusal_text(response)
 
 
 def test_a_minor_under_a_retired_major_is_refused(

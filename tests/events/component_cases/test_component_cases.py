@@ -18,6 +18,7 @@ from citygrid.accounts.roles import Role
 from citygrid.settings import get_settings
 from events.component_cases import service
 from events.component_cases.schemas import CaseCounts
+from tests.citygrid.refusals import refused_field
 from tests.components.inventory_support import (
     FAR_CELL,
     FAR_STREET,
@@ -265,7 +266,7 @@ def test_repeat_ranking_refuses_bad_parameters(
         "/api/components/repeats", params={**PERIOD, **params}, headers=auth(Role.MANAGER)
     )
     assert response.status_code == 422, response.text
-    assert response.json()["field"] == field
+    assert refused_field(response) == field
 
 
 @pytest.mark.parametrize("params", [{"format": "xml"}, {"limit": "0"}, {"min_cases": "0"}])

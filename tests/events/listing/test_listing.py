@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts.roles import Role
 from citygrid.settings import Settings, get_settings, settings_dependency
 from events.models import Report
+from tests.citygrid.refusals import refusal_text, refused_field
 from tests.events.listing.support import (
     ALL,
     COMMUNITY_EAST,
@@ -282,9 +283,9 @@ def test_no_token_is_401(client: TestClient, world: World) -> None:
     ("params", "field", "says"),
     [
         ({"status": "bogus"}, "status", "allowed: reported, filed"),
-        ({"status": "filed,bogus"}, "status", "'bogus'"),
+        ({"status": "filed,bogus"}, "status", "bogus"),
         ({"status": ","}, "status", "allowed"),
-        ({"sort": "priority"}, "sort", "allowed: created_at, -created_at, due_at"),
+        ({"sort": "priority"}, "sort", "'created_at', '-created_at', 'due_at'"),
         ({"created_from": "yesterday"}, "created_from", "ISO 8601"),
         ({"created_to": "2026-13-01"}, "created_to", "ISO 8601"),
         ({"closed_from": "2026-05-01", "closed_to": "2026-04-01"}, "closed_from", "after"),
@@ -302,8 +303,8 @@ def test_bad_input_is_422_naming_the_field(
 ) -> None:
     response = client.get("/api/cases", params=params, headers=world.headers("dispatcher"))
     assert response.status_code == 422, response.text
-    assert response.json()["field"] == field
-    assert says in response.json()["detail"]
+    assert refused_field(response) == field
+    assert says in refusal_text(response)
 
 
 @pytest.mark.parametrize(
@@ -340,7 +341,7 @@ def test_sql_injection_is_refused(
 ) -> None:
     response = client.get("/api/cases", params=params, headers=world.headers("member_a"))
     assert response.status_code == 422
-    assert response.json()["field"] == field
+    assert refused_field(response) == field
     assert session.scalar(text("SELECT count(*) FROM event_case")) == 6
 
 
@@ -431,4 +432,4 @@ def test_public_listing_filters_and_pages(
     paged = client.get("/api/public/cases", params={"page": 2, "page_size": 3}).json()
     assert (paged["total"], len(paged["items"]), paged["next_page"]) == (4, 1, None)
     bad = client.get("/api/public/cases", params={"status": "x"})
-    assert (bad.status_code, bad.json()["field"]) == (422, "status")
+    assert (bad.status_code, refused_field(bad)) == (422, "status")

@@ -245,7 +245,7 @@ def test_post_with_a_revoked_key_is_403(client: TestClient, session: Session, ru
         ({"lat": "", "long": ""}, 400, "give lat and long"),
         ({"lat": "", "long": "", "address_string": "多福巷"}, 400, "not geocoded"),
         ({"lat": "north"}, 400, "lat"),
-        ({"lat": "95"}, 400, "lat 95.0 is outside"),
+        ({"lat": "95"}, 400, "lat: Input should be less than or equal to 90"),
         ({"lat": "10", "long": "10"}, 400, "outside the managed area"),
         ({"description": "x" * 4001}, 400, "at most 4000"),
         ({"attribute[bag_count]": "many"}, 400, "attribute[bag_count] must be a number"),

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Role
 from citygrid.settings import get_settings, settings_dependency
+from tests.citygrid.refusals import refused_field
 from tests.maps.city import (
     EAST_COMMUNITY,
     SOUTH,
@@ -222,7 +223,7 @@ def test_bad_filters_are_refused_naming_the_field(
 ) -> None:
     response = client.get(URL, params=params, headers=world.headers(Role.DISPATCHER))
     assert response.status_code == 422
-    assert response.json()["field"] == field
+    assert refused_field(response) == field
 
 
 def test_signing_in_is_required(client: TestClient) -> None:
