@@ -19,34 +19,27 @@ DEFAULT_PERIOD_DAYS = 30
 # Class bounds: plain decimals separated by commas ("1,5,10", "0.25,0.5").
 _DECIMAL = r"-?[0-9]{1,15}(\.[0-9]{1,15})?"
 NUMBER_LIST = rf"^{_DECIMAL}(,{_DECIMAL})*$"
-# Periods far outside the city's records would overflow the date arithmetic (the default start,
-# the previous period of the same length) instead of matching nothing.
-EARLIEST_YEAR = 1900
-LATEST_YEAR = 2200
 
-
-def check_year(moment: datetime | None, *, field: str) -> None:
-    """Refuse (InvalidInput) a period bound outside EARLIEST_YEAR..LATEST_YEAR."""
-    if moment is not None and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
-        raise InvalidInput(
-            f"{field} must fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}", field=field
-        )
+# The case filters every map shares (the map pages, the map API, the emerging hot spots).
+CategoryFilter = Annotated[
+    str | None, Query(max_length=8, description="A minor or major category code.")
+]
+StatusFilter = Annotated[list[CaseStatus] | None, Query()]
+UrgencyFilter = Annotated[Literal["normal", "urgent"] | None, Query()]
+DepartmentFilter = Annotated[str | None, Query(max_length=32, description="A department code.")]
+AreaFilter = Annotated[
+    str | None, Query(max_length=15, description="A district, street or community code.")
+]
 
 
 def map_filters(
     period_from: Annotated[AwareDateTime | None, Query(description="Default: 30 days ago.")] = None,
     period_to: Annotated[AwareDateTime | None, Query(description="Default: now.")] = None,
-    category: Annotated[
-        str | None, Query(max_length=8, description="A minor or major category code.")
-    ] = None,
-    status: Annotated[list[CaseStatus] | None, Query()] = None,
-    urgency: Annotated[Literal["normal", "urgent"] | None, Query()] = None,
-    department: Annotated[
-        str | None, Query(max_length=32, description="A department code.")
-    ] = None,
-    area: Annotated[
-        str | None, Query(max_length=15, description="A district, street or community code.")
-    ] = None,
+    category: CategoryFilter = None,
+    status: StatusFilter = None,
+    urgency: UrgencyFilter = None,
+    department: DepartmentFilter = None,
+    area: AreaFilter = None,
 ) -> MapFilters:
     """The filters of a map page from its query string (default period: the last 30 days)."""
     period_to = period_to or datetime.now(UTC)

@@ -292,8 +292,13 @@ class RankBy(enum.StrEnum):
 MAX_RANKED = 1000
 DEFAULT_RANKED = 50
 
+# What a ranked row is keyed by: the closed case's grid cell, or its component.
+RANKED_PLACE = {
+    RankBy.PLACE: "grid_cell g ON g.id = p.cell_id",
+    RankBy.COMPONENT: "component g ON g.id = p.component_id",
+}
 RANK_SQL = {
-    RankBy.PLACE: f"""
+    by: f"""
     SELECT g.code AS key, g.name AS name, cat.code AS category_code,
            cat.name_zh AS category_name_zh, cat.name_en AS category_name_en,
            count(*) AS recurrences, count(DISTINCT r.previous_case_id) AS closed_cases_recurred,
@@ -301,28 +306,14 @@ RANK_SQL = {
     FROM case_recurrence r
     JOIN event_case n ON n.id = r.case_id
     JOIN event_case p ON p.id = r.previous_case_id
-    JOIN grid_cell g ON g.id = p.cell_id
+    JOIN {place}
     JOIN category cat ON cat.id = p.category_id
     WHERE {COUNTS_AS_NEW}
       AND n.created_at >= :period_from AND n.created_at < :period_to
     GROUP BY g.code, g.name, cat.code, cat.name_zh, cat.name_en
     ORDER BY recurrences DESC, key, category_code
-    LIMIT :limit""",
-    RankBy.COMPONENT: f"""
-    SELECT cp.code AS key, cp.name AS name, cat.code AS category_code,
-           cat.name_zh AS category_name_zh, cat.name_en AS category_name_en,
-           count(*) AS recurrences, count(DISTINCT r.previous_case_id) AS closed_cases_recurred,
-           max(n.created_at) AS last_recurrence_at, max(n.id) AS last_case_id
-    FROM case_recurrence r
-    JOIN event_case n ON n.id = r.case_id
-    JOIN event_case p ON p.id = r.previous_case_id
-    JOIN component cp ON cp.id = p.component_id
-    JOIN category cat ON cat.id = p.category_id
-    WHERE {COUNTS_AS_NEW}
-      AND n.created_at >= :period_from AND n.created_at < :period_to
-    GROUP BY cp.code, cp.name, cat.code, cat.name_zh, cat.name_en
-    ORDER BY recurrences DESC, key, category_code
-    LIMIT :limit""",
+    LIMIT :limit"""
+    for by, place in RANKED_PLACE.items()
 }
 RANK_FIELDS = (
     "rank",

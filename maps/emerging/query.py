@@ -6,16 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Query
 
 from analysis.emerging.periods import MAX_PERIODS, MIN_PERIODS, PeriodUnit, period_bounds
 from citygrid.api_types import AwareDateTime
 from citygrid.settings import SettingsDep
-from events.lifecycle import CaseStatus
 from maps.emerging.service import EmergingOptions
-from maps.filters import ConfidenceQuery
+from maps.filters import (
+    AreaFilter,
+    CategoryFilter,
+    ConfidenceQuery,
+    DepartmentFilter,
+    StatusFilter,
+    UrgencyFilter,
+)
 from maps.schemas import MapFilters, Unit
 
 DEFAULT_PERIODS = {PeriodUnit.WEEK: 52, PeriodUnit.MONTH: 24}
@@ -45,17 +51,11 @@ def emerging_query(
     ] = None,
     confidence: ConfidenceQuery = 0.95,
     fdr: bool = True,
-    category: Annotated[
-        str | None, Query(max_length=8, description="A minor or major category code.")
-    ] = None,
-    status: Annotated[list[CaseStatus] | None, Query()] = None,
-    urgency: Annotated[Literal["normal", "urgent"] | None, Query()] = None,
-    department: Annotated[
-        str | None, Query(max_length=32, description="A department code.")
-    ] = None,
-    area: Annotated[
-        str | None, Query(max_length=15, description="A district, street or community code.")
-    ] = None,
+    category: CategoryFilter = None,
+    status: StatusFilter = None,
+    urgency: UrgencyFilter = None,
+    department: DepartmentFilter = None,
+    area: AreaFilter = None,
 ) -> EmergingQuery:
     """The analysis asked for by the query string (its declarations checked every value)."""
     bounds = period_bounds(
