@@ -7,6 +7,7 @@ cells and cases and the wrk runs cut to a second (skipped, with a line saying so
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -47,6 +48,7 @@ TINY_RUN_TESTED_ELSEWHERE = {
     "grid_generate.py": "tests/grid/test_generate_city.py::test_the_bench_runs_at_its_tiny_size",
     "analysis_suggest.py": "tests/events/suggestions/test_suggestions.py",
     "fuzz_api.py": "tests/citygrid/test_api_contract.py",
+    "analysis_all.py": "the four analysis_*.py scripts above, one after another",
 }
 
 
@@ -93,3 +95,19 @@ def test_bench_script_runs_at_a_tiny_size_on_an_empty_database(
         timeout=180,
     )
     assert finished.returncode == 0, f"{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}"
+
+
+def test_the_analysis_driver_runs_each_part_as_its_tiny_command_does() -> None:
+    """bench/analysis_all.py runs the analysis_*.py scripts: its tiny arguments are theirs here."""
+    driver = subprocess.run(
+        [sys.executable, "-c", "import json, analysis_all; print(json.dumps(analysis_all.PARTS))"],
+        cwd=ROOT / "bench",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    parts = json.loads(driver.stdout)
+    for script, tiny in parts.values():
+        assert script in COMMANDS or script in TINY_RUN_TESTED_ELSEWHERE
+        if script in COMMANDS:
+            assert tiny == COMMANDS[script], script
