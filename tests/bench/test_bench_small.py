@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -17,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+
+from tests.conftest import throwaway_database
 
 pytestmark = pytest.mark.heavy
 
@@ -61,16 +61,8 @@ def free_port() -> int:
 @pytest.fixture
 def empty_bench_database(server_url: str) -> Iterator[str]:
     """A fresh database with nothing in it, as a new clone's bench database is."""
-    name = f"citygrid_bench_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server_url) as url:
+        yield url
 
 
 def test_every_bench_script_has_a_tiny_command() -> None:

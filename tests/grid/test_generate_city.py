@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import shapely.affinity
 import shapely.geometry
 from fastapi.testclient import TestClient
 from pyproj import Geod
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
@@ -27,6 +26,7 @@ from citygrid.accounts.roles import Role
 from citygrid.errors import InvalidInput
 from grid.generate import GeneratedGrid, GridLayout, generate_grid, layout_for
 from grid.imports import read_features
+from tests.conftest import throwaway_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BEIJING_DATA = ROOT / "bench" / "data" / "beijing-districts"
@@ -269,16 +269,8 @@ def test_all_of_beijing_at_1_km_generates_with_progress_and_locates_in_every_dis
 
 @pytest.fixture
 def empty_database(server_url: str) -> Iterator[str]:
-    name = f"citygrid_test_grid_generate_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server_url) as url:
+        yield url
 
 
 def test_the_bench_runs_at_its_tiny_size(empty_database: str) -> None:
