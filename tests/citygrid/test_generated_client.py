@@ -14,22 +14,16 @@ import importlib
 import io
 import json
 import pkgutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from citygrid import db
@@ -40,6 +34,7 @@ from tests.events.intake.support import configure_app, seed_intake
 from tests.events.photos.images import image_bytes
 from tests.events.seed import PASSWORD, add_case, add_user
 from tests.grid.places import CELL_NE, CELL_NW, centre_of
+from tests.served_app import serve
 
 # The generator pins an older typer than citygrid's, so ./dev installs it in a venv of its own.
 GENERATOR = Path(__file__).resolve().parents[2] / ".venv-tools" / "bin" / "openapi-python-client"
@@ -151,26 +146,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
 def generated(api: ModuleType, name: str) -> Any:
     """A module of the generated package, e.g. `api.users.log_in`."""
     return importlib.import_module(f"{api.__name__}.{name}")
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """`app` served by uvicorn in a thread on a free local port; its base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
 
 
 @pytest.fixture

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from httpx import Response
 from sqlalchemy import select
@@ -21,6 +17,7 @@ from events.open311 import keys
 from events.open311.models import Open311Request
 from events.open311.seed import seed_service_attributes
 from tests.grid.places import CELL_NW, centre_of, seed_block
+from tests.served_app import serve
 
 BASE = "/open311/v2"
 GARBAGE = "event-0102"  # exposed garbage: bag_count (number), waste_kinds (multi), landmark
@@ -71,30 +68,11 @@ def errors_of(response: Response, fmt: str) -> list[tuple[str, str]]:
     return [(e.findtext("code") or "", e.findtext("description") or "") for e in root]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on a free local port, in a thread; yields the Open311 root."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}{BASE}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(app) as base_url:
+        yield f"{base_url}{BASE}"
 
 
 def only(items: list[Any]) -> Any:
