@@ -1,7 +1,7 @@
 """The analysis benchmarks in one command: each part is a script of its own (so one can be
 rerun alone), run here one after another with their full sizes, or their tiny ones.
 
-    .venv/bin/python bench/analysis_all.py                  # every part, full size (tens of minutes)
+    .venv/bin/python bench/analysis_all.py                  # every part, full size (minutes)
     .venv/bin/python bench/analysis_all.py --part forecast  # one part
     .venv/bin/python bench/analysis_all.py --tiny           # every part at its tiny size
 
