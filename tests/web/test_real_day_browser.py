@@ -49,7 +49,7 @@ ALLOWED_WORDS = frozenset(
     {
         "API", "CSV", "GeoJSON", "JSON", "Open311", "UUID", "Leaflet", "OpenStreetMap",
         "GB", "km", "PNG", "JPEG", "HTTPS", "URL", "ID", "SLA", "Getis", "Ord", "Webhook",
-        "HTTP", "GeoReport",
+        "HTTP", "GeoReport", "Mann", "Kendall", "tau", "MASE",
     }
 )  # fmt: skip
 # Pages of each role to read, signed in in Chinese.
@@ -69,6 +69,11 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/dashboard/maps/heatmap",
         "/dashboard/maps/choropleth",
         "/dashboard/maps/hotspots",
+        "/analysis",
+        "/maps/emerging",
+        "/maps/emerging/table",
+        "/analysis/forecast",
+        "/recurrences",
     ),
     "admin": (
         "/admin",
@@ -121,6 +126,35 @@ def present(selector: str) -> Callable[[webdriver.Chrome], bool]:
 def visible_text(driver: webdriver.Chrome) -> str:
     """The page's visible text, without what it marks as codes or English content."""
     return str(driver.execute_script(HIDE_MARKED))
+
+
+def test_a_manager_reaches_every_analysis_from_the_navigation(site: Site[DemoPeople]) -> None:
+    """Signed in in Chinese: the bar's 分析, then each analysis from the hub, and back."""
+    analyses = {
+        "/maps/emerging": "时空热点趋势",
+        "/analysis/forecast": "案卷预测",
+        "/recurrences": "结案后复发",
+    }
+    with chromium(DESKTOP) as driver:
+        sign_in(driver, site.server, "manager", "/dashboard")
+        driver.find_element(By.CSS_SELECTOR, 'nav a[href="/analysis"]').click()
+        WebDriverWait(driver, WAIT_S).until(present("#analysis-list"))
+        assert "使用中" in visible_text(driver) or "尚未训练模型" in visible_text(driver)
+        for path, title in analyses.items():
+            driver.find_element(By.CSS_SELECTOR, f'#analysis-list a[href="{path}"]').click()
+            WebDriverWait(driver, WAIT_S).until(lambda d, path=path: path_of(d) == path)
+            WebDriverWait(driver, WAIT_S).until(
+                lambda d: d.execute_script("return document.readyState") == "complete"
+            )
+            shown = visible_text(driver)
+            assert title in shown and "请登录" not in shown, (path, shown[:300])
+            screenshot(driver, f"analysis-{path.strip('/').replace('/', '-')}")
+            driver.back()
+            WebDriverWait(driver, WAIT_S).until(present("#analysis-list"))
+
+
+def path_of(driver: webdriver.Chrome) -> str:
+    return "/" + driver.current_url.split("/", 3)[3].split("?")[0]
 
 
 @pytest.mark.parametrize("role", list(PAGES))
