@@ -142,7 +142,7 @@ def test_a_manager_reaches_every_analysis_from_the_navigation(site: Site[DemoPeo
         assert "使用中" in visible_text(driver) or "尚未训练模型" in visible_text(driver)
         for path, title in analyses.items():
             driver.find_element(By.CSS_SELECTOR, f'#analysis-list a[href="{path}"]').click()
-            WebDriverWait(driver, WAIT_S).until(lambda d, path=path: path_of(d) == path)
+            WebDriverWait(driver, WAIT_S).until(at_path(path))
             WebDriverWait(driver, WAIT_S).until(
                 lambda d: d.execute_script("return document.readyState") == "complete"
             )
@@ -153,8 +153,9 @@ def test_a_manager_reaches_every_analysis_from_the_navigation(site: Site[DemoPeo
             WebDriverWait(driver, WAIT_S).until(present("#analysis-list"))
 
 
-def path_of(driver: webdriver.Chrome) -> str:
-    return "/" + driver.current_url.split("/", 3)[3].split("?")[0]
+def at_path(path: str) -> Callable[[webdriver.Chrome], bool]:
+    """Whether the browser shows `path` (the query string aside)."""
+    return lambda driver: "/" + driver.current_url.split("/", 3)[3].split("?")[0] == path
 
 
 @pytest.mark.parametrize("role", list(PAGES))
