@@ -12,8 +12,9 @@ from citygrid.errors import InvalidInput
 
 MIN_PASSWORD_LENGTH = 10
 MIN_PASSWORD_SCORE = 3  # zxcvbn's 0–4: 3 is "safely unguessable", ~10^8 guesses or more
-# zxcvbn's time grows fast with the length; characters past these only make a password stronger.
-PASSWORD_CHARS_SCORED = 100
+# zxcvbn's time grows fast with the length, and since 4.5 it refuses more than 72 characters
+# (ValueError); characters past these only make a password stronger.
+PASSWORD_CHARS_SCORED = 72
 _hasher = PasswordHasher()
 
 

@@ -22,7 +22,7 @@ from citygrid.accounts.revocation import revoke_token
 from citygrid.accounts.roles import SUPERVISOR_ROLES, Principal, Role
 from citygrid.accounts.schemas import TokenRead, UserCreate, UserUpdate
 from citygrid.accounts.throttling import LoginThrottled
-from citygrid.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from citygrid.errors import Conflict, InvalidInput, NotAuthenticated
 from citygrid.settings import Settings
 
 
@@ -83,7 +83,8 @@ def _department_for(session: Session, role: Role, department_code: str | None) -
         raise InvalidInput("role 'department' needs a department_code", field="department_code")
     department_id = session.scalar(select(Department.id).where(Department.code == department_code))
     if department_id is None:
-        raise NotFound(f"no department with code {department_code!r}", field="department_code")
+        # 422, not 404: the path's user exists; it is a value in the body that names nothing
+        raise InvalidInput(f"no department with code {department_code!r}", field="department_code")
     return department_id
 
 
