@@ -20,6 +20,9 @@ from citygrid.console import console, progress
 from citygrid.demo import rules as demo_rules
 from citygrid.demo.components import load_demo_components
 from citygrid.demo.history import DemoActors, load_demo_history
+from citygrid.demo.hotline import load_demo_hotline
+from citygrid.demo.places import load_demo_places
+from citygrid.demo.sensing import load_demo_devices
 from citygrid.settings import get_settings
 from dispatch.assignments import service as assignments
 from dispatch.queue import service as queue_service
@@ -149,7 +152,7 @@ def demo_actors(session: Session) -> DemoActors:
 @demo_app.command("load")
 def load() -> None:
     """Load the demo city and demo users (a second run changes nothing), then print the logins."""
-    steps = 7
+    steps = 10
     with db.open_session() as session, progress("loading the demo city", steps) as show:
         show("categories", 0, steps)
         categories.load_taxonomy(session, taxonomy.read_taxonomy())  # the reports need categories
@@ -175,7 +178,13 @@ def load() -> None:
                 session, default_calendar_code=settings.default_calendar_code
             )
             queue_service.reroute_waiting(session, None, now=datetime.now(UTC))
-        show("saving", 6, steps)
+        show("address gazetteer", 6, steps)
+        places = load_demo_places(session)
+        show("sensing devices", 7, steps)
+        devices = load_demo_devices(session)
+        show("a month of hotline tickets", 8, steps)
+        tickets = load_demo_hotline(session)
+        show("saving", 9, steps)
         session.commit()
     console.print(
         f"demo city: {DEMO_DISTRICT_NAME} ({DEMO_DISTRICT_CODE}), {cells} cells added"
@@ -193,6 +202,8 @@ def load() -> None:
         if cases
         else "demo history already loaded"
     )
+    for added, what in ((places, "addresses"), (devices, "devices"), (tickets, "hotline tickets")):
+        console.print(f"demo {what}: {added} added" if added else f"demo {what} already there")
     table = Table(title="Demo logins (POST /api/auth/token, or the Authorize button at /docs)")
     for column in ("role", "username", "password"):
         table.add_column(column)
