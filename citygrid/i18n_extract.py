@@ -14,7 +14,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from citygrid.i18n import LANGUAGES, catalogue_files, read_catalogue
 from citygrid.settings import PROJECT_DIR
 
-SOURCE_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid", "analysis")
+SOURCE_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid", "analysis", "sensing")
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 TEMPLATE_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
 

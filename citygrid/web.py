@@ -21,7 +21,7 @@ from citygrid.i18n import LANGUAGES, negotiate_language, translations
 from citygrid.settings import get_settings
 
 # Packages whose `templates/` and `static/` folders the pages use (citygrid's own first).
-WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid", "analysis")
+WEB_PACKAGES = ("citygrid", "events", "dispatch", "maps", "grid", "analysis", "sensing")
 LANGUAGE_COOKIE = "citygrid_lang"
 
 
