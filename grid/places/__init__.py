@@ -1,0 +1,1 @@
+"""The address gazetteer (places) and the Chinese address matcher."""
