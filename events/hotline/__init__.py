@@ -1,0 +1,1 @@
+"""12345 hotline tickets: intake, location, filing, callers (personal data apart)."""
