@@ -2,7 +2,10 @@
 
 reported → filed (立案) | not filed (不予立案) → dispatched (派遣) → accepted | returned (退回,
 back to the dispatchers) → handled (处置) → verified on site (核查): pass → closed (结案), fail →
-rework (返工, same department). Beside the main line: postponement (延期) requested by the
+rework (返工, same department). A hotline ticket's case (接诉即办) has a return that a dispatcher
+decides: the unit requests it (退单申请), a dispatcher approves (back to dispatch) or refuses
+(the unit keeps it); the hotline's callback closes it or sends it back for rework. Beside the
+main line: postponement (延期) requested by the
 department and approved or refused by a dispatcher; suspension (挂账) requested by the department,
 approved by a dispatcher and later resumed to where the case was; cancellation (作废); reopening
 a closed case within a window. One table, `RULES`, is the whole policy.
@@ -50,6 +53,13 @@ class CaseAction(enum.StrEnum):
     RESUME = "resume"
     CANCEL = "cancel"
     REOPEN = "reopen"
+    # Hotline ticket cases (dispatch/hotline): a return needs a dispatcher's approval, and the
+    # callback (回访), not an inspector, closes the case or sends it back for rework.
+    REQUEST_RETURN = "request_return"
+    APPROVE_RETURN = "approve_return"
+    REFUSE_RETURN = "refuse_return"
+    CALLBACK_CLOSE = "callback_close"
+    CALLBACK_REWORK = "callback_rework"
 
 
 OPEN_STATUSES = frozenset(CaseStatus) - {
@@ -108,6 +118,21 @@ RULES: dict[CaseAction, Rule] = {
         DISPATCHERS | {Role.MANAGER},
         CaseStatus.FILED,
         needs_reason=True,
+    ),
+    CaseAction.REQUEST_RETURN: Rule(
+        frozenset({CaseStatus.DISPATCHED}), DEPARTMENT, None, needs_reason=True
+    ),
+    CaseAction.APPROVE_RETURN: Rule(
+        frozenset({CaseStatus.DISPATCHED}), DISPATCHERS, CaseStatus.RETURNED
+    ),
+    CaseAction.REFUSE_RETURN: Rule(
+        frozenset({CaseStatus.DISPATCHED}), DISPATCHERS, None, needs_reason=True
+    ),
+    CaseAction.CALLBACK_CLOSE: Rule(
+        frozenset({CaseStatus.HANDLED}), DISPATCHERS, CaseStatus.CLOSED
+    ),
+    CaseAction.CALLBACK_REWORK: Rule(
+        frozenset({CaseStatus.HANDLED}), DISPATCHERS, CaseStatus.REWORK, needs_reason=True
     ),
 }
 

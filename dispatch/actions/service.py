@@ -25,6 +25,7 @@ from citygrid.accounts.roles import Principal
 from citygrid.errors import InvalidInput
 from dispatch.assignments import service as assignments
 from dispatch.deadlines import working_hours_between
+from dispatch.hotline import steps as hotline_steps
 from dispatch.inbox import service as notifications
 from dispatch.rules import routing
 from dispatch.webhooks import service as webhooks
@@ -62,6 +63,7 @@ def act_on_case(
     target = next_status(
         status, action, principal.role, reason=body.reason, suspended_from=suspended_from
     )
+    hotline_steps.before_step(session, case, action)
     effect = EFFECTS.get(action, no_effect)(session, case, body, ctx)
     photo_ids = cases.attachable_photos(session, case, body.photo_ids)
     if not cases.write_state(
@@ -78,10 +80,46 @@ def act_on_case(
             update(CasePhoto).where(CasePhoto.id.in_(photo_ids)).values(transition_id=transition.id)
         )
         session.flush()
+    hotline_steps.after_step(
+        session,
+        case,
+        action,
+        from_status=status,
+        reason=body.reason,
+        now=now,
+        by_user=principal.user_id,
+        details=effect.details,
+    )
     announce(session, case, transition, ctx)
     if action is CaseAction.FILE:
         route_filed_case(session, case, ctx, reopen_window)
+    if action is CaseAction.APPROVE_RETURN:
+        to_last_resort(session, case, ctx, reopen_window)
     return case
+
+
+def to_last_resort(
+    session: Session, case: Case, ctx: ActionContext, reopen_window: timedelta
+) -> None:
+    """A hotline ticket returned the configured number of times goes to the unit of last
+    resort (兜底, the district government), dispatched at once."""
+    code = hotline_steps.last_resort_due(session, case)
+    if code is None:
+        return
+    reason = f"returned {case.return_count} times: to the unit of last resort"
+    body = CaseActionBody(department_code=code, reason=reason)
+    act_on_case(
+        session,
+        case.id,
+        CaseAction.DISPATCH,
+        ctx.principal,
+        body,
+        ctx.now,
+        reopen_window=reopen_window,
+        default_calendar_code=ctx.default_calendar_code,
+        auto=True,
+    )
+    hotline_steps.record_last_resort(session, case, code, now=ctx.now)
 
 
 # Actions that others hear about: webhook event kinds (the department is also told in its inbox).
@@ -92,6 +130,9 @@ ANNOUNCED = {
     CaseAction.VERIFY_PASS: "case.closed",
     CaseAction.VERIFY_FAIL: "case.rework",
     CaseAction.CANCEL: "case.cancelled",
+    CaseAction.APPROVE_RETURN: "case.returned",
+    CaseAction.CALLBACK_CLOSE: "case.closed",
+    CaseAction.CALLBACK_REWORK: "case.rework",
 }
 
 
@@ -425,4 +466,9 @@ EFFECTS: dict[CaseAction, EffectFn] = {
     CaseAction.RESUME: resume,
     CaseAction.CANCEL: cancel,
     CaseAction.REOPEN: reopen,
+    # Hotline ticket cases (dispatch/hotline): an approved return is a return; the callback
+    # closes like a passed verification and sends back like a failed one.
+    CaseAction.APPROVE_RETURN: return_to_dispatchers,
+    CaseAction.CALLBACK_CLOSE: verify_pass,
+    CaseAction.CALLBACK_REWORK: verify_fail,
 }

@@ -32,6 +32,7 @@ from dispatch.console.schemas import ArrivedRows, ConsoleCounts, ConsoleUpdates
 from dispatch.console.service import CaseCard, DuplicatePair
 from dispatch.console.worklist import ListPage, PageRequest
 from dispatch.departments.service import active_departments
+from dispatch.hotline import service as hotline
 from dispatch.queue.schemas import QueueItem
 from dispatch.queue.service import QueueKind
 from events.cases.routing_reasons import routing_describer
@@ -302,6 +303,9 @@ def console_page(
             "overdue_only": filters.overdue is True,
             "since": since.isoformat(),
             "js_messages": CONSOLE_MESSAGES,
+            # Returns and unreasonable-request flags of hotline tickets (dispatch/hotline).
+            "hotline_requests": hotline.pending_requests(session),
+            "hotline_tickets": hotline.desk_tickets(session, None, datetime.now(UTC), limit=20),
         }
     )
     return render(request, "dispatch/console.html", context, principal=principal)

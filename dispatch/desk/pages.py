@@ -21,6 +21,8 @@ from dispatch.console.cards import ACTION_MESSAGES, LABELS, PAGE_SIZE, RUNNING, 
 from dispatch.console.pages import filter_query
 from dispatch.console.worklist import PageRequest
 from dispatch.desk import service as desk
+from dispatch.hotline import service as hotline
+from dispatch.summons import service as summons
 from events.listing.pages import PageFilters, Paging, filter_choices, kept_parameters
 from events.listing.params import AfterParam, parse_sort
 from events.listing.schemas import CaseSort
@@ -56,13 +58,14 @@ def desk_page(
     shown = desk.desk_department(session, principal, filters.department_code)
     kept = kept_parameters(request)
     sort = parse_sort(kept.get("sort", DESK_SORT.value))
+    now = datetime.now(UTC)
     page = desk.desk_cases(
         session,
         principal,
         shown["id"] if shown is not None else None,
         filters,
         PageRequest(sort, PAGE_SIZE, after),
-        now=datetime.now(UTC),
+        now=now,
     )
     choices = filter_choices(session, page_language(request), filters.area_code)
     choices |= {"statuses": {status: LABELS["status"][status] for status in RUNNING}}
@@ -87,5 +90,10 @@ def desk_page(
         "labels": LABELS,
         "photos_max": settings.photos_per_report_max,
         "js_messages": DESK_MESSAGES,
+        # The hotline work (dispatch/hotline, dispatch/summons): tickets, summons, and which
+        # listed cases are tickets' (returned by request, answered by a four-element reply).
+        "hotline_tickets": hotline.desk_tickets(session, shown["id"], now) if shown else [],
+        "summons": summons.desk_summons(session, shown["id"], now) if shown else [],
+        "ticket_case_ids": hotline.ticket_case_ids(session, [c.item.id for c in page.cards]),
     }
     return render(request, "dispatch/desk.html", context, principal=principal)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import column, exists, func, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Principal, Role
@@ -51,6 +51,24 @@ SUSPENSION_RECORD = (
     CaseAction.APPROVE_SUSPENSION.value,
     CaseAction.REFUSE_SUSPENSION.value,
     CaseAction.RETURN.value,  # a returned case's requests leave with its department
+)
+# The last of these in a hotline ticket case's history tells whether a return request is pending.
+RETURN_RECORD = (
+    CaseAction.REQUEST_RETURN.value,
+    CaseAction.APPROVE_RETURN.value,
+    CaseAction.REFUSE_RETURN.value,
+    CaseAction.DISPATCH.value,
+)
+# Read by name: the tables belong to dispatch (summons) and events.hotline, whose work moves
+# these cases; the situation only asks whether a row is there.
+HOTLINE_TICKET = table("hotline_ticket", column("id"), column("case_id"))
+CASE_SUMMONS = table("case_summons", column("case_id"), column("answered_at"))
+HOTLINE_REPLY = table(
+    "hotline_reply",
+    column("ticket_id"),
+    column("department_id"),
+    column("unit_role"),
+    column("work_round"),
 )
 
 
@@ -80,11 +98,39 @@ def situation_of(
         .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
         .limit(1)
     )
+    last_return_step = (
+        select(CaseTransition.action)
+        .where(CaseTransition.case_id == case.id, CaseTransition.action.in_(RETURN_RECORD))
+        .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    ticket_case = exists().where(HOTLINE_TICKET.c.case_id == case.id)
+    summons_open = (
+        select(func.count())
+        .select_from(CASE_SUMMONS)
+        .where(CASE_SUMMONS.c.case_id == case.id, CASE_SUMMONS.c.answered_at.is_(None))
+        .scalar_subquery()
+    )
+    lead_reply_ready = exists().where(
+        HOTLINE_TICKET.c.case_id == case.id,
+        HOTLINE_REPLY.c.ticket_id == HOTLINE_TICKET.c.id,
+        HOTLINE_REPLY.c.unit_role == "lead",
+        HOTLINE_REPLY.c.work_round == case.rework_count,
+        HOTLINE_REPLY.c.department_id == case.department_id,
+    )
+    hotline = session.execute(
+        select(ticket_case, last_return_step, summons_open, lead_reply_ready)
+    ).one()
     return Situation(
         postponement_pending=case.postponement_hours_requested is not None,
         suspension_pending=last_suspension_step == CaseAction.REQUEST_SUSPENSION.value,
         reopen_until=case.closed_at + reopen_window if case.closed_at else None,
         now=now,
+        ticket_case=bool(hotline[0]),
+        return_pending=hotline[1] == CaseAction.REQUEST_RETURN.value,
+        summons_open=int(hotline[2]),
+        lead_reply_ready=bool(hotline[3]),
     )
 
 

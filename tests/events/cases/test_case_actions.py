@@ -91,6 +91,12 @@ NEEDS_A_REQUEST = {
     CaseAction.APPROVE_SUSPENSION,
     CaseAction.REFUSE_SUSPENSION,
     CaseAction.REOPEN,
+    # A hotline ticket's case only (dispatch/hotline), the decisions once a return is requested.
+    CaseAction.REQUEST_RETURN,
+    CaseAction.APPROVE_RETURN,
+    CaseAction.REFUSE_RETURN,
+    CaseAction.CALLBACK_CLOSE,
+    CaseAction.CALLBACK_REWORK,
 }
 ACTING_ROLES = (Role.DISPATCHER, Role.DEPARTMENT, Role.INSPECTOR, Role.MANAGER)
 
