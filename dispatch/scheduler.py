@@ -21,9 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from citygrid import db
+from citygrid import db, partitions
 from citygrid.settings import Settings
 from dispatch.escalation.service import EscalationReport, run_escalations
+from dispatch.hotline_sync import service as hotline_sync
 from dispatch.webhooks import service as webhooks
 from dispatch.webhooks.service import DeliveryReport, Sender
 
@@ -167,6 +168,14 @@ def run_jobs(settings: Settings, watch: DatabaseWatch = DATABASE_WATCH) -> None:
         else:
             watch.went_away("escalation run", error)
             return  # the deliveries would find it gone too
+    try:  # hotline ticket events into the outbox, so this round's deliveries take them
+        with db.open_session() as session:
+            hotline_sync.push_once(
+                session, now=datetime.now(UTC), limit=settings.hotline_sync_batch
+            )
+    except Exception as error:
+        if not database_gone(error):
+            logger.exception("scheduler: hotline sync failed; the next round tries again")
     try:
         for _ in range(DELIVERY_BATCHES_PER_RUN):
             with db.open_session() as session:
@@ -179,6 +188,7 @@ def run_jobs(settings: Settings, watch: DatabaseWatch = DATABASE_WATCH) -> None:
         else:
             watch.went_away("webhook delivery", error)
             return
+    partitions.run_daily(settings.city_zone)  # monthly partitions: the next months, daily
     watch.answered()
 
 
