@@ -119,7 +119,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-APP_PACKAGES = ("citygrid", "grid", "events", "dispatch", "maps")
+APP_PACKAGES = ("citygrid", "grid", "events", "dispatch", "maps", "sensing")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 

@@ -39,6 +39,12 @@ from maps.geometry import (
 from maps.hotspot_classes import HotspotClass, Trend
 from maps.page_assets import ASSETS_URL, localise_assets
 from maps.schemas import CaseMarker, CellHotspot, UnitValue
+from sensing.devices.map_layer import (
+    DEVICE_STATE_COLOURS,
+    DEVICE_STATE_LABELS,
+    DEVICE_TYPE_LABELS,
+    MapDevice,
+)
 
 MAX_ZOOM = 19  # without tiles nothing else sets it, and the marker clusters need one
 HOTSPOT_COLOURS: dict[HotspotClass, str] = {
@@ -172,6 +178,7 @@ def heatmap_page(
     header: PageHeader,
     markers: Sequence[CaseMarker] | None = None,
     components: Sequence[MapComponent] | None = None,
+    devices: Sequence[MapDevice] | None = None,
     assets_url: str = ASSETS_URL,
     language: PageLanguage = ENGLISH,
 ) -> str:
@@ -186,9 +193,10 @@ def heatmap_page(
         ).add_to(fmap)
     add_markers(fmap, markers, language)
     add_components(fmap, components, language)
+    add_devices(fmap, devices, language)
     title, note = _(N_("Reports")), _(N_("intensity relative to the busiest spot"))
     legend = f"<b>{html.escape(title)}</b><br>{html.escape(note)}"
-    legend += component_legend(components, language)
+    legend += component_legend(components, language) + device_legend(devices, language)
     return finish_page(fmap, header, legend, assets_url, language)
 
 
@@ -202,6 +210,7 @@ def choropleth_page(
     header: PageHeader,
     markers: Sequence[CaseMarker] | None = None,
     components: Sequence[MapComponent] | None = None,
+    devices: Sequence[MapDevice] | None = None,
     assets_url: str = ASSETS_URL,
     language: PageLanguage = ENGLISH,
 ) -> str:
@@ -214,8 +223,9 @@ def choropleth_page(
         _add_choropleth_layer(fmap, features, colour_of, metric_label, language.gettext)
     add_markers(fmap, markers, language)
     add_components(fmap, components, language)
+    add_devices(fmap, devices, language)
     legend = choropleth_legend(metric_label, breaks, colours, language.gettext)
-    legend += component_legend(components, language)
+    legend += component_legend(components, language) + device_legend(devices, language)
     return finish_page(fmap, header, legend, assets_url, language)
 
 
@@ -271,6 +281,7 @@ def hotspots_page(
     base: BaseLayer,
     header: PageHeader,
     components: Sequence[MapComponent] | None = None,
+    devices: Sequence[MapDevice] | None = None,
     assets_url: str = ASSETS_URL,
     language: PageLanguage = ENGLISH,
 ) -> str:
@@ -283,7 +294,9 @@ def hotspots_page(
         colour_of = {cell.code: HOTSPOT_COLOURS[cell.hotspot_class] for cell in cells}
         _add_hotspot_layer(fmap, features, colour_of, _)
     add_components(fmap, components, language)
+    add_devices(fmap, devices, language)
     legend = hotspot_legend(_) + component_legend(components, language)
+    legend += device_legend(devices, language)
     return finish_page(fmap, header, legend, assets_url, language)
 
 
@@ -443,6 +456,63 @@ def component_legend(
         f"{html.escape(language.gettext(COMPONENT_STATUS_LABELS[status]))}"
         for status, colour in COMPONENT_STATUS_COLOURS.items()
         if status in drawn
+    ]
+    return "<br>" + "<br>".join(swatches)
+
+
+DEVICE_POINT_RADIUS_PX = 7
+
+
+def device_features(devices: Sequence[MapDevice], gettext: Callable[[str], str]) -> dict[str, Any]:
+    """The devices as a FeatureCollection of points coloured by state, with popup fields
+    (HTML-escaped)."""
+    features = []
+    for device in devices:
+        colour = DEVICE_STATE_COLOURS[device.state]
+        kind = DEVICE_TYPE_LABELS.get(device.device_type)
+        properties = {
+            "id": html.escape(device.id),
+            "type": html.escape(gettext(kind) if kind else device.device_type),
+            "name": html.escape(device.name or "–"),
+            "state": html.escape(gettext(DEVICE_STATE_LABELS[device.state])),
+            "case": html.escape(device.case_number or "–"),
+            "style": {"color": "#ffffff", "weight": 2, "fill": True, "fillColor": colour,
+                      "fillOpacity": 0.95, "radius": DEVICE_POINT_RADIUS_PX},
+        }  # fmt: skip
+        geometry = {"type": "Point", "coordinates": [device.lon, device.lat]}
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def add_devices(
+    fmap: folium.Map, devices: Sequence[MapDevice] | None, language: PageLanguage = ENGLISH
+) -> None:
+    """The sensing devices' layer: points coloured by state, a popup with id, type, name, state
+    and the open case the device filed."""
+    if not devices:
+        return
+    _ = language.gettext
+    aliases = [N_("Device"), N_("Device type"), N_("Name"), N_("State"), N_("Open case")]
+    folium.GeoJson(
+        device_features(devices, _),
+        name=_(N_("Devices (%(count)s)")) % {"count": f"{len(devices):,}"},
+        marker=folium.CircleMarker(radius=DEVICE_POINT_RADIUS_PX),
+        popup=folium.GeoJsonPopup(
+            fields=["id", "type", "name", "state", "case"], aliases=[_(alias) for alias in aliases]
+        ),
+    ).add_to(fmap)
+
+
+def device_legend(devices: Sequence[MapDevice] | None, language: PageLanguage = ENGLISH) -> str:
+    """Legend lines for the device states drawn ("" without devices)."""
+    if not devices:
+        return ""
+    drawn = {device.state for device in devices}
+    swatches = [
+        f'<i style="background:{colour}"></i>'
+        f"{html.escape(language.gettext(DEVICE_STATE_LABELS[state]))}"
+        for state, colour in DEVICE_STATE_COLOURS.items()
+        if state in drawn
     ]
     return "<br>" + "<br>".join(swatches)
 

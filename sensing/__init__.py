@@ -1,1 +1,2 @@
-"""Sensing (感知): IoT devices over MQTT and video-analytics alarms that file cases by themselves."""
+"""Sensing (感知): IoT devices over MQTT and video-analytics alarms that file cases by
+themselves."""

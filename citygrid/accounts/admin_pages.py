@@ -47,6 +47,7 @@ SECTIONS = (
     ("/admin/categories", N_("Categories"), N_("Case categories: names, time limits, retiring.")),
     ("/admin/open311-keys", N_("Open311 keys"), N_("API keys of the Open311 clients.")),
     ("/admin/webhooks", N_("Webhooks"), N_("Subscribers told of case events, and deliveries.")),
+    ("/admin/devices", N_("Sensing devices"), N_("IoT sensors and AI cameras: status, import.")),
 )
 ROLE_LABELS = {
     Role.INSPECTOR: N_("Inspector"),

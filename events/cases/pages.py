@@ -75,6 +75,11 @@ ACTION_LABELS: dict[str, str] = {
     CaseAction.RESUME: N_("Resume"),
     CaseAction.CANCEL: N_("Cancel the case"),
     CaseAction.REOPEN: N_("Reopen"),
+    CaseAction.REQUEST_RETURN: N_("Request a return"),
+    CaseAction.APPROVE_RETURN: N_("Approve the return"),
+    CaseAction.REFUSE_RETURN: N_("Refuse the return"),
+    CaseAction.CALLBACK_CLOSE: N_("Closed after the callback"),
+    CaseAction.CALLBACK_REWORK: N_("Rework after the callback"),
     # History rows that are not lifecycle actions.
     "report": N_("Reported"),
     "merge": N_("Merged into another case"),
@@ -85,6 +90,13 @@ ACTION_LABELS: dict[str, str] = {
     "component_change": N_("Component changed"),
     "component_not_in_inventory": N_("Component not in the inventory"),
     "recategorise": N_("Category changed"),  # events.suggestions.service.recategorise
+    # dispatch.summons.service (吹哨报到)
+    "summons": N_("Units summoned"),
+    "summons_report": N_("A summoned unit reported in"),
+    "summons_answer": N_("A summoned unit answered"),
+    # sensing.alarms (devices): notes for the verifier that do not move the case
+    "sensor_recovery": N_("Device reported recovery"),
+    "sensor_online": N_("Device back online"),
 }
 ROLE_LABELS: dict[str, str] = {
     Role.INSPECTOR: N_("Inspector"),
@@ -93,6 +105,7 @@ ROLE_LABELS: dict[str, str] = {
     Role.DEPARTMENT: N_("Department"),
     Role.MANAGER: N_("Manager"),
     Role.ADMIN: N_("Administrator"),
+    "sensing": N_("Sensing system"),  # a device or camera's verdict, no person (sensing/)
 }
 URGENCY_LABELS = {"normal": N_("Normal"), "urgent": N_("Urgent")}
 LIGHT_LABELS = {"green": N_("On time"), "yellow": N_("Due soon"), "red": N_("Overdue")}

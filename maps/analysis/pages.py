@@ -38,6 +38,23 @@ ANALYSES = (
         ),
     ),
     (
+        "/hotline/ranking",
+        N_("Hotline ranking"),
+        N_(
+            "How each unit, street, community and district did on the hotline's tickets: "
+            "response, resolution and satisfaction rates, their score, the monthly ranking "
+            "and each one's trend."
+        ),
+    ),
+    (
+        "/sensing/precision",
+        N_("Detector precision"),
+        N_(
+            "Which sensors and video-analytics algorithms to trust: confirmed, rejected and "
+            "verified alarms and the precision per algorithm, device type and month."
+        ),
+    ),
+    (
         "/recurrences",
         N_("Recurrences after closure"),
         N_(

@@ -40,6 +40,7 @@ from maps.schemas import (
     Unit,
     UnitValue,
 )
+from sensing.devices.map_layer import MapDevice, devices_on_map
 
 OUTLINES_SIMPLIFY_M = 20.0
 CELLS_SIMPLIFY_M = 2.0
@@ -235,6 +236,31 @@ def component_layer(
     return components
 
 
+def device_layer(
+    session: Session,
+    filters: MapFilters,
+    limits: MapLimits,
+    notices: list[str],
+    *,
+    wanted: bool | None,
+    gettext: Gettext = str,
+) -> list[MapDevice]:
+    """The area's sensing devices and their state, drawn when the component layer would be
+    (`wanted`, or an area filter) and there are at most the marker cap of them."""
+    if wanted is False or (wanted is None and filters.area_code is None):
+        return []
+    total, devices = devices_on_map(session, filters.area_code, cap=limits.markers_cap)
+    if total > limits.markers_cap:
+        notice = gettext(
+            N_(
+                "More than %(cap)s devices in this area: the device layer is left out. Choose "
+                "a smaller area (area=…) to see them."
+            )
+        )
+        notices.append(notice % {"cap": f"{limits.markers_cap:,}"})
+    return devices
+
+
 def heatmap_html(
     session: Session,
     filters: MapFilters,
@@ -252,6 +278,7 @@ def heatmap_html(
     total = round(sum(weight for _, _, weight in points))
     markers, notices = markers_and_notice(session, filters, limits, known_total=total, gettext=_)
     drawn = component_layer(session, filters, limits, notices, wanted=components, gettext=_)
+    devices = device_layer(session, filters, limits, notices, wanted=components, gettext=_)
     base = base_layer(session, filters, limits, notices, _)
     header = render.PageHeader(
         _(N_("Heatmap of reports")),
@@ -260,7 +287,13 @@ def heatmap_html(
         page_links("heatmap", query, _),
     )
     return render.heatmap_page(
-        points, base=base, header=header, markers=markers, components=drawn, language=words
+        points,
+        base=base,
+        header=header,
+        markers=markers,
+        components=drawn,
+        devices=devices,
+        language=words,
     )
 
 
@@ -323,6 +356,7 @@ def choropleth_html(
     markers, marker_notices = markers_and_notice(session, filters, limits, gettext=_)
     notices += marker_notices
     drawn = component_layer(session, filters, limits, notices, wanted=components, gettext=_)
+    devices = device_layer(session, filters, limits, notices, wanted=components, gettext=_)
     base = base_layer(session, filters, limits, notices, _)
     label = _(METRIC_LABELS[options.metric])
     header = render.PageHeader(
@@ -340,6 +374,7 @@ def choropleth_html(
         header=header,
         markers=markers,
         components=drawn,
+        devices=devices,
         language=words,
     )
 
@@ -409,6 +444,7 @@ def hotspots_html(
         session, [cell.cell_id for cell in cells], simplify_m=CELLS_SIMPLIFY_M
     )
     drawn = component_layer(session, filters, limits, notices, wanted=components, gettext=_)
+    devices = device_layer(session, filters, limits, notices, wanted=components, gettext=_)
     base = base_layer(session, filters, limits, notices, _)
     description = " · ".join(
         [describe(filters, limits.city_zone, _), analysis_settings(result, confidence, _)]
@@ -417,7 +453,13 @@ def hotspots_html(
         _(N_("Hot spots (Getis-Ord Gi*)")), description, notices, page_links("hotspots", query, _)
     )
     return render.hotspots_page(
-        cells, geometries, base=base, header=header, components=drawn, language=words
+        cells,
+        geometries,
+        base=base,
+        header=header,
+        components=drawn,
+        devices=devices,
+        language=words,
     )
 
 
