@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from citygrid.db import Base
 
@@ -199,15 +199,23 @@ class Notification(Base):
     """A message in a user's in-app inbox."""
 
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notification_user_created", "user_id", "created_at"),
+        # Monthly partitions (migration 2026-12-06_monthly_partitions).
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # the ORM's identity: the id alone
+        return {"primary_key": [cls.__table__.c.id]}
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("event_case.id"))
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -257,12 +265,18 @@ class WebhookAttempt(Base):
     """The delivery log: every attempt with its answer."""
 
     __tablename__ = "webhook_attempt"
+    # Monthly partitions by `at` (migration 2026-12-06_monthly_partitions).
+    __table_args__ = ({"postgresql_partition_by": "RANGE (at)"},)
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # the ORM's identity: the id alone
+        return {"primary_key": [cls.__table__.c.id]}
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True
     )
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[float] = mapped_column(Float)

@@ -32,6 +32,9 @@ EXISTING_REPORT = """
     FROM report r JOIN event_case c ON c.id = r.case_id JOIN grid_cell g ON g.id = c.cell_id
          LEFT JOIN component cp ON cp.id = c.component_id
     WHERE r.report_uuid = %(report_uuid)s
+      -- report is partitioned by month: the key's received time reads that month alone.
+      AND r.created_at = (SELECT k.created_at FROM report_key k
+                          WHERE k.report_uuid = %(report_uuid)s)
 """
 # The nearest component of the report's category, in the INTAKE statement's terms.
 NEAREST_TO_REPORT = matching.nearest_component_query(
@@ -49,9 +52,10 @@ NEAREST_TO_REPORT = matching.nearest_component_query(
 # the nearest within the category's radius (components.matching); open cases on that
 # component are duplicate candidates too, however far and old.
 # Otherwise it writes nothing, and the answer says why (JSON columns carry the
-# differently shaped parts). The report row goes in first, with the case id from the sequence:
-# when its UUID arrived meanwhile (a retry racing the original) ON CONFLICT leaves it out and
-# every later insert reads from it, so nothing at all is written. Foreign keys are checked at
+# differently shaped parts). The report's key goes in first (report_key: the UUID unique across
+# the report's monthly partitions), then the report with the case id from the sequence: when its
+# UUID arrived meanwhile (a retry racing the original) ON CONFLICT leaves the key out and every
+# later insert reads from it, so nothing at all is written. Foreign keys are checked at
 # the end of the statement, after the case row exists.
 INTAKE = f"""
     WITH earlier AS ({EXISTING_REPORT}),
@@ -116,14 +120,20 @@ INTAKE = f"""
           AND place.distance_m <= %(snap_m)s
           AND (%(component_code)s::text IS NULL OR EXISTS (SELECT 1 FROM matched_component))
     ),
+    new_key AS (
+        INSERT INTO report_key (report_uuid, created_at)
+        SELECT %(report_uuid)s, now() FROM accepted
+        ON CONFLICT (report_uuid) DO NOTHING
+        RETURNING report_uuid, created_at
+    ),
     new_report AS (
         INSERT INTO report (report_uuid, case_id, original_case_id, reporter_id, channel, geom,
-                            input_crs, snapped_m, description)
-        SELECT %(report_uuid)s, ids.case_id, ids.case_id, %(reporter_id)s, %(channel)s,
-               point.geom, %(input_crs)s, accepted.distance_m, %(description)s
-        FROM accepted, point,
+                            input_crs, snapped_m, description, created_at)
+        SELECT new_key.report_uuid, ids.case_id, ids.case_id, %(reporter_id)s, %(channel)s,
+               point.geom, %(input_crs)s, accepted.distance_m, %(description)s,
+               new_key.created_at
+        FROM new_key, accepted, point,
              (SELECT nextval(pg_get_serial_sequence('event_case', 'id')) AS case_id) ids
-        ON CONFLICT (report_uuid) DO NOTHING
         RETURNING id, case_id
     ),
     new_case AS (
