@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Protocol
 
+import psycopg
 from fastapi import Depends, Request
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
@@ -16,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from citygrid.settings import get_settings
+from citygrid.settings import get_settings, normalise_database_url
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,7 +45,12 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+    """The engine of the app's sessions. pool_pre_ping: a pooled connection is tested when it is
+    checked out (one round trip), so after a failover or restart a request gets a fresh
+    connection (to the new primary, through a multi-host URL) instead of a 503 on a dead one."""
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, pool_pre_ping=True
+    )
     event.listen(engine, "connect", without_jit)
     return engine
 
@@ -120,15 +130,36 @@ class AsyncStatements:
             libpq_url(sqlalchemy_url), max_size=max_size, autocommit=True, timeout_s=timeout_s
         )
         self._opening = asyncio.Lock()
+        self._checking: asyncio.Task[None] | None = None
 
     async def execute(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         if self._pool.closed:
             async with self._opening:
                 if self._pool.closed:
                     await self._pool.open()
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(sql.encode(), params)
-            return await cursor.fetchall() if cursor.description else []
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(sql.encode(), params)
+                return await cursor.fetchall() if cursor.description else []
+        except psycopg.OperationalError:
+            # The server went away (a restart, a failover): the pool drops this connection on
+            # return; the others it holds are as dead, so they are checked now, all at once,
+            # instead of each failing one more request.
+            self._check_soon()
+            raise
+
+    async def read(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+        """A read: tried once more on a fresh connection when the first one was dead (after
+        a failover every pooled connection is). Writes are not retried here: whether a lost
+        statement committed is unknown (intake's phones retry with the same report UUID)."""
+        try:
+            return await self.execute(sql, params)
+        except psycopg.OperationalError:
+            return await self.execute(sql, params)
+
+    def _check_soon(self) -> None:
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._pool.check())
 
     async def close(self) -> None:
         if not self._pool.closed:
@@ -150,7 +181,7 @@ def statements_of(request: Request) -> AsyncStatements:
 
 
 async def get_row_fetcher(request: Request) -> RowFetcher:
-    return statements_of(request).execute
+    return statements_of(request).read
 
 
 FetchDep = Annotated[RowFetcher, Depends(get_row_fetcher)]
@@ -222,3 +253,225 @@ async def get_writer(request: Request) -> Writer:
 
 
 WriterDep = Annotated[Writer, Depends(get_writer)]
+
+
+# --- Read replicas --------------------------------------------------------------------------
+
+READ_APPLICATION_NAME = "citygrid-read"  # how the replicas' connections show in pg_stat_activity
+PRIMARY_COOKIE = "citygrid_primary"  # set after a write: the next reads see it (on the primary)
+PRIMARY_HEADER = "x-citygrid-primary"  # the same for API clients without cookies
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# On the primary, once per check: how far its WAL goes. Read before the replicas' positions, so a
+# replica that has replayed up to it was current at that moment.
+PRIMARY_POSITION = "SELECT pg_current_wal_lsn()::text"
+# On a replica: whether it replays at all, whether it has replayed all of the primary's WAL, and
+# the age of the last transaction it replayed (the lag when it has not).
+REPLICA_POSITION = """
+    SELECT pg_is_in_recovery(),
+           CAST(%(primary_lsn)s AS pg_lsn) IS NOT NULL
+               AND pg_last_wal_replay_lsn() >= CAST(%(primary_lsn)s AS pg_lsn),
+           extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+"""
+
+
+@dataclass(frozen=True)
+class ReplicaCheck:
+    name: str
+    lag_s: float | None  # None: not answering, or not a standby
+
+    def usable(self, max_lag_s: float) -> bool:
+        return self.lag_s is not None and self.lag_s <= max_lag_s
+
+
+def replay_lag_s(
+    in_recovery: bool, caught_up: bool, last_replay_age_s: float | None
+) -> float | None:
+    """A standby's lag from its position. Caught up (it has replayed everything the primary had
+    written when asked) is no lag, however long ago the primary's last commit was: an idle
+    primary does not make its replicas stale. Otherwise the age of the last transaction it
+    replayed: the newest data it lacks is at most that old. A server that is not in recovery
+    (promoted, or misconfigured) is not a replica of this primary: not used."""
+    if not in_recovery:
+        return None
+    if caught_up:
+        return 0.0
+    return last_replay_age_s if last_replay_age_s is not None else float("inf")
+
+
+class ReadRouting:
+    """Which server answers read-only requests: the replica with the smallest replay lag under
+    `max_lag_s`, checked at most every `check_interval_s`, else the primary (None).
+
+    The check costs one statement on the primary and one per replica, once a second per
+    process, whatever the request rate. Equal lags take turns, so reads spread over replicas."""
+
+    def __init__(
+        self,
+        primary: Callable[[], Engine],
+        replica_urls: Sequence[str],
+        *,
+        max_lag_s: float,
+        check_interval_s: float = 1.0,
+        pool_size: int = 10,
+    ) -> None:
+        self._primary = primary
+        self.names = [f"replica_{number}" for number in range(1, len(replica_urls) + 1)]
+        self._urls = dict(zip(self.names, replica_urls, strict=True))
+        self.max_lag_s = max_lag_s
+        self.check_interval_s = check_interval_s
+        self._pool_size = pool_size
+        self._engines: dict[str, Engine] = {}
+        self._sessions: dict[str, sessionmaker[Session]] = {}
+        self._checked_at = -float("inf")
+        self._choice: str | None = None
+        self._turn = 0
+        self.last_checks: list[ReplicaCheck] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls) -> ReadRouting:
+        settings = get_settings()
+        return cls(
+            get_engine,
+            [normalise_database_url(url) for url in settings.replica_urls],
+            max_lag_s=settings.replica_max_lag_s,
+            check_interval_s=settings.replica_check_interval_s,
+            pool_size=settings.pool_size,
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.names)
+
+    def engine(self, name: str) -> Engine:
+        if name not in self._engines:
+            url = make_url(self._urls[name]).update_query_dict(
+                {"application_name": READ_APPLICATION_NAME, "connect_timeout": "2"}
+            )
+            self._engines[name] = make_engine(
+                url.render_as_string(hide_password=False), pool_size=self._pool_size
+            )
+        return self._engines[name]
+
+    def session(self, name: str) -> Session:
+        if name not in self._sessions:
+            self._sessions[name] = sessionmaker(bind=self.engine(name), expire_on_commit=False)
+        return self._sessions[name]()
+
+    def choose(self) -> str | None:
+        """The replica to read from now, or None for the primary (blocking: a check is I/O)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked_at >= self.check_interval_s:
+                self.last_checks = self.check()
+                self._checked_at = time.monotonic()
+                self._choice = None
+            usable = [check for check in self.last_checks if check.usable(self.max_lag_s)]
+            if not usable:
+                return None
+            least = min(check.lag_s or 0.0 for check in usable)
+            best = [check.name for check in usable if (check.lag_s or 0.0) <= least + 0.5]
+            self._turn += 1
+            return best[self._turn % len(best)]
+
+    def check(self) -> list[ReplicaCheck]:
+        primary_lsn: str | None = None
+        try:
+            with self._primary().connect() as connection:
+                primary_lsn = connection.exec_driver_sql(PRIMARY_POSITION).scalar()
+        except DBAPIError:
+            pass  # the primary is away: the replicas' own replay ages still say how stale
+        checks = []
+        for name in self.names:
+            try:
+                with self.engine(name).connect() as connection:
+                    row = connection.exec_driver_sql(
+                        REPLICA_POSITION, {"primary_lsn": primary_lsn}
+                    ).one()
+                checks.append(ReplicaCheck(name, replay_lag_s(*row)))
+            except DBAPIError:
+                checks.append(ReplicaCheck(name, None))
+        return checks
+
+    def forget(self) -> None:
+        """The next request checks again (after a replica failed a request)."""
+        with self._lock:
+            self._checked_at = -float("inf")
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+
+
+def read_routing_of(app: Any) -> ReadRouting:
+    """The app's read routing (from the settings on first use; tests put their own)."""
+    routing: ReadRouting | None = getattr(app.state, "read_routing", None)
+    if routing is None:
+        routing = ReadRouting.from_settings()
+        app.state.read_routing = routing
+    return routing
+
+
+def pinned_to_primary(request: Request) -> bool:
+    """Whether this client wrote within the lag bound (or asks for the primary)."""
+    return PRIMARY_COOKIE in request.cookies or request.headers.get(PRIMARY_HEADER) == "1"
+
+
+async def get_read_session(
+    request: Request, primary: Session = Depends(get_session)
+) -> AsyncIterator[Session]:
+    """A session for a read-only request: on a replica whose replay lag is under the bound,
+    else on the primary (`primary`, which costs nothing until used). A client that wrote within
+    the bound reads from the primary, so it sees its own write."""
+    routing = read_routing_of(request.app)
+    if not routing.configured or pinned_to_primary(request):
+        yield primary
+        return
+    name = await run_in_threadpool(routing.choose)
+    if name is None:
+        yield primary
+        return
+    request.state.read_from = name
+    session = routing.session(name)
+    try:
+        yield session
+    except DBAPIError:
+        routing.forget()
+        raise
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(close_after_request, session)
+        else:
+            session.close()
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
+class ReadYourWrites:
+    """ASGI middleware: a successful write (POST, PUT, PATCH, DELETE answered below 400) sets a
+    cookie that lives as long as the lag bound; while it lives, read-only requests go to the
+    primary (get_read_session). Only when replicas are configured."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        routing = read_routing_of(scope["app"])
+        if not routing.configured:
+            await self.app(scope, receive, send)
+            return
+        cookie = (
+            f"{PRIMARY_COOKIE}=1; Max-Age={math.ceil(routing.max_lag_s) + 1}; Path=/; "
+            "HttpOnly; SameSite=Lax"
+        ).encode()
+
+        async def send_with_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                message = {**message, "headers": [*message["headers"], (b"set-cookie", cookie)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
 from citygrid.api_types import CSV, IsoDateTime, media_schema
-from citygrid.db import SessionDep
+from citygrid.db import ReadSessionDep
 from citygrid.errors import PermissionDenied
 from citygrid.settings import SettingsDep
 from dispatch.evaluation import grading
@@ -35,7 +35,7 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
     responses={200: {"content": {CSV: {"schema": media_schema(CSV)}}}},
 )
 def get_evaluation(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*READER_ROLES))],
     period_from: Annotated[IsoDateTime, Query(alias="from")],

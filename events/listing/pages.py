@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal, Role
-from citygrid.db import SessionDep
+from citygrid.db import ReadSessionDep
 from citygrid.errors import InvalidInput
 from citygrid.settings import SettingsDep
 from citygrid.web import N_, local_time, page_language, render
@@ -216,7 +216,7 @@ def list_rows(items: list[CaseListItem], zone: ZoneInfo, language: str) -> list[
 @router.get("/cases", response_class=HTMLResponse)
 def case_list_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*LIST_ROLES))],
     filters: PageFilters,

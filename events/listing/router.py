@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
 from citygrid.accounts.roles import ALL_ROLES, Principal, Role
 from citygrid.api_types import CSV, GEOJSON, AreaCode, answers
-from citygrid.db import SessionDep
+from citygrid.db import ReadSessionDep
 from citygrid.errors import InvalidInput, NotFound
 from citygrid.settings import SettingsDep
 from events.listing import export
@@ -37,7 +37,7 @@ EXPORT_ROLES = (Role.DISPATCHER, Role.MANAGER, Role.ADMIN, Role.DEPARTMENT)
 
 @router.get("/api/cases")
 def list_cases_route(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: Annotated[Principal, Depends(Allow(*ALL_ROLES))],
     filters: FiltersDep,
     sort: SortParam = CaseSort.CREATED_AT_DESC,
@@ -62,7 +62,7 @@ def list_cases_route(
     )
 
 
-def stream_cleanup(session: SessionDep) -> Iterator[ExitStack]:
+def stream_cleanup(session: ReadSessionDep) -> Iterator[ExitStack]:
     """Callbacks run once the response is sent or abandoned, before the session is closed.
 
     Depending on the session makes FastAPI open it first and close it last, so a stream's
@@ -79,7 +79,7 @@ def stream_cleanup(session: SessionDep) -> Iterator[ExitStack]:
     **answers(CSV, GEOJSON, description="The matching cases: CSV (UTF-8, with a BOM) or GeoJSON"),
 )
 def export_cases(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(Allow(*EXPORT_ROLES))],
     filters: FiltersDep,
@@ -105,7 +105,7 @@ def export_cases(
 
 @router.get("/api/public/cases", dependencies=[Depends(PUBLIC)])
 def public_cases(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     status: Annotated[StatusList | None, Query(description="comma list of statuses")] = None,
     area_code: Annotated[

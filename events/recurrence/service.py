@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg_pool import PoolTimeout
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -189,6 +191,16 @@ async def link_at_intake(writer: Writer, case_id: int) -> int | None:
     params = _params(rules.Definition(), rules.LINKED_AT_INTAKE) | {"case_id": case_id}
     try:
         rows = await writer.execute(LINK_ONE, params)
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        # The database went away after the report was committed and acknowledged: a restart or
+        # a failover, which the app reports once as a warning elsewhere; not an error here.
+        log.warning(
+            "recurrence link of case %s skipped, the database is not answering (%s); "
+            "the batch command will link it",
+            case_id,
+            type(error).__name__,
+        )
+        return None
     except Exception:
         log.exception("recurrence link of case %s failed; the batch command will link it", case_id)
         return None

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Role
-from citygrid.db import SessionDep
+from citygrid.db import ReadSessionDep
 from maps import service as map_service
 from maps.filters import ConfidenceQuery, FiltersDep
 from maps.schemas import Metric, Unit
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/maps", tags=["maps"], route_class=RoleCheckedRou
 
 @router.get("/hotspots", dependencies=[Depends(MAP_READERS)])
 def hotspots_geojson(
-    session: SessionDep,
+    session: ReadSessionDep,
     filters: FiltersDep,
     confidence: ConfidenceQuery = 0.95,
     fdr: bool = True,
@@ -58,7 +58,7 @@ def hotspots_geojson(
 
 @router.get("/values", dependencies=[Depends(MAP_READERS)])
 def unit_values(
-    session: SessionDep,
+    session: ReadSessionDep,
     filters: FiltersDep,
     unit: Unit = Unit.CELL,
     metric: Metric = Metric.REPORTS,
@@ -68,6 +68,6 @@ def unit_values(
 
 
 @router.get("/heat", dependencies=[Depends(MAP_READERS)], response_model=list[HeatPoint])
-def heat_points(session: SessionDep, filters: FiltersDep) -> list[tuple[float, float, float]]:
+def heat_points(session: ReadSessionDep, filters: FiltersDep) -> list[tuple[float, float, float]]:
     """[lat, lon, reports] per cell with reports (the heatmap's points)."""
     return map_service.heat_points(session, filters)

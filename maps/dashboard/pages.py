@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from citygrid import middleware
 from citygrid.accounts.auth import Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Principal, Role
-from citygrid.db import SessionDep
+from citygrid.db import ReadSessionDep
 from citygrid.settings import Settings, SettingsDep
 from citygrid.web import N_, local_time, page_language, render
 from dispatch.evaluation.grading import GroupKind
@@ -202,7 +202,7 @@ def dashboard_context(
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: DashboardViewer
+    request: Request, session: ReadSessionDep, settings: SettingsDep, principal: DashboardViewer
 ) -> HTMLResponse:
     """The dashboard for the filters in the query string (invalid ones shown beside their
     fields, and replaced by their defaults)."""
@@ -233,7 +233,7 @@ def framed(page: str, settings: Settings, layer: str) -> HTMLResponse:
 
 @router.get("/dashboard/maps/heatmap", response_class=HTMLResponse, dependencies=[MAP_VIEWERS])
 def framed_heatmap(
-    request: Request, filters: FiltersDep, session: SessionDep, settings: SettingsDep
+    request: Request, filters: FiltersDep, session: ReadSessionDep, settings: SettingsDep
 ) -> HTMLResponse:
     """/maps/heatmap, for the dashboard's frame."""
     limits = map_pages.map_limits(settings)
@@ -248,7 +248,7 @@ def framed_choropleth(
     request: Request,
     filters: FiltersDep,
     options: OptionsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
     """/maps/choropleth, for the dashboard's frame."""
@@ -263,7 +263,7 @@ def framed_choropleth(
 def framed_hotspots(
     request: Request,
     filters: FiltersDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     confidence: ConfidenceQuery = 0.95,
 ) -> HTMLResponse:
@@ -284,7 +284,7 @@ def framed_hotspots(
 def hotspots_map_data(
     request: Request,
     filters: FiltersDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     confidence: ConfidenceQuery = 0.95,
 ) -> JSONResponse:

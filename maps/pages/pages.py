@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from citygrid.accounts.auth import PUBLIC, Allow, RoleCheckedRoute
 from citygrid.accounts.roles import Role
 from citygrid.api_types import CSV, FILE_TYPES, PAGE_MAX, answers
-from citygrid.db import SessionDep
+from citygrid.db import ReadSessionDep
 from citygrid.errors import NotFound
 from citygrid.served_files import file_inside
 from citygrid.settings import Settings, SettingsDep
@@ -36,7 +36,7 @@ PageQuery = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Table page (100
 def heatmap(
     request: Request,
     filters: FiltersDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     components: ComponentsQuery = None,
 ) -> HTMLResponse:
@@ -59,7 +59,7 @@ def choropleth(
     request: Request,
     filters: FiltersDep,
     options: OptionsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     components: ComponentsQuery = None,
 ) -> HTMLResponse:
@@ -81,7 +81,7 @@ def choropleth(
 def hotspots(
     request: Request,
     filters: FiltersDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     confidence: ConfidenceQuery = 0.95,
     components: ComponentsQuery = None,
@@ -103,7 +103,7 @@ def hotspots(
 def heatmap_table_view(
     request: Request,
     filters: FiltersDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PageQuery = 1,
 ) -> HTMLResponse:
@@ -113,7 +113,7 @@ def heatmap_table_view(
 
 
 @router.get("/maps/heatmap/csv", dependencies=[MAP_VIEWERS], **answers(CSV, description=CSV_TABLE))
-def heatmap_csv(filters: FiltersDep, session: SessionDep) -> Response:
+def heatmap_csv(filters: FiltersDep, session: ReadSessionDep) -> Response:
     """The heatmap's numbers as CSV."""
     return tables.csv_response(tables.heatmap_table(session, filters), "heatmap.csv")
 
@@ -123,7 +123,7 @@ def choropleth_table_view(
     request: Request,
     filters: FiltersDep,
     options: OptionsDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     page: PageQuery = 1,
 ) -> HTMLResponse:
@@ -135,7 +135,7 @@ def choropleth_table_view(
 @router.get(
     "/maps/choropleth/csv", dependencies=[MAP_VIEWERS], **answers(CSV, description=CSV_TABLE)
 )
-def choropleth_csv(filters: FiltersDep, options: OptionsDep, session: SessionDep) -> Response:
+def choropleth_csv(filters: FiltersDep, options: OptionsDep, session: ReadSessionDep) -> Response:
     """The choropleth's numbers as CSV."""
     table = tables.choropleth_table(session, filters, options)
     return tables.csv_response(table, "choropleth.csv")
@@ -145,7 +145,7 @@ def choropleth_csv(filters: FiltersDep, options: OptionsDep, session: SessionDep
 def hotspots_table_view(
     request: Request,
     filters: FiltersDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     confidence: ConfidenceQuery = 0.95,
     page: PageQuery = 1,
@@ -178,7 +178,7 @@ def table_view(
 
 @router.get("/maps/hotspots/csv", dependencies=[MAP_VIEWERS], **answers(CSV, description=CSV_TABLE))
 def hotspots_csv(
-    filters: FiltersDep, session: SessionDep, confidence: ConfidenceQuery = 0.95
+    filters: FiltersDep, session: ReadSessionDep, confidence: ConfidenceQuery = 0.95
 ) -> Response:
     """Every cell's Gi* numbers as CSV."""
     table = tables.hotspots_table(session, filters, confidence)
