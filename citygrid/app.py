@@ -24,16 +24,22 @@ import components.census.router
 import components.router
 import dispatch.calendars.pages
 import dispatch.calendars.router
+import dispatch.callbacks.pages
+import dispatch.callbacks.router
 import dispatch.console.pages
 import dispatch.departments.pages
 import dispatch.departments.router
 import dispatch.desk.pages
 import dispatch.evaluation.router
+import dispatch.hotline.router
+import dispatch.hotline_rates.pages
+import dispatch.hotline_rates.router
 import dispatch.inbox.pages
 import dispatch.inbox.router
 import dispatch.queue.router
 import dispatch.rules.pages
 import dispatch.rules.router
+import dispatch.summons.router
 import dispatch.webhooks.pages
 import dispatch.webhooks.router
 import events.cases.pages
@@ -41,6 +47,8 @@ import events.cases.router
 import events.categories.pages
 import events.categories.router
 import events.component_cases.router
+import events.hotline.pages
+import events.hotline.router
 import events.inspector.pages
 import events.intake.router
 import events.listing.pages
@@ -51,6 +59,7 @@ import events.photos.router
 import events.recurrence.pages
 import events.recurrence.router
 import events.suggestions.router
+import grid.places.router
 import grid.router
 import maps.analysis.pages
 import maps.api.router
@@ -60,9 +69,13 @@ import maps.emerging.router
 import maps.hotspots
 import maps.pages.pages
 import maps.worklist.router
+import sensing.alarms.router
+import sensing.devices.router
+import sensing.pages
+import sensing.review.router
 from citygrid import error_responses, middleware, web
 from citygrid.accounts import auth
-from citygrid.db import AsyncStatements
+from citygrid.db import AsyncStatements, ReadYourWrites
 from citygrid.errors import STATUS_CODES, CitygridError, NotAuthenticated, PermissionDenied
 from citygrid.router import DATABASE_RETRY_AFTER_S
 from citygrid.settings import get_settings
@@ -76,11 +89,14 @@ ROUTER_MODULES: tuple[ModuleType, ...] = (
     citygrid.accounts.pages,
     citygrid.accounts.router,
     grid.router,
+    grid.places.router,
     components.router,
     events.component_cases.router,
     components.census.router,
     events.categories.router,
     events.intake.router,
+    events.hotline.router,
+    events.hotline.pages,
     events.photos.router,
     events.suggestions.router,
     events.listing.router,
@@ -92,6 +108,12 @@ ROUTER_MODULES: tuple[ModuleType, ...] = (
     dispatch.inbox.router,
     dispatch.webhooks.router,
     dispatch.evaluation.router,
+    dispatch.hotline.router,
+    dispatch.summons.router,
+    dispatch.hotline_rates.router,
+    dispatch.hotline_rates.pages,
+    dispatch.callbacks.router,
+    dispatch.callbacks.pages,
     events.open311.router,
     maps.api.router,
     maps.worklist.router,
@@ -117,6 +139,10 @@ ROUTER_MODULES: tuple[ModuleType, ...] = (
     maps.emerging.router,
     maps.emerging.pages,
     maps.analysis.pages,
+    sensing.devices.router,
+    sensing.alarms.router,
+    sensing.review.router,
+    sensing.pages,
 )
 
 
@@ -184,6 +210,8 @@ def create_app() -> FastAPI:
     # events reaches dispatch's work on cases only through this (events.cases.workflow).
     app.state.case_workflow = DispatchWorkflow(settings.default_calendar_code)
     middleware.install(app, settings)
+    # Read replicas: a client that wrote reads its write back from the primary (citygrid/db.py).
+    app.add_middleware(ReadYourWrites)
     error_responses.install(app)
     app.add_exception_handler(CitygridError, handle_domain_error)
     for database_down in (OperationalError, psycopg.OperationalError, PoolTimeout):

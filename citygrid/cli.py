@@ -319,31 +319,54 @@ def serving_message(host: str, port: int) -> str:
 def register_domain_commands() -> None:
     """Domain packages add their own sub-commands (grid import/generate, demo), once."""
     from analysis.cli import analysis_app
+    from citygrid.broker_cli import broker_app
     from citygrid.demo.city import demo_app
     from components.cli import components_app
+    from dispatch.actions.workflow import DispatchWorkflow
     from dispatch.cli import dispatch_app
     from events.cli import taxonomy_app
+    from events.hotline.cli import hotline_cli
     from events.open311.cli import open311_app
     from events.recurrence.cli import recurrence_app
     from events.suggestions.cli import suggestions_app
     from grid.cli import grid_app
+    from grid.places.cli import places_app
     from maps.cli import maps_app
+    from sensing.cli import devices_app, sensing_app
 
     registered = {group.name for group in app.registered_groups}
     for name, sub_app in (
         ("grid", grid_app),
+        ("places", places_app),
         ("demo", demo_app),
         ("taxonomy", taxonomy_app),
         ("dispatch", dispatch_app),
         ("open311", open311_app),
+        ("hotline", hotline_cli(DispatchWorkflow)),
         ("maps", maps_app),
         ("components", components_app),
         ("suggestions", suggestions_app),
         ("recurrence", recurrence_app),
         ("analysis", analysis_app),
+        ("broker", broker_app),
+        ("sensing", sensing_app),
+        ("devices", devices_app),
     ):
         if name not in registered:
             app.add_typer(sub_app, name=name)
+    # `db replica …` and `db ha …` (citygrid/replication_cli.py).
+    from citygrid.partitions_cli import archive_app, partitions_app  # monthly partitions
+    from citygrid.replication_cli import ha_app, replica_app
+
+    db_groups = {group.name for group in db_app.registered_groups}
+    for name, sub_app in (
+        ("replica", replica_app),
+        ("ha", ha_app),
+        ("partitions", partitions_app),
+        ("archive", archive_app),
+    ):
+        if name not in db_groups:
+            db_app.add_typer(sub_app, name=name)
 
 
 def main() -> None:

@@ -87,6 +87,8 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.DISPATCHER: (
         ("/console", N_("Dispatch console")),
         ("/cases", N_("Cases")),
+        ("/hotline", N_("Hotline tickets")),
+        ("/hotline/callbacks", N_("Callbacks")),
         ("/dashboard", N_("Dashboard")),
         ("/analysis", N_("Analysis")),
     ),
@@ -96,12 +98,14 @@ NAVIGATION: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/cases", N_("Cases")),
         ("/analysis", N_("Analysis")),
         ("/console", N_("Dispatch console")),
+        ("/hotline", N_("Hotline tickets")),
     ),
     Role.ADMIN: (
         ("/console", N_("Dispatch console")),
         ("/desk", N_("Department desk")),
         ("/dashboard", N_("Dashboard")),
         ("/cases", N_("Cases")),
+        ("/hotline", N_("Hotline tickets")),
         ("/analysis", N_("Analysis")),
         ("/m/report", N_("New report")),
         ("/admin", N_("Administration")),

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The issue's own check: these import neither the web framework nor the database toolkit.
 PURE_MODULES = (
     "events.lifecycle",
+    "grid.places.addresses",
+    "grid.places.messy",
     "events.visibility",
     "events.cases.prerequisites",
     "dispatch.deadlines",
@@ -24,6 +26,14 @@ PURE_MODULES = (
     "events.suggestions.corpus",
     "citygrid.accounts.roles",
     "events.recurrence.rules",
+    "sensing.messages",
+    "sensing.rules",
+    "events.hotline.standard",
+    "dispatch.hotline_rates.rates",
+    "dispatch.callbacks.retries",
+    "dispatch.hotline_sync.payloads",
+    "dispatch.hotline.replies",
+    "dispatch.summons.roster",
 )
 # citygrid's own modules that the layers contract places above the core (the web shell and the
 # composition); every other module directly in citygrid/ is core.

@@ -48,6 +48,8 @@ DEMO_DEPARTMENTS = (
     ("110101-GS", "北京自来水集团东城分公司", "water_supply_enterprise"),
     ("110101-PS", "北京排水集团东城分公司", "drainage_authority"),
     ("110101-LD", "东城区路灯管理所", "street_lighting_office"),
+    # The 12345 hotline's unit of last resort (兜底): tickets no unit accepts end here.
+    ("110101-ZF", "东城区人民政府", "district_government"),
 )
 DEMO_DEPARTMENT_CODE = DEMO_DEPARTMENTS[0][0]
 

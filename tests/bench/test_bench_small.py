@@ -35,11 +35,16 @@ COMMANDS: dict[str, list[str]] = {
     "components_import.py": [*TINY_CITY, "--rows", "1000"],
     "components_match.py": [*TINY_CITY, "--components", "1000", "--reports", "30"],
     "components_queries.py": ["--components", "1000", "--cases", "1000"],
+    "hotline_rates.py": [*TINY_CITY, "--tickets", "3000", "--repeat", "1"],
     # The drill itself runs in tests/citygrid/test_crash_safety.py (its own private cluster).
     "crash.py": ["--help"],
     "analysis_recurrence.py": [*TINY_CITY, "--cases", "2000", "--check", "50"],
     "analysis_forecast.py": ["--synthetic", *TINY_CITY, "--cases", "3000", "--compare", "2"],
     "analysis_emerging.py": ["--tiny"],
+    "hotline.py": [*TINY_CITY, "--roads", "4", "--tickets", "200", "--replay", "50"],
+    "hotline_addresses.py": ["--small"],
+    "sensing.py": ["--tiny"],
+    "scale.py": ["--tiny"],
 }
 SERVES = {"locate.py", "intake.py"}  # start the app on --port, with --workers
 NOT_SCRIPTS = {"harness.py"}
@@ -49,6 +54,7 @@ TINY_RUN_TESTED_ELSEWHERE = {
     "analysis_suggest.py": "tests/events/suggestions/test_suggestions.py",
     "fuzz_api.py": "tests/citygrid/test_api_contract.py",
     "analysis_all.py": "the four analysis_*.py scripts above, one after another",
+    "failover.py": "tests/citygrid/test_failover.py (the drill's short form, same code)",
 }
 
 

@@ -103,6 +103,24 @@ ANY = ".+"
 # (citygrid/api_types.py has the shared types).
 REVIEWED: tuple[Refusal, ...] = (
     Refusal(
+        r"GET /api/hotline/rates|GET /hotline/ranking",
+        r"give both from and to, or a month|give a month or from and to, not both",
+        "a period is a month or a from/to pair: which parameters go together (or exclude each "
+        "other) is not something query parameters' schemas can say",
+    ),
+    Refusal(
+        r"POST /api/hotline/tickets/\{ticket_id\}/callbacks",
+        r"a reached callback needs its|an unreached callback has no",
+        "the caller's answers are required exactly when the call reached them: a requirement "
+        "that depends on another field's value",
+    ),
+    Refusal(
+        r"POST /api/sensing/devices",
+        r"no component has code|has no metric",
+        "a device names a component of the inventory and overrides only its type's metrics: "
+        "the inventory and the device types are data, not schema",
+    ),
+    Refusal(
         ANY,
         r"must (not )?be (after|later than|before)|must start before it ends|sorted and disjoint",
         "one bound after another (to after from, a period's end after its start): JSON Schema "
@@ -119,7 +137,8 @@ REVIEWED: tuple[Refusal, ...] = (
         "a box's west after its east (or south after north): one string, two numbers compared",
     ),
     Refusal(
-        r"(GET|POST) /api/grid/locate|POST /api/reports|POST /open311/v2/requests\.\{fmt\}",
+        r"(GET|POST) /api/grid/locate|POST /api/reports|POST /open311/v2/requests\.\{fmt\}"
+        r"|POST /api/sensing/devices",
         r"outside the managed area|is outside lon ±180, lat ±90 once converted",
         "a point outside the city's grid (or off the globe once converted from a projected CRS, "
         "whose coordinates have no fixed range): the grid is data, not schema",

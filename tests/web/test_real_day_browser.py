@@ -55,7 +55,14 @@ ALLOWED_WORDS = frozenset(
 # Pages of each role to read, signed in in Chinese.
 PAGES: dict[str, tuple[str, ...]] = {
     "inspector": ("/m/report", "/m/reports", "/m/tasks", "/inbox"),
-    "dispatcher": ("/console", "/cases", "/inbox"),
+    "dispatcher": (
+        "/console",
+        "/cases",
+        "/hotline",
+        "/hotline/callbacks",
+        "/sensing/review",
+        "/inbox",
+    ),
     "department": ("/desk", "/cases", "/inbox"),
     "manager": (
         "/dashboard",
@@ -74,6 +81,9 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/maps/emerging/table",
         "/analysis/forecast",
         "/recurrences",
+        "/hotline",
+        "/hotline/ranking",
+        "/sensing/precision",
     ),
     "admin": (
         "/admin",
@@ -84,6 +94,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/admin/categories",
         "/admin/open311-keys",
         "/admin/webhooks",
+        "/admin/devices",
     ),
 }
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’]{2,}")
@@ -112,11 +123,25 @@ def english_in(text: str, people: frozenset[str]) -> list[str]:
     return sorted({word for word in LATIN_WORD.findall(text) if word not in allowed})
 
 
+# Data the pages show as they are, whatever the language: people's names, and the codes that
+# devices, video platforms and the hotline send (device ids, algorithms, metric and event type
+# names, sources, ticket numbers).
+DATA_SHOWN_AS_IS = """
+    SELECT username FROM app_user UNION ALL SELECT display_name FROM app_user
+    UNION ALL SELECT id FROM sensing_device UNION ALL SELECT code FROM sensing_source
+    UNION ALL SELECT DISTINCT algorithm FROM sensing_alarm
+    UNION ALL SELECT DISTINCT algorithm_version FROM sensing_alarm
+    UNION ALL SELECT DISTINCT metric FROM sensing_alarm
+    UNION ALL SELECT DISTINCT event_type FROM sensing_alarm
+    UNION ALL SELECT ticket_number FROM hotline_ticket
+"""
+
+
 def names_of_people(site: Site[DemoPeople]) -> frozenset[str]:
-    """The words of every username and display name: data the pages show as they are."""
+    """The words of the data the pages show as they are (DATA_SHOWN_AS_IS)."""
     with site.engine.connect() as connection:
-        rows = connection.execute(text("SELECT username, display_name FROM app_user")).all()
-    return frozenset(word for row in rows for name in row for word in LATIN_WORD.findall(name))
+        names = connection.scalars(text(DATA_SHOWN_AS_IS)).all()
+    return frozenset(word for name in names if name for word in LATIN_WORD.findall(name))
 
 
 def present(selector: str) -> Callable[[webdriver.Chrome], bool]:

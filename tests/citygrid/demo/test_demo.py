@@ -116,9 +116,11 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
         assert f"{role}-demo" in first_load.output
     counts = row_counts(session)
     assert 3_800 < counts["grid_cell"] < 4_800  # Dongcheng is ~42 km²
-    assert counts["app_user"] == 6
+    # Six people who sign in; the service accounts (the sensing system) are inactive.
+    assert scalar(session, "SELECT count(*) FROM app_user WHERE is_active") == 6
     streets = scalar(session, "SELECT count(*) FROM grid_region WHERE level = 'street'")
-    assert counts["department"] == 7 + streets  # a street office per street
+    # Seven specialists, the district government (the hotline's 兜底), a street office per street.
+    assert counts["department"] == 8 + streets
     # Every dispatched case has its assignment; every waiting one its routing decision.
     assert (
         scalar(
@@ -137,7 +139,16 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
         == 0
     )
     assert scalar(session, "SELECT count(*) FROM rule_set") == 1
-    assert counts["event_case"] == counts["report"] == 20_000
+    # 90 days of people's reports, one report each; devices' cases beside them (one report
+    # per alarm folded in).
+    from_people = (
+        "SELECT count(*) FROM {table} WHERE NOT EXISTS (SELECT 1 FROM report r"
+        " WHERE r.case_id = {case} AND r.channel IN ('sensor', 'video'))"
+    )
+    assert scalar(session, from_people.format(table="event_case c", case="c.id")) == 20_000
+    assert scalar(session, from_people.format(table="report p", case="p.case_id")) == 20_000
+    from_devices = scalar(session, "SELECT count(*) FROM sensing_case")
+    assert 20 < from_devices < 200 and counts["event_case"] == 20_000 + from_devices
     statuses: dict[str, int] = {
         status: count
         for status, count in session.execute(
@@ -216,8 +227,11 @@ def test_grades_spread_and_every_department_has_cases_in_the_last_90_days(
     assert answer.status_code == 200, answer.text
     rows = answer.json()["rows"]
     streets = scalar(demo_session, "SELECT count(*) FROM grid_region WHERE level = 'street'")
-    assert len(rows) == 7 + streets
-    assert [row["key"] for row in rows if not row["dispatched"]] == []
+    assert len(rows) == 8 + streets
+    # Every unit has its share of grid cases, but the district government: it is the hotline's
+    # unit of last resort (兜底) and gets only tickets nobody else accepted.
+    idle = [row["key"] for row in rows if not row["dispatched"]]
+    assert set(idle) <= {"110101-ZF"}
     assert len({row["grade"] for row in rows}) >= 3
     offices = [row for row in rows if row["key"].startswith("110101-JD-")]
     assert len(offices) == streets

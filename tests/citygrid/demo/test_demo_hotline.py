@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from citygrid.demo.hotline import DEMO_PREFIX, TICKETS, load_demo_hotline
 from dispatch.hotline_rates import service as rates
-from dispatch.hotline_rates.rates import Level, Weights
+from dispatch.hotline_rates.rates import RankingLevel, Weights
 from grid.places.imports import PlaceRow, write_places
 from tests.events.seed import add_department
 from tests.grid.places import CELL_NE, CELL_SW, centre_of, seed_block
@@ -49,7 +49,9 @@ def test_a_month_of_tickets_with_spread_rates(session: Session) -> None:
     assert gave_up and second_rounds
 
     month = rates.month_period(date(2026, 11, 1), BEIJING)
-    ranked = rates.ranking(session, Level.UNIT, month, now=NOW, zone=BEIJING, weights=Weights())
+    ranked = rates.ranking(
+        session, RankingLevel.UNIT, month, now=NOW, zone=BEIJING, weights=Weights()
+    )
     scores = [row.rates.score for row in ranked.rows if row.rates.score is not None]
     assert len(scores) == 5
     assert max(scores) - min(scores) > 3  # the units differ
