@@ -45,10 +45,9 @@ def list_callbacks(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[CallbackTaskRead]:
     """Tickets waiting for a callback, longest waiting first (phones masked)."""
-    tasks = service.waiting_list(
+    return service.waiting_list(
         session, policy=retry_policy(settings), limit=limit, now=datetime.now(UTC)
     )
-    return [CallbackTaskRead(**vars(task)) for task in tasks]
 
 
 @router.post(

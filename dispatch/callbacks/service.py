@@ -24,6 +24,7 @@ from citygrid.accounts.roles import Principal
 from citygrid.errors import Conflict, InvalidInput, NotFound
 from dispatch.callbacks.models import HotlineCallback
 from dispatch.callbacks.retries import RetryPolicy, TooSoon, check_try, next_try_at, reworks
+from dispatch.callbacks.schemas import CallbackTaskRead
 from dispatch.hotline import service as hotline_workflow
 from dispatch.hotline_rates.rates import Satisfaction, Solved
 from events.hotline import service as hotline_tickets
@@ -70,27 +71,6 @@ Outcome = Literal["rework", "closed", "retry", "unreachable"]
 
 
 @dataclass(frozen=True)
-class CallbackTask:
-    """A ticket waiting for a callback and how far its tries have gone."""
-
-    ticket_id: int
-    ticket_number: str
-    ticket_type: str
-    urgency_class: str
-    content: str
-    address_text: str | None
-    status: str
-    replied_at: datetime | None
-    closed_at: datetime | None
-    lead_unit: str | None
-    round: int
-    attempts: int
-    last_try_at: datetime | None
-    next_try_at: datetime | None
-    caller_phone_masked: str  # never the whole number: that is read through caller_of
-
-
-@dataclass(frozen=True)
 class CallbackAnswer:
     """One click: reached with the two answers, or not reached."""
 
@@ -118,11 +98,12 @@ class CallbackOutcome:
 
 def waiting_list(
     session: Session, *, policy: RetryPolicy, limit: int, now: datetime
-) -> list[CallbackTask]:
-    """The tickets waiting for a callback, longest waiting first."""
+) -> list[CallbackTaskRead]:
+    """The tickets waiting for a callback, longest waiting first (the phone masked: the whole
+    number is read through caller_of)."""
     rows = session.execute(text(LIST_SQL), {"limit": limit, "now": now}).mappings()
     return [
-        CallbackTask(
+        CallbackTaskRead(
             ticket_id=row["id"],
             **{key: row[key] for key in CALLBACK_TASK_COLUMNS},
             next_try_at=next_try_at(row["last_try_at"], policy),
