@@ -1,0 +1,21 @@
+"""Search and intake at ten million cases (placeholder: filled by its issue's work).
+
+Revision ID: c1a0e5a19003
+Revises: c1a0e5a19002
+Create Date: 2026-12-06 11:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "c1a0e5a19003"
+down_revision: str | None = "c1a0e5a19002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
