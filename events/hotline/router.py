@@ -81,7 +81,7 @@ async def receive_ticket(
     """Store a ticket of the hotline system (201), or answer the one stored with its number
     (200): consultations and praise are recorded; other tickets are located (coordinates, else
     the address) and filed as cases, or wait in the to-be-located list."""
-    source = await admitted_source(fetch, api_key, max_age_s=settings.revocation_refresh_s)
+    source = await admitted_source(fetch, api_key)
     filing = service.Filing(workflow, settings, session)
     stored = await service.receive_ticket(writer, ticket, source=source, filing=filing, now=now())
     if stored.replayed:

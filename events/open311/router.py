@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
 from citygrid.accounts.auth import PUBLIC, RoleCheckedRoute
+from citygrid.api_keys import RateLimited
 from citygrid.api_types import IMAGE_TYPES, BigRowId, answers
 from citygrid.db import FetchDep, SessionDep, WriterDep
 from citygrid.errors import CitygridError, Conflict, NotFound, PermissionDenied
@@ -23,7 +24,7 @@ from events.intake.submission import read_form
 from events.models import CasePhoto
 from events.open311 import service
 from events.open311.formats import MEDIA_TYPES, Format, errors_document, format_of, render
-from events.open311.keys import RateLimited, admitted_key_id
+from events.open311.keys import admitted_key_id
 from events.open311.params import given, request_query
 from events.open311.submit import post_answer, post_request, text_fields
 from events.photos import service as photos

@@ -1,22 +1,26 @@
-"""Video-analytics platforms that post alarms over HTTP: one API key each, stored as SHA-256
-(the same hash as Open311's keys), with the confidence at or above which an alarm files a case
-by itself (below it waits for a dispatcher's review)."""
+"""Video-analytics platforms that post alarms over HTTP (table sensing_source): one API key each,
+issued, checked and revoked through `citygrid.api_keys`, with the confidence at or above which an
+alarm files a case by itself (below it waits for a dispatcher's review)."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from events.open311.keys import key_hash
+from citygrid import api_keys
+from citygrid.api_keys import Credential
+from citygrid.errors import Conflict, InvalidInput, NotFound
 from sensing.models import SensingSource
 
-KEY_BYTES = 24
-PREFIX_CHARS = 8
+KEY_HEADER = "X-Api-Key"
+CREDENTIAL = Credential(
+    missing=f"{KEY_HEADER} is required to post alarms",
+    refused=f"{KEY_HEADER} is not valid or was revoked",
+    field=KEY_HEADER,
+)
 
 
 @dataclass(frozen=True)
@@ -30,42 +34,30 @@ def issue(session: Session, *, code: str, name: str, confidence_threshold: float
         raise InvalidInput("must be between 0 and 1", field="confidence_threshold")
     if session.scalar(select(SensingSource).where(SensingSource.code == code)) is not None:
         raise Conflict(f"source {code} exists; revoke it or choose another code", field="code")
-    secret = secrets.token_urlsafe(KEY_BYTES)
+    new = api_keys.new_key()
     source = SensingSource(
         code=code,
         name=name,
-        key_prefix=secret[:PREFIX_CHARS],
-        key_hash=key_hash(secret),
+        key_prefix=new.prefix,
+        key_hash=new.hash,
         confidence_threshold=confidence_threshold,
     )
     session.add(source)
     session.flush()
-    return IssuedSource(source, secret)
+    return IssuedSource(source, new.secret)
 
 
 def list_sources(session: Session) -> list[SensingSource]:
-    return list(session.scalars(select(SensingSource).order_by(SensingSource.id)))
+    return api_keys.all_keys(session, SensingSource)
 
 
 def revoke(session: Session, code: str, *, now: datetime) -> SensingSource:
     source = session.scalar(select(SensingSource).where(SensingSource.code == code))
     if source is None:
         raise NotFound(f"no source has code {code}", field="code")
-    if source.revoked_at is None:
-        source.revoked_at = now
-        session.flush()
-    return source
+    return api_keys.revoke(session, source, now=now)
 
 
 def admitted(session: Session, api_key: str | None) -> SensingSource:
     """The active source the key belongs to; PermissionDenied (403) otherwise."""
-    if not api_key:
-        raise PermissionDenied("X-Api-Key is required to post alarms", field="X-Api-Key")
-    source = session.scalar(
-        select(SensingSource).where(
-            SensingSource.key_hash == key_hash(api_key), SensingSource.revoked_at.is_(None)
-        )
-    )
-    if source is None:
-        raise PermissionDenied("X-Api-Key is not valid or was revoked", field="X-Api-Key")
-    return source
+    return api_keys.admitted_key(session, SensingSource, secret=api_key, credential=CREDENTIAL)
