@@ -19,6 +19,9 @@ ends on or before the start of that month, table by table:
    table) and only then drops the detached table.
 
 Report keys (`report_key`) stay: an archived report's UUID is still refused as a new report.
+pg_partman, which makes the months (citygrid.partitions), never makes an archived month again:
+its maintenance goes forward from the newest month, citygrid fills gaps only from the current
+month on, and its retention is off (archiving is the only way old months leave).
 `citygrid db archive restore FILE` checks the file's SHA-256 against its manifest, loads it into
 a table like the parent and attaches it for its month again.
 """

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import text
 
 from citygrid import archive as archiving
 from citygrid import db, partitions
@@ -25,33 +26,59 @@ archive_app = typer.Typer(
 @partitions_app.command("maintain")
 def partitions_maintain(
     months_ahead: Annotated[
-        int, typer.Option(min=0, max=24, help="Months after the current one to have ready.")
-    ] = partitions.MONTHS_AHEAD,
+        int | None,
+        typer.Option(
+            min=1,
+            max=24,
+            help="Months after the current one to keep ready (pg_partman's premake, kept; "
+            "default: as configured, 3).",
+        ),
+    ] = None,
 ) -> None:
-    """Create the partitions of this month and the next ones where missing (idempotent; the
-    scheduler also runs it daily)."""
+    """Make the next months of every partitioned table where missing: pg_partman's
+    run_maintenance in the city's time zone (citygrid's own creation where the database has no
+    pg_partman). Idempotent; the scheduler also runs it daily."""
     settings = get_settings()
     with db.get_engine().begin() as connection:
+        schema = partitions.partman_schema(connection)
         created = partitions.maintain(
             connection, now=datetime.now(UTC), zone=settings.city_zone, months_ahead=months_ahead
         )
+    by = "pg_partman" if schema else "citygrid (no pg_partman extension in this database)"
     if created:
-        console.print("created: " + ", ".join(created), highlight=False, soft_wrap=True)
+        console.print(f"created by {by}: " + ", ".join(created), highlight=False, soft_wrap=True)
     else:
-        console.print("every partitioned table has its months ready.")
+        console.print(f"every partitioned table has its months ready ({by}).", highlight=False)
 
 
 @partitions_app.command("list")
 def partitions_list() -> None:
-    """The partitioned tables and their months."""
+    """The partitioned tables, their months, whether their DEFAULT partition holds rows, and
+    what maintains them."""
     with db.get_engine().connect() as connection:
         tables = partitions.partitioned_tables(connection)
+        schema = partitions.partman_schema(connection)
+        registered = partitions.registered(connection, schema) if schema else {}
+        in_default = {
+            table.name
+            for table in tables
+            if table.default is not None
+            and connection.scalar(text(f'SELECT EXISTS (SELECT 1 FROM "{table.default.name}")'))
+        }
     for table in tables:
         months = table.months
         span = f"{months[0].name} … {months[-1].name}" if months else "no months"
         default = table.default.name if table.default else "no default partition"
+        if table.name in in_default:
+            default += " (holds rows dated outside the months: see README, Monthly partitions)"
+        if table.name in registered:
+            by = f"pg_partman, {registered[table.name]} months ahead"
+        elif schema:
+            by = "not registered with pg_partman yet: `maintain` registers it"
+        else:
+            by = "citygrid (no pg_partman extension)"
         console.print(
-            f"{table.name} (by {table.column}): {len(months)} months, {span}; {default}",
+            f"{table.name} (by {table.column}): {len(months)} months, {span}; {default}; {by}",
             highlight=False,
             soft_wrap=True,
         )
@@ -64,7 +91,8 @@ def archive_months(
         str | None, typer.Option(help="Archive the months wholly before this one (YYYY-MM).")
     ] = None,
     to: Annotated[
-        Path | None, typer.Option(help="The folder for the files (default: the state folder's archive/).")
+        Path | None,
+        typer.Option(help="The folder for the files (default: the state folder's archive/)."),
     ] = None,
 ) -> None:
     """Detach the month partitions before --before, write each to a checked file (CSV.gz and a

@@ -188,7 +188,7 @@ def run_jobs(settings: Settings, watch: DatabaseWatch = DATABASE_WATCH) -> None:
         else:
             watch.went_away("webhook delivery", error)
             return
-    partitions.run_daily(settings.city_zone)  # monthly partitions: the next months, daily
+    partitions.run_daily(settings.city_zone)  # monthly partitions: pg_partman, daily
     watch.answered()
 
 

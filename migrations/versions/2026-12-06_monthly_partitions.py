@@ -8,8 +8,9 @@ Converts, in place, the history of cases (`case_transition`, by `at`), reports (
 `created_at`), the in-app inbox (`notification`, by `created_at`) and the webhook delivery log
 (`webhook_attempt`, by `at`) into tables partitioned by range, one partition per calendar month
 of the city's time zone (`<table>_pYYYY_MM`, pg_partman's naming) plus a DEFAULT partition, so
-nothing is ever refused: months from the oldest row to three months ahead; `citygrid db
-partitions maintain` (daily, by the scheduler) adds the next ones.
+nothing is ever refused: months from the oldest row to three months ahead; the next migration
+(2026-12-06_pg_partman) hands the tables to pg_partman, which adds the next ones when
+`citygrid db partitions maintain` (daily, by the scheduler) runs its maintenance.
 
 How, per table: under an EXCLUSIVE lock (reads go on, writes wait) a partitioned copy is built
 beside the table (`LIKE` it: columns, defaults, checks), filled, given its keys, indexes, foreign

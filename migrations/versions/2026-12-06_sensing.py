@@ -2,8 +2,8 @@
 sources, alarms and the cases devices filed.
 
 sensing_reading is PARTITIONED BY RANGE (at): monthly partitions from 2026-11 to 2027-12 and a
-DEFAULT partition, so no reading is ever refused; the partitions migration (c1a0e5a19001)
-hands the table to pg_partman, which makes the months after these.
+DEFAULT partition, so no reading is ever refused; migration 2026-12-06_pg_partman
+(c1a0e5a19002) hands the table to pg_partman, which makes the months after these.
 
 Revision ID: c1a0e5a18001
 Revises: c1a0e5a17004

@@ -4,9 +4,8 @@ the archive round trip, on real PostGIS."""
 from __future__ import annotations
 
 import json
-import os
+import logging
 import re
-import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +15,10 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
 
-from citygrid import archive, partitions
+from citygrid import archive, db, partitions
+from citygrid import cli as citygrid_cli
 from citygrid.cli import migrate
 from citygrid.settings import get_settings
 from dispatch.evaluation.service import INSPECTOR_SQL
@@ -33,7 +34,6 @@ PARTITIONED = {
     "webhook_attempt": "at",
 }
 ZONE = get_settings().city_zone
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def counts(connection: Connection) -> dict[str, int]:
@@ -67,6 +67,28 @@ def scanned_partitions(connection: Connection, sql: str, parameters: dict[str, o
 
 def month_of(moment: datetime) -> datetime:
     return partitions.month_start(moment, ZONE)
+
+
+def partman_config(connection: Connection) -> dict[str, tuple[Any, ...]]:
+    """pg_partman's part_config rows of citygrid's tables."""
+    rows = connection.execute(
+        text(
+            "SELECT parent_table, partition_type, partition_interval, premake, "
+            "infinite_time_partitions, ignore_default_data, retention, template_table "
+            "FROM partman.part_config"
+        )
+    ).all()
+    return {row[0].removeprefix("public."): tuple(row[1:]) for row in rows}
+
+
+REGISTERED = (
+    "native",
+    "1 mon",
+    3,
+    True,
+    True,
+    None,
+)
 
 
 # --- the migration in place ------------------------------------------------------------------
@@ -108,6 +130,17 @@ def test_the_migration_converts_a_database_with_data_in_place(seeded_url: str) -
         with pytest.raises(ProgrammingError, match="case history is append-only"):
             connection.execute(text("DELETE FROM case_transition WHERE case_id = 2"))
         connection.rollback()
+        # Migration 2026-12-06_pg_partman handed every table to pg_partman: monthly, premake
+        # counted from today, the DEFAULT partition's rows ignored, no retention, each with
+        # its (empty) template table; the existing months and DEFAULT partitions kept.
+        config = partman_config(connection)
+        assert set(config) == {*PARTITIONED, "sensing_reading"}
+        for table, row in config.items():
+            assert row == (*REGISTERED, f"partman.template_public_{table}")
+        oldest = month_of(datetime.now(UTC) - timedelta(days=200))  # case 100's month
+        for table in PARTITIONED:
+            assert relkind(connection, f"{table}_default") == "r"
+            assert relkind(connection, f"{table}_p{oldest:%Y_%m}") == "r"
     engine.dispose()
 
 
@@ -163,12 +196,16 @@ def test_downgrade_gives_plain_tables_back_with_their_keys_and_rows(
             "fk_case_photo_transition_id_case_transition",
         } <= constraints
         assert connection.scalar(text("SELECT to_regclass('report_key')")) is None
+        # pg_partman's extension and schema went with the migration that made them.
+        assert partitions.partman_schema(connection) is None
+        assert connection.scalar(text("SELECT to_regnamespace('partman')")) is None
     engine.dispose()
     migrate(seeded_url)
     engine = create_engine(seeded_url)
     with engine.connect() as connection:
         assert counts(connection) == SEEDED_COUNTS
         assert relkind(connection, "report") == "p"
+        assert set(partman_config(connection)) == {*PARTITIONED, "sensing_reading"}
     engine.dispose()
 
 
@@ -310,16 +347,70 @@ def test_a_period_of_each_partitioned_table_reads_its_months_only(
 # --- maintenance -------------------------------------------------------------------------------
 
 
-def test_maintenance_creates_the_next_months_once(session: Session) -> None:
-    """citygrid's own maintenance (no pg_partman needed): the months ahead of every table
-    partitioned by time, pg_partman's names; a second run creates nothing."""
+def newest_months(connection: Connection, tables: list[str]) -> dict[str, partitions.Partition]:
+    """Each table's newest month partition."""
+    return {
+        table.name: table.months[-1]
+        for table in partitions.partitioned_tables(connection)
+        if table.name in tables
+    }
+
+
+def test_pg_partman_makes_the_next_months_at_city_midnight_from_a_utc_session(
+    session: Session,
+) -> None:
+    """A session in UTC (the server's zone): the months pg_partman makes still start at the
+    city's midnight, with the parent's indexes and row triggers; a gap before the newest month
+    is filled; a second run makes nothing, and the caller's zone is left as it was."""
     connection = session.connection()
-    later = datetime(2031, 5, 15, 12, tzinfo=UTC)
-    created = partitions.maintain(connection, now=later, zone=ZONE, months_ahead=2)
-    for table in PARTITIONED:
-        assert {f"{table}_p2031_05", f"{table}_p2031_06", f"{table}_p2031_07"} <= set(created)
-    assert partitions.maintain(connection, now=later, zone=ZONE, months_ahead=2) == []
-    # The new partitions are the city's months: a row at 00:30 on 1 June in Beijing is June's.
+    connection.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+    dropped = newest_months(connection, list(PARTITIONED))
+    for month in dropped.values():
+        connection.execute(text(f"DROP TABLE {month.name}"))
+    # A gap before the newest month (run_maintenance counts from the newest): filled too.
+    gap = f"notification_p{partitions.next_month(month_of(datetime.now(UTC))):%Y_%m}"
+    connection.execute(text(f"DROP TABLE {gap}"))
+    created = partitions.maintain(connection, now=datetime.now(UTC), zone=ZONE)
+    assert {month.name for month in dropped.values()} | {gap} <= set(created)
+    assert connection.scalar(text("SELECT current_setting('TimeZone')")) == "UTC"
+    for table in partitions.partitioned_tables(connection):
+        if table.name not in dropped:
+            continue
+        month = next(p for p in table.partitions if p.name == dropped[table.name].name)
+        assert (month.start, month.end) == (dropped[table.name].start, dropped[table.name].end)
+        assert month.start is not None
+        local = month.start.astimezone(ZONE)
+        assert (local.day, local.hour, local.minute) == (1, 0, 0)
+        # The parent's indexes reach the new month (attached to the parent's), and its row
+        # triggers (case history's append-only one, the report key's).
+        assert connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE c.relkind = 'i' AND c.oid IN (SELECT indexrelid FROM pg_index "
+                "WHERE indrelid = CAST(:p AS regclass))"
+            ),
+            {"p": month.name},
+        ) == connection.scalar(
+            text("SELECT count(*) FROM pg_index WHERE indrelid = CAST(:t AS regclass)"),
+            {"t": table.name},
+        )
+        assert connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:p AS regclass) "
+                "AND NOT tgisinternal AND tgparentid <> 0"
+            ),
+            {"p": month.name},
+        ) == connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = CAST(:t AS regclass) "
+                "AND NOT tgisinternal AND tgtype & 1 = 1"
+            ),
+            {"t": table.name},
+        )
+    assert partitions.maintain(connection, now=datetime.now(UTC), zone=ZONE) == []
+    # A row at 00:30 on the 1st in Beijing (16:30 the day before in UTC) is that month's.
+    start = dropped["notification"].start
+    assert start is not None
     user_id = connection.scalar(
         text(
             "INSERT INTO app_user (username, display_name, password_hash, role) "
@@ -329,27 +420,75 @@ def test_maintenance_creates_the_next_months_once(session: Session) -> None:
     partition = connection.scalar(
         text(
             "INSERT INTO notification (user_id, kind, title, created_at) "
-            "VALUES (:u, 'k', 't', '2031-06-01 00:30+08') RETURNING tableoid::regclass::text"
+            "VALUES (:u, 'k', 't', :at) RETURNING tableoid::regclass::text"
         ),
-        {"u": user_id},
+        {"u": user_id, "at": start + timedelta(minutes=30)},
     )
-    assert partition == "notification_p2031_06"
+    assert partition == dropped["notification"].name
 
 
-def test_maintenance_leaves_a_month_already_in_the_default_partition(session: Session) -> None:
+def test_a_month_whose_rows_sit_in_the_default_partition_is_left_and_logged(
+    session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pg_partman cannot attach a month over rows of the DEFAULT partition: that table is left
+    (logged, with what to do) and the other tables get their months."""
     connection = session.connection()
-    seed_case(session)
-    far = datetime(2033, 2, 10, tzinfo=UTC)
+    case_id = seed_case(session)
+    dropped = newest_months(connection, ["case_transition", "report"])
+    for month in dropped.values():
+        connection.execute(text(f"DROP TABLE {month.name}"))
+    month = dropped["case_transition"]
+    assert month.start is not None
     connection.execute(
         text(
             "INSERT INTO case_transition (case_id, action, to_status, at) "
-            "SELECT max(id), 'note', 'filed', :at FROM event_case"
+            "VALUES (:c, 'note', 'filed', :at)"
         ),
-        {"at": far},
+        {"c": case_id, "at": month.start + timedelta(days=2)},
     )
-    created = partitions.maintain(connection, now=far, zone=ZONE, months_ahead=0)
-    assert "case_transition_p2033_02" not in created
-    assert "report_p2033_02" in created
+    with caplog.at_level(logging.WARNING, logger="citygrid.partitions"):
+        created = partitions.maintain(connection, now=datetime.now(UTC), zone=ZONE)
+    assert month.name not in created
+    assert dropped["report"].name in created
+    assert "case_transition" in caplog.text and "DEFAULT partition" in caplog.text
+    # The transaction goes on (the failed table's savepoint was rolled back).
+    assert connection.scalar(text("SELECT count(*) FROM case_transition_default")) == 1
+
+
+def test_without_pg_partman_citygrid_makes_the_months_and_adopts_it_once_installed(
+    session: Session,
+) -> None:
+    """A database without the extension: citygrid's own months (pg_partman's names, the
+    city's bounds). Once the extension is installed, `maintain` hands every table to it."""
+    connection = session.connection()
+    connection.execute(text("DROP EXTENSION pg_partman"))
+    # The month after the newest, seen from a day in it: that month and the next two.
+    newest = newest_months(connection, ["notification"])["notification"].start
+    assert newest is not None
+    first = partitions.next_month(newest.astimezone(ZONE))
+    second, third = (
+        partitions.next_month(first),
+        partitions.next_month(partitions.next_month(first)),
+    )
+    later = first + timedelta(days=14, hours=12)
+    created = partitions.maintain(connection, now=later, zone=ZONE, months_ahead=2)
+    for table in PARTITIONED:
+        assert {f"{table}_p{month:%Y_%m}" for month in (first, second, third)} <= set(created)
+    assert partitions.maintain(connection, now=later, zone=ZONE, months_ahead=2) == []
+    made = next(
+        p
+        for table in partitions.partitioned_tables(connection)
+        for p in table.partitions
+        if p.name == f"notification_p{second:%Y_%m}"
+    )
+    assert (made.start, made.end) == (second, third)
+    assert made.start is not None and made.start.astimezone(ZONE).hour == 0
+    connection.execute(text("CREATE EXTENSION pg_partman SCHEMA partman"))
+    partitions.maintain(connection, now=datetime.now(UTC), zone=ZONE)
+    config = partman_config(connection)
+    assert set(config) == {*PARTITIONED, "sensing_reading"}
+    assert config["report"][:-1] == REGISTERED
+    assert relkind(connection, "report_default") == "r"
 
 
 def test_the_finished_statuses_are_the_lifecycle_s() -> None:
@@ -392,6 +531,9 @@ def test_archive_and_restore_a_month_round_trip(seeded_url: str, tmp_path: Path)
                 )
                 == 0
             )
+    # pg_partman's maintenance neither makes the archived months again nor trips over them.
+    with engine.begin() as connection:
+        assert partitions.maintain(connection, now=now, zone=ZONE) == []
     manifests = sorted(tmp_path.glob("*.json"))
     assert len(manifests) == len(done)
     first = json.loads(manifests[0].read_text())
@@ -444,38 +586,50 @@ def test_a_month_with_an_open_case_s_history_is_kept(seeded_url: str, tmp_path: 
 # --- the commands ---------------------------------------------------------------------------
 
 
-def citygrid(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/citygrid"), *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_the_commands_maintain_list_and_refuse_the_current_month(
-    seeded_url: str, tmp_path: Path
+    seeded_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    maintained = citygrid(seeded_url, "db", "partitions", "maintain")
-    assert maintained.returncode == 0, maintained.stderr
-    assert "every partitioned table has its months ready" in maintained.stdout
-    listed = citygrid(seeded_url, "db", "partitions", "list")
-    assert listed.returncode == 0, listed.stderr
+    """`citygrid db partitions …` and `db archive`, in this process (no interpreter start per
+    command) on the seeded database."""
+    engine = create_engine(seeded_url)
+    monkeypatch.setattr(db, "get_engine", lambda: engine)
+    citygrid_cli.register_domain_commands()
+    runner = CliRunner()
+
+    def citygrid(*args: str) -> Result:
+        return runner.invoke(citygrid_cli.app, list(args))
+
+    maintained = citygrid("db", "partitions", "maintain")
+    assert maintained.exit_code == 0, maintained.output
+    assert "every partitioned table has its months ready (pg_partman)" in maintained.stdout
+    # A notification dated far ahead sits in the DEFAULT partition: the list says so.
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO notification (user_id, kind, title, created_at) SELECT id, 'k', "
+                "'t', '2099-01-01' FROM app_user LIMIT 1"
+            )
+        )
+    listed = citygrid("db", "partitions", "list")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM notification WHERE created_at = '2099-01-01'"))
+    assert listed.exit_code == 0, listed.output
     for table in PARTITIONED:
         assert f"{table} (by {PARTITIONED[table]})" in listed.stdout
+    assert listed.stdout.count("pg_partman, 3 months ahead") == len(PARTITIONED) + 1
+    assert "notification_default (holds rows dated outside the months" in listed.stdout
+    assert listed.stdout.count("holds rows") == 1
     next_month = partitions.next_month(month_of(datetime.now(UTC)))
-    refused = citygrid(seeded_url, "db", "archive", "--before", f"{next_month:%Y-%m}")
-    assert refused.returncode == 1
+    refused = citygrid("db", "archive", "--before", f"{next_month:%Y-%m}")
+    assert refused.exit_code == 1
     assert "current month" in refused.stderr
-    badly = citygrid(seeded_url, "db", "archive", "--before", "2024-13", "--to", str(tmp_path))
-    assert badly.returncode == 1
+    badly = citygrid("db", "archive", "--before", "2024-13", "--to", str(tmp_path))
+    assert badly.exit_code == 1
     assert "--before" in badly.stderr
-    nothing = citygrid(seeded_url, "db", "archive", "--before", "2001-01", "--to", str(tmp_path))
-    assert nothing.returncode == 0, nothing.stderr
+    nothing = citygrid("db", "archive", "--before", "2001-01", "--to", str(tmp_path))
+    assert nothing.exit_code == 0, nothing.output
     assert "nothing to archive" in nothing.stdout
+    engine.dispose()
 
 
 def test_intake_finds_an_earlier_report_in_its_month_alone(session: Session) -> None:
@@ -514,12 +668,16 @@ def test_intake_finds_an_earlier_report_in_its_month_alone(session: Session) -> 
 def test_the_scheduler_maintains_once_a_day(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The scheduler's run (pg_partman's run_maintenance under citygrid's lock): once a day."""
     monkeypatch.setattr(partitions, "_last_maintenance", None)
     connection = session.connection()
-    later = datetime(2032, 3, 3, tzinfo=UTC)
-    created = partitions.maintain_if_due(connection, now=later, zone=ZONE)
-    assert "report_p2032_03" in created
-    # The next month's partitions are due, but not before a day has passed.
-    next_month = datetime(2032, 4, 1, 1, tzinfo=UTC)
-    assert partitions.maintain_if_due(connection, now=later + timedelta(hours=23), zone=ZONE) == []
-    assert "report_p2032_07" in partitions.maintain_if_due(connection, now=next_month, zone=ZONE)
+    now = datetime.now(UTC)
+    newest = newest_months(connection, ["report"])["report"]
+    connection.execute(text(f"DROP TABLE {newest.name}"))
+    assert newest.name in partitions.maintain_if_due(connection, now=now, zone=ZONE)
+    connection.execute(text(f"DROP TABLE {newest.name}"))
+    # Due again, but not before a day has passed.
+    assert partitions.maintain_if_due(connection, now=now + timedelta(hours=23), zone=ZONE) == []
+    assert newest.name in partitions.maintain_if_due(
+        connection, now=now + timedelta(hours=25), zone=ZONE
+    )
