@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
 from citygrid.errors import InvalidInput
+from dispatch.actions.gates import GATES
 from dispatch.assignments import service as assignments
 from dispatch.deadlines import working_hours_between
 from dispatch.hotline import steps as hotline_steps
@@ -54,7 +55,7 @@ def act_on_case(
     filing routes the case, and dispatches it at once where the rules say so."""
     ctx = ActionContext(principal, now, default_calendar_code, auto)
     case = cases.visible_case(session, case_id, principal)
-    situation = cases.situation_of(session, case, now, reopen_window)
+    situation = cases.situation_of(session, case, now, reopen_window, GATES)
     if body.expected_version is not None and body.expected_version != case.version:
         raise cases.changed_meanwhile(case, principal, situation)
     cases.check_may_act(case, action, principal, situation)
@@ -70,7 +71,7 @@ def act_on_case(
         session, case, seen=case.version, target=target, now=now, effect=effect
     ):
         raise cases.changed_meanwhile(
-            case, principal, cases.situation_of(session, case, now, reopen_window)
+            case, principal, cases.situation_of(session, case, now, reopen_window, GATES)
         )
     details = {**effect.details, **({"photo_ids": photo_ids} if photo_ids else {})}
     step = Step(action.value, status, target, body.reason, details)

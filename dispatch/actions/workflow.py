@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
 from dispatch.actions import service as actions
+from dispatch.actions.gates import DispatchGates
 from dispatch.assignments import service as assignments
 from dispatch.rules import routing
 from events.cases.schemas import CaseActionBody, DeadlineView, RoutingView
@@ -18,8 +19,9 @@ from events.models import Case
 
 
 @dataclass(frozen=True)
-class DispatchWorkflow:
-    """The workflow of one deployment: departments without a calendar use the default one."""
+class DispatchWorkflow(DispatchGates):
+    """The workflow of one deployment: departments without a calendar use the default one;
+    what holds an action back comes from dispatch.actions.gates."""
 
     default_calendar_code: str
 

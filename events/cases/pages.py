@@ -287,7 +287,7 @@ def case_page(
     forms of the actions the caller may take now."""
     now, window = datetime.now(UTC), timedelta(days=settings.reopen_window_days)
     detail = case_service.case_detail(session, case_id, principal, now, window, workflow)
-    history = case_service.case_history(session, case_id, principal, now, window)
+    history = case_service.case_history(session, case_id, principal)
     context = case_context(session, detail, history, principal)
     language = page_language(request)
     shared = shared_category_names(session)

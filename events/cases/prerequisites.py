@@ -20,6 +20,16 @@ from events.lifecycle import CaseAction
 
 
 @dataclass(frozen=True)
+class CaseGates:
+    """What dispatch's work on a case (a hotline ticket's replies, summoned units) holds back:
+    the part of the situation dispatch answers through events.cases.workflow."""
+
+    ticket_case: bool = False  # the case of a hotline ticket
+    summons_open: int = 0  # summoned units that have not yet reported in and answered
+    lead_reply_ready: bool = False  # its lead unit's four-element reply of this round is in
+
+
+@dataclass(frozen=True)
 class Situation:
     """What, beside status and role, decides whether an action is possible right now."""
 

@@ -62,12 +62,9 @@ def read_case(
 
 
 @router.get("/{case_id:int}/history")
-def read_history(
-    case_id: BigRowId, session: SessionDep, settings: SettingsDep, principal: Reader
-) -> list[HistoryRow]:
+def read_history(case_id: BigRowId, session: SessionDep, principal: Reader) -> list[HistoryRow]:
     """Every transition of the case and of the cases merged into it, oldest first."""
-    window = timedelta(days=settings.reopen_window_days)
-    return case_service.case_history(session, case_id, principal, datetime.now(UTC), window)
+    return case_service.case_history(session, case_id, principal)
 
 
 @router.post("/{case_id:int}/actions/{action}")
@@ -134,13 +131,14 @@ def upload_photos(
     ],
     session: SessionDep,
     settings: SettingsDep,
+    workflow: CaseWorkflowDep,
     principal: Actor,
 ) -> PhotosUploaded:
     """Photos for the caller's next action on the case (handling feedback, a verification):
     stored unattached; the action names them in `photo_ids`."""
     case = case_service.visible_case(session, case_id, principal)
     window = timedelta(days=settings.reopen_window_days)
-    situation = case_service.situation_of(session, case, datetime.now(UTC), window)
+    situation = case_service.situation_of(session, case, datetime.now(UTC), window, workflow)
     if not case_service.actions_for(case, principal, situation):
         raise PermissionDenied(f"you have no action to take on case {case_id}, so no photos")
     stored = photo_store.store_all(

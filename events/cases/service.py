@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import column, exists, func, or_, select, table, update
+from sqlalchemy import ScalarSelect, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Principal, Role
@@ -31,7 +31,7 @@ from citygrid.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from events import visibility
 from events.cases.prerequisites import Situation, refusal
 from events.cases.schemas import CaseDetail, HistoryRow, MergedIntoSummary, ReportSummary
-from events.cases.workflow import CaseWorkflow
+from events.cases.workflow import CaseGatekeeper, CaseWorkflow
 from events.lifecycle import (
     OPEN_STATUSES,
     CaseAction,
@@ -59,17 +59,6 @@ RETURN_RECORD = (
     CaseAction.REFUSE_RETURN.value,
     CaseAction.DISPATCH.value,
 )
-# Read by name: the tables belong to dispatch (summons) and events.hotline, whose work moves
-# these cases; the situation only asks whether a row is there.
-HOTLINE_TICKET = table("hotline_ticket", column("id"), column("case_id"))
-CASE_SUMMONS = table("case_summons", column("case_id"), column("answered_at"))
-HOTLINE_REPLY = table(
-    "hotline_reply",
-    column("ticket_id"),
-    column("department_id"),
-    column("unit_role"),
-    column("work_round"),
-)
 
 
 class CaseChanged(TransitionRefused):
@@ -90,47 +79,39 @@ def get_case(session: Session, case_id: int) -> Case:
 
 
 def situation_of(
-    session: Session, case: Case, now: datetime, reopen_window: timedelta
+    session: Session,
+    case: Case,
+    now: datetime,
+    reopen_window: timedelta,
+    gatekeeper: CaseGatekeeper,
 ) -> Situation:
-    last_suspension_step = session.scalar(
-        select(CaseTransition.action)
-        .where(CaseTransition.case_id == case.id, CaseTransition.action.in_(SUSPENSION_RECORD))
-        .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
-        .limit(1)
-    )
-    last_return_step = (
-        select(CaseTransition.action)
-        .where(CaseTransition.case_id == case.id, CaseTransition.action.in_(RETURN_RECORD))
-        .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    ticket_case = exists().where(HOTLINE_TICKET.c.case_id == case.id)
-    summons_open = (
-        select(func.count())
-        .select_from(CASE_SUMMONS)
-        .where(CASE_SUMMONS.c.case_id == case.id, CASE_SUMMONS.c.answered_at.is_(None))
-        .scalar_subquery()
-    )
-    lead_reply_ready = exists().where(
-        HOTLINE_TICKET.c.case_id == case.id,
-        HOTLINE_REPLY.c.ticket_id == HOTLINE_TICKET.c.id,
-        HOTLINE_REPLY.c.unit_role == "lead",
-        HOTLINE_REPLY.c.work_round == case.rework_count,
-        HOTLINE_REPLY.c.department_id == case.department_id,
-    )
-    hotline = session.execute(
-        select(ticket_case, last_return_step, summons_open, lead_reply_ready)
+    """What beside status and role decides the case's actions now: its own history's pending
+    requests here, what dispatch's work (a hotline ticket, summoned units) holds back from the
+    gatekeeper (events.cases.workflow); one statement each."""
+    steps = session.execute(
+        select(last_step(case.id, SUSPENSION_RECORD), last_step(case.id, RETURN_RECORD))
     ).one()
+    gates = gatekeeper.gates_of(session, case)
     return Situation(
         postponement_pending=case.postponement_hours_requested is not None,
-        suspension_pending=last_suspension_step == CaseAction.REQUEST_SUSPENSION.value,
+        suspension_pending=steps[0] == CaseAction.REQUEST_SUSPENSION.value,
         reopen_until=case.closed_at + reopen_window if case.closed_at else None,
         now=now,
-        ticket_case=bool(hotline[0]),
-        return_pending=hotline[1] == CaseAction.REQUEST_RETURN.value,
-        summons_open=int(hotline[2]),
-        lead_reply_ready=bool(hotline[3]),
+        ticket_case=gates.ticket_case,
+        return_pending=steps[1] == CaseAction.REQUEST_RETURN.value,
+        summons_open=gates.summons_open,
+        lead_reply_ready=gates.lead_reply_ready,
+    )
+
+
+def last_step(case_id: int, actions: tuple[str, ...]) -> ScalarSelect[str]:
+    """The latest of these actions in the case's history (NULL when none)."""
+    return (
+        select(CaseTransition.action)
+        .where(CaseTransition.case_id == case_id, CaseTransition.action.in_(actions))
+        .order_by(CaseTransition.at.desc(), CaseTransition.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -327,10 +308,14 @@ def visible_case(session: Session, case_id: int, principal: Principal) -> Case:
 
 
 def readable_case(
-    session: Session, case_id: int, principal: Principal, situation_at: tuple[datetime, timedelta]
+    session: Session,
+    case_id: int,
+    principal: Principal,
+    situation_at: tuple[datetime, timedelta],
+    gatekeeper: CaseGatekeeper,
 ) -> tuple[Case, Situation]:
     case = visible_case(session, case_id, principal)
-    return case, situation_of(session, case, *situation_at)
+    return case, situation_of(session, case, *situation_at, gatekeeper)
 
 
 def case_detail(
@@ -342,7 +327,7 @@ def case_detail(
     workflow: CaseWorkflow,
 ) -> CaseDetail:
     """The case as the caller may see it, with what the caller may do with it."""
-    case, situation = readable_case(session, case_id, principal, (now, reopen_window))
+    case, situation = readable_case(session, case_id, principal, (now, reopen_window), workflow)
     merged_ids = merged_case_ids(session, case.id)
     photo_ids = session.scalars(
         select(CasePhoto.id)
@@ -406,11 +391,9 @@ def survivor_summary(session: Session, case: Case) -> MergedIntoSummary | None:
     )
 
 
-def case_history(
-    session: Session, case_id: int, principal: Principal, now: datetime, reopen_window: timedelta
-) -> list[HistoryRow]:
+def case_history(session: Session, case_id: int, principal: Principal) -> list[HistoryRow]:
     """The case's history with that of the cases merged into it, oldest first."""
-    case, _ = readable_case(session, case_id, principal, (now, reopen_window))
+    case = visible_case(session, case_id, principal)
     case_ids = [case.id, *merged_case_ids(session, case.id)]
     transitions = session.scalars(
         select(CaseTransition)

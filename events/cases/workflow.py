@@ -4,7 +4,8 @@ events sits below dispatch. A case's record — its tables, lifecycle, reading, 
 is events'; the work that moves a case between units — routing, assignments with their
 deadlines, inbox messages, webhooks — is dispatch's, and dispatch imports events freely. The
 few places where events must reach that work (a case route takes an action, a case shows its
-deadline and routing, a changed component routes a waiting case again) call this Protocol.
+deadline and routing, a changed component routes a waiting case again, an action waits for a
+hotline ticket's reply or for summoned units) call this Protocol.
 dispatch.actions.workflow implements it; the composition (citygrid/app.py) puts it on the app
 as `app.state.case_workflow`, and routes receive it through `CaseWorkflowDep`.
 """
@@ -18,12 +19,22 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.roles import Principal
+from events.cases.prerequisites import CaseGates
 from events.cases.schemas import CaseActionBody, DeadlineView, RoutingView
 from events.lifecycle import CaseAction
 from events.models import Case
 
 
-class CaseWorkflow(Protocol):
+class CaseGatekeeper(Protocol):
+    """Whether dispatch's work holds an action on a case back (events.cases.prerequisites)."""
+
+    def gates_of(self, session: Session, case: Case) -> CaseGates:
+        """Whether the case is a hotline ticket's, whose lead unit has replied in this round,
+        and how many summoned units are still to answer: one statement."""
+        ...
+
+
+class CaseWorkflow(CaseGatekeeper, Protocol):
     """The closed loop's work on cases, as the case routes and pages use it."""
 
     def act(

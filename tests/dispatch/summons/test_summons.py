@@ -4,19 +4,26 @@ street office rates the units that reported in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from citygrid.accounts.models import User
 from citygrid.accounts.roles import Role
 from citygrid.errors import Conflict
+from dispatch.actions.gates import GATES
 from dispatch.hotline import service as hotline
+from events.cases import service as cases
+from events.cases.prerequisites import Situation
 from events.lifecycle import CaseStatus
+from events.models import Case
 from tests.dispatch.hotline.support import (
     HotlineWorld,
     act,
@@ -62,6 +69,31 @@ def answer(client: TestClient, case_id: int, code: str, user: User) -> int:
         headers=headers_of(user),
     )
     return int(response.status_code)
+
+
+@contextmanager
+def statements(session: Session) -> Iterator[list[str]]:
+    """The SQL statements the session sends meanwhile."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+
+
+def situation(session: Session, case_id: int) -> tuple[Situation, int]:
+    """The case's situation as an action sees it, and how many statements it took."""
+    case = session.get(Case, case_id)
+    assert case is not None
+    with statements(session) as sent:
+        found = cases.situation_of(session, case, datetime.now(UTC), timedelta(days=7), GATES)
+    return found, len(sent)
 
 
 def handled_grid_case(session: Session, client: TestClient, world: HotlineWorld) -> int:
@@ -127,11 +159,17 @@ def test_a_tickets_case_with_an_open_summons_is_not_closed_by_the_callback(
     act(client, ticket.case_id, "accept", world.lead_worker)
     summon(client, ticket.case_id, world, world.co.code)
     post_reply(client, ticket, world.lead_worker)
+    # What gates the callback comes from dispatch's tables through the workflow's gatekeeper:
+    # the case's history in one statement, the ticket, its reply and the summons in another.
+    waiting, sent = situation(session, ticket.case_id)
+    assert (waiting.ticket_case, waiting.lead_reply_ready, waiting.summons_open) == (True, True, 1)
+    assert sent == 2
     by = world.dispatcher.principal()
     with pytest.raises(Conflict, match="summoned unit"):
         hotline.close_after_callback(session, ticket.id, by=by, now=datetime.now(UTC))
     assert report_in(client, ticket.case_id, world.co.code, world.co_worker) == 200
     assert answer(client, ticket.case_id, world.co.code, world.co_worker) == 200
+    assert situation(session, ticket.case_id)[0].summons_open == 0
     hotline.close_after_callback(session, ticket.id, by=by, now=datetime.now(UTC))
     session.refresh(ticket)
     assert ticket.status == "closed"
