@@ -34,7 +34,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,7 @@ from citygrid.cli import migrate
 from citygrid.settings import get_settings
 
 PLAIN_REVISION = "c1a0e5a18002"  # the one before 2026-12-06_monthly_partitions
-PORT = 8097
+PORT = int(os.environ.get("BENCH_SCALE_PORT", "8097"))  # and the next ones: one a size
 CHUNK = 250_000
 SPAN_DAYS = 3 * 365
 HISTORY = (  # action, from, to, hours after the report
@@ -152,6 +154,16 @@ def history_values() -> str:
         source_sql = f"'{source}'" if source else "NULL::text"
         rows.append(f"({n}, '{action}', {source_sql}, '{target}', {hours}::float8)")
     return ", ".join(rows)
+
+
+def database_url(cases: int) -> str:
+    """The URL of the size's own database (on the configured server)."""
+    server = get_settings().resolved_database_url()
+    return (
+        make_url(server)
+        .set(database=f"citygrid_bench_scale_{cases}")
+        .render_as_string(hide_password=False)
+    )
 
 
 def fresh_database(cases: int) -> str:
@@ -309,29 +321,113 @@ def server_rss_kib(server_pid: int) -> int:
     return total
 
 
-def measure(url: str, people: dict[str, Any], cases: int, samples: int) -> dict[str, float]:
-    """The queries, through the served app."""
-    users = people["users"]
-    tokens = {
-        "inspector": harness.token(users["inspector"], Role.INSPECTOR),
-        "dispatcher": harness.token(users["dispatcher"], Role.DISPATCHER),
-        "manager": harness.token(users["manager"], Role.MANAGER),
-    }
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        category = connection.scalar(
-            text("SELECT code FROM category WHERE kind = 'event' AND level = 'minor' LIMIT 1")
-        )
-        address = connection.scalar(
-            text("SELECT address FROM event_case WHERE id = :id"), {"id": max(1, cases // 2)}
-        )
-        lon, lat = connection.execute(
-            text(
-                "SELECT ST_X(ST_Centroid(ST_Extent(geom))), ST_Y(ST_Centroid(ST_Extent(geom)))"
-                " FROM grid_cell"
+class Target:
+    """One database under measurement: its size, URL, bench users, and its server's client."""
+
+    def __init__(self, cases: int, url: str, users: dict[str, int], port: int) -> None:
+        self.cases = cases
+        self.url = url
+        self.port = port
+        self.tokens = {
+            "inspector": harness.token(users["inspector"], Role.INSPECTOR),
+            "dispatcher": harness.token(users["dispatcher"], Role.DISPATCHER),
+            "manager": harness.token(users["manager"], Role.MANAGER),
+        }
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            self.category = connection.scalar(
+                text("SELECT code FROM category WHERE kind = 'event' AND level = 'minor' LIMIT 1")
             )
-        ).one()
-    engine.dispose()
+            middle = connection.execute(
+                text("SELECT number, address, description FROM event_case WHERE id = :id"),
+                {"id": max(1, cases // 2)},
+            ).one()
+            self.lon, self.lat = connection.execute(
+                text(
+                    "SELECT ST_X(ST_Centroid(ST_Extent(geom))), "
+                    "ST_Y(ST_Centroid(ST_Extent(geom))) FROM grid_cell"
+                )
+            ).one()
+        engine.dispose()
+        # What a user types in the search box: a case number, a full address (the bench's
+        # addresses repeat: at 10 M one matches ~5,500 cases, the old worst case), a street
+        # name (a sixth of all cases), a word of a description (a sixth too).
+        self.searches = {
+            "number": middle.number,
+            "address": middle.address,
+            "street": middle.address.split(" ")[0],
+            "description word": middle.description[2:4],
+        }
+        self.server: Any = None
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
+
+    def get(self, path: str, who: str, params: dict[str, str] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", "Accept": "text/html"}
+        return self.client.get(path, params=params, headers=headers)
+
+    def report(self) -> httpx.Response:
+        body = {
+            "report_uuid": str(uuid.uuid4()),
+            "category_code": self.category,
+            "kind": "event",
+            "lon": self.lon,
+            "lat": self.lat,
+            "description": "规模基准：路边垃圾堆积",
+        }
+        headers = {"Authorization": f"Bearer {self.tokens['inspector']}"}
+        return self.client.post("/api/reports", json=body, headers=headers)
+
+
+def getter(
+    path: str, who: str, params: dict[str, str] | None = None, *, search: str | None = None
+) -> Callable[[Target], httpx.Response]:
+    """A GET of `path` as `who` on a target; with `search`, the target's query of that kind."""
+
+    def call(target: Target) -> httpx.Response:
+        asked = {"q": target.searches[search]} if search is not None else params
+        return target.get(path, who, asked)
+
+    return call
+
+
+def interleaved(
+    targets: list[Target], call: Callable[[Target], httpx.Response], repeat: int, warm: int = 1
+) -> dict[int, list[float]]:
+    """`call` on every target in turn, `repeat` rounds (the first target alternating), after
+    `warm` untimed rounds: the machine's noise at any moment hits every size alike."""
+    for _ in range(warm):
+        for target in targets:
+            timed(partial(call, target), 1)
+    seconds: dict[int, list[float]] = {target.cases: [] for target in targets}
+    for round_ in range(repeat):
+        ordered = targets if round_ % 2 == 0 else targets[::-1]
+        for target in ordered:
+            seconds[target.cases] += timed(partial(call, target), 1)
+    return seconds
+
+
+GROUPS = ("intake", "console", "search", "common", "evaluation", "hotspots", "export")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How many times each query runs, and which groups of queries (GROUPS) run at all."""
+
+    samples: int  # console and search (p95)
+    intake: int  # intake (p99)
+    common: int  # the searches of a term a sixth of all cases match (p95)
+    groups: frozenset[str] = frozenset(GROUPS)
+
+
+def measure_all(
+    databases: dict[int, tuple[str, dict[str, int]]], sampling: Sampling
+) -> dict[int, dict[str, float]]:
+    """The queries through each database's served app, the sizes interleaved query by query."""
+    samples, groups = sampling.samples, sampling.groups
+    targets = [
+        Target(cases, url, users, PORT + n)
+        for n, (cases, (url, users)) in enumerate(sorted(databases.items()))
+    ]
     zone = get_settings().city_zone
     now = datetime.now(zone)
     month_start = (now.replace(day=1) - timedelta(days=40)).replace(
@@ -340,76 +436,85 @@ def measure(url: str, people: dict[str, Any], cases: int, samples: int) -> dict[
     month_end = (month_start + timedelta(days=32)).replace(day=1)
     year_start = month_end.replace(year=month_end.year - 1)
     period = {"from": month_start.isoformat(), "to": month_end.isoformat()}
-    figures: dict[str, float] = {}
-    server = harness.start_server(url, workers=2, port=PORT)
+    year = {"from": year_start.isoformat(), "to": month_end.isoformat()}
+    figures: dict[int, dict[str, float]] = {target.cases: {} for target in targets}
+
+    def record(
+        name: str, found: dict[int, list[float]], summary: Callable[[list[float]], float]
+    ) -> None:
+        for cases, seconds in found.items():
+            figures[cases][name] = summary(seconds)
+
+    def p95_ms(seconds: list[float]) -> float:
+        return percentile(seconds, 0.95) * 1000
+
+    def p99_ms(seconds: list[float]) -> float:
+        return percentile(seconds, 0.99) * 1000
+
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=300) as client:
-
-            def get(path: str, who: str, params: dict[str, str] | None = None) -> httpx.Response:
-                headers = {"Authorization": f"Bearer {tokens[who]}", "Accept": "text/html"}
-                return client.get(path, params=params, headers=headers)
-
-            def report() -> httpx.Response:
-                body = {
-                    "report_uuid": str(uuid.uuid4()),
-                    "category_code": category,
-                    "kind": "event",
-                    "lon": lon,
-                    "lat": lat,
-                    "description": "规模基准：路边垃圾堆积",
-                }
-                return client.post(
-                    "/api/reports",
-                    json=body,
-                    headers={"Authorization": f"Bearer {tokens['inspector']}"},
-                )
-
-            timed(report, 5)  # warm-up
-            intake = timed(report, samples * 5)
-            figures["intake p99 ms"] = percentile(intake, 0.99) * 1000
-            # Each query once untimed first: the timings are of a warm cache, as in service.
-            timed(lambda: get("/console", "dispatcher"), 2)
-            console = timed(lambda: get("/console", "dispatcher"), samples)
-            figures["console first page p95 ms"] = percentile(console, 0.95) * 1000
-            timed(lambda: get("/cases", "manager", {"q": address}), 2)
-            search = timed(lambda: get("/cases", "manager", {"q": address}), samples)
-            figures["search p95 ms"] = percentile(search, 0.95) * 1000
-            year = {"from": year_start.isoformat(), "to": month_end.isoformat()}
-            for kind in ("department", "community", "inspector"):
-                month_by = {**period, "by": kind}
-                year_by = {**year, "by": kind}
-                timed(lambda q=month_by: get("/api/evaluation", "manager", q), 1)
-                month = timed(lambda q=month_by: get("/api/evaluation", "manager", q), 3)
-                figures[f"evaluation by {kind}, one month s"] = statistics.median(month)
-                figures[f"evaluation by {kind}, a year s"] = statistics.median(
-                    timed(lambda q=year_by: get("/api/evaluation", "manager", q), 2)
-                )
-            maps = {"period_from": period["from"], "period_to": period["to"]}
-            timed(lambda: get("/maps/hotspots", "manager", maps), 1)
-            figures["hotspot page, one month s"] = statistics.median(
-                timed(lambda: get("/maps/hotspots", "manager", maps), 2)
+        for target in targets:
+            target.server = harness.start_server(target.url, workers=2, port=target.port)
+        if "intake" in groups:
+            # 50 untimed first: after a restart (or a migration) the first dozens of a big
+            # database's inserts read cold index pages; the figure is of a warm server.
+            found = interleaved(
+                targets, Target.report, sampling.intake, warm=min(50, sampling.intake)
             )
-            before = server_rss_kib(server.pid)
+            record("intake p99 ms", found, p99_ms)
+            record("intake median ms", found, lambda seconds: statistics.median(seconds) * 1000)
+        # Each query untimed first: the timings are of a warm cache, as in service.
+        if "console" in groups:
+            found = interleaved(targets, getter("/console", "dispatcher"), samples, warm=2)
+            record("console first page p95 ms", found, p95_ms)
+        searches = [("address", samples), ("number", samples)] if "search" in groups else []
+        if "common" in groups:
+            searches += [("street", sampling.common), ("description word", sampling.common)]
+        for kind, repeat in searches:
+            name = "search p95 ms" if kind == "address" else f"search by {kind} p95 ms"
+            found = interleaved(targets, getter("/cases", "manager", search=kind), repeat, warm=1)
+            record(name, found, p95_ms)
+        for kind in ("department", "community", "inspector") if "evaluation" in groups else ():
+            month_by = {**period, "by": kind}
+            year_by = {**year, "by": kind}
+            found = interleaved(targets, getter("/api/evaluation", "manager", month_by), 3)
+            record(f"evaluation by {kind}, one month s", found, statistics.median)
+            found = interleaved(targets, getter("/api/evaluation", "manager", year_by), 2, warm=0)
+            record(f"evaluation by {kind}, a year s", found, statistics.median)
+        maps = {"period_from": period["from"], "period_to": period["to"]}
+        if "hotspots" in groups:
+            found = interleaved(targets, getter("/maps/hotspots", "manager", maps), 2)
+            record("hotspot page, one month s", found, statistics.median)
+        export = {"format": "csv", "created_from": period["from"], "created_to": period["to"]}
+        for target in targets if "export" in groups else ():
+            before = server_rss_kib(target.server.pid)
             peak = before
             rows = 0
             started = time.perf_counter()
-            export = {"format": "csv", "created_from": period["from"], "created_to": period["to"]}
-            with client.stream(
+            with target.client.stream(
                 "GET",
                 "/api/cases/export",
                 params=export,
-                headers={"Authorization": f"Bearer {tokens['manager']}"},
+                headers={"Authorization": f"Bearer {target.tokens['manager']}"},
             ) as response:
                 assert response.status_code == 200, response.status_code
                 for chunk in response.iter_bytes():
                     rows += chunk.count(b"\n")
-                    peak = max(peak, server_rss_kib(server.pid))
-            figures["export, one month s"] = time.perf_counter() - started
-            figures["export rows"] = rows - 1
-            figures["export server RSS growth MiB"] = (peak - before) / 1024
+                    peak = max(peak, server_rss_kib(target.server.pid))
+            found_figures = figures[target.cases]
+            found_figures["export, one month s"] = time.perf_counter() - started
+            found_figures["export rows"] = rows - 1
+            found_figures["export server RSS growth MiB"] = (peak - before) / 1024
     finally:
-        harness.stop_server(server)
+        for target in targets:
+            target.client.close()
+            if target.server is not None:
+                harness.stop_server(target.server)
     return figures
+
+
+def measure(url: str, people: dict[str, Any], cases: int, sampling: Sampling) -> dict[str, float]:
+    """The queries on one database, through its served app."""
+    return measure_all({cases: (url, people["users"])}, sampling)[cases]
 
 
 def with_key_table(url: str, *, create: bool) -> None:
@@ -549,7 +654,7 @@ def run_size(cases: int, args: argparse.Namespace, figures: Figures) -> None:
     )
     plain_sizes = sizes(url)
     with_key_table(url, create=True)
-    plain = measure(url, people, cases, args.samples)
+    plain = measure(url, people, cases, sampling(args))
     with_key_table(url, create=False)
     figures.add("- plain tables: " + ", ".join(f"{k} {v:,.2f}" for k, v in plain.items()))
     migration = migrate_in_place(url)
@@ -558,7 +663,7 @@ def run_size(cases: int, args: argparse.Namespace, figures: Figures) -> None:
         f"case_transition {migration['longest read wait s']:.2f} s, of a write "
         f"{migration['longest write wait s']:.2f} s"
     )
-    parted = measure(url, people, cases, args.samples)
+    parted = measure(url, people, cases, sampling(args))
     figures.add("- partitioned: " + ", ".join(f"{k} {v:,.2f}" for k, v in parted.items()))
     parted_sizes = sizes(url)
     figures.add(
@@ -613,6 +718,19 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--tiny", action="store_true", help="2,000 cases on 2,000 cells")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the kept databases of these sizes (after migrating them to --revision), "
+        "without generating, the sizes interleaved query by query",
+    )
+    parser.add_argument("--revision", default="head", help="with --reuse: migrate to this first")
+    parser.add_argument(
+        "--intake-samples", type=int, default=500, help="intake requests per size (p99)"
+    )
+    parser.add_argument(
+        "--queries", help=f"comma list of the query groups to run (default all: {GROUPS})"
+    )
     parser.add_argument("--out", type=Path, help="also write the figures to this markdown file")
     parser.add_argument(
         "--deadline",
@@ -621,10 +739,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.tiny:
-        args.cases, args.cells, args.samples = "2000", 2000, 3
+        args.cases, args.cells, args.samples, args.intake_samples = "2000", 2000, 3, 15
     figures = Figures(args.out)
     figures.add(f"# bench/scale.py --cases {args.cases} --cells {args.cells}")
     sizes_asked = [int(n) for n in args.cases.split(",")]
+    if args.reuse:
+        reuse(sizes_asked, args, figures)
+        return
     seconds_per_case = 0.0
     for cases in sizes_asked:
         if args.deadline and seconds_per_case:
@@ -643,6 +764,65 @@ def main() -> None:
         run_size(cases, args, figures)
         seconds_per_case = (time.perf_counter() - started) / cases
         table(figures)
+
+
+def sampling(args: argparse.Namespace) -> Sampling:
+    groups = frozenset(args.queries.split(",")) if args.queries else frozenset(GROUPS)
+    unknown = groups - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"--queries: unknown {', '.join(sorted(unknown))} (known: {GROUPS})")
+    return Sampling(args.samples, args.intake_samples, max(3, args.samples // 10), groups)
+
+
+def kept_users(url: str) -> dict[str, int]:
+    """The bench users of a kept database, by role."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT substr(username, 7), id FROM app_user WHERE username LIKE 'scale-%'")
+        ).all()
+    engine.dispose()
+    return {role: user_id for role, user_id in rows}
+
+
+def reuse(sizes_asked: list[int], args: argparse.Namespace, figures: Figures) -> None:
+    """The kept databases migrated to --revision (timed: the later migrations on millions of
+    cases), then measured together, the sizes interleaved."""
+    databases: dict[int, tuple[str, dict[str, int]]] = {}
+    for cases in sizes_asked:
+        url = (
+            database_url(cases)
+            if not os.environ.get("BENCH_DATABASE_URL")
+            else (os.environ["BENCH_DATABASE_URL"])
+        )
+        started = time.perf_counter()
+        migrate(url, args.revision)
+        migrated_s = time.perf_counter() - started
+        engine = create_engine(url)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            analysed = time.perf_counter()
+            connection.execute(text("ANALYZE event_case"))
+            analyse_s = time.perf_counter() - analysed
+            revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+        engine.dispose()
+        figures.add(
+            f"- {cases:,} cases ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC): migrated to "
+            f"{revision} in {migrated_s:.1f} s (+ ANALYZE event_case {analyse_s:.1f} s)"
+        )
+        databases[cases] = (url, kept_users(url))
+    found = measure_all(databases, sampling(args))
+    sizes_run = sorted(found)
+    figures.add(
+        f"\n| query (interleaved; samples: {args.samples}, intake {args.intake_samples}, "
+        f"common terms {sampling(args).common}) | "
+        + " | ".join(f"{n:,}" for n in sizes_run)
+        + " | ratio largest/smallest |"
+    )
+    figures.add("| --- |" + " ---: |" * (len(sizes_run) + 1))
+    for key in found[sizes_run[0]]:
+        values = [found[n][key] for n in sizes_run]
+        ratio = values[-1] / (values[0] or 1)
+        figures.add(f"| {key} | " + " | ".join(f"{v:,.2f}" for v in values) + f" | {ratio:.2f} |")
 
 
 def deadline_at(value: str) -> datetime:

@@ -44,6 +44,8 @@ metadata: MetaData = Base.metadata
 MIGRATION_ONLY_INDEXES = frozenset(
     {
         "ix_event_case_search",
+        # Intake's duplicate search: open cases by place (migration 2026-12-06_scale_queries).
+        "ix_event_case_open_geom",
         # Partial indexes of the work lists (migration 2026-12-06_index_the_work_lists).
         "ix_event_case_waiting_by_urgency",
         "ix_event_case_held_by_deadline",

@@ -31,7 +31,7 @@ from events.intake.statements import (
     PlaceOfReport,
 )
 from events.intake.submission import Submission
-from events.lifecycle import OPEN_STATUSES, CaseStatus
+from events.lifecycle import CaseStatus
 from events.photos import service as photos
 from events.recurrence import service as recurrence
 from grid import service as grid_service
@@ -41,7 +41,6 @@ from grid.schemas import Located, NotLocated
 DATUMS = {WGS84: "WGS-84", GCJ02: "GCJ-02", BD09: "BD-09"}
 DUPLICATES_SHOWN = 10
 CATEGORIES_HINT = "list the valid ones with GET /api/categories"
-OPEN_STATUS_VALUES = sorted(status.value for status in OPEN_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,6 @@ async def run_intake(
         "lats": [lat],
         "lon": lon,
         "lat": lat,
-        "open_statuses": OPEN_STATUS_VALUES,
         "window_s": settings.duplicate_window_hours * 3600.0,
         "default_radius_m": settings.duplicate_radius_m,
         "limit": DUPLICATES_SHOWN,

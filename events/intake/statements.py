@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from components import matching
+from events.lifecycle import OPEN_STATUSES
 from grid import service as grid_service
+
+# The open statuses as SQL literals: the duplicate search's condition then implies the predicate
+# of the partial index of open cases by place (ix_event_case_open_geom, migration
+# 2026-12-06_scale_queries) in every plan, also the generic plan of the prepared statement.
+OPEN_STATUSES_SQL = ", ".join(
+    f"'{value}'" for value in sorted(status.value for status in OPEN_STATUSES)
+)
 
 CATEGORY_OF_REPORT = """
     SELECT id, code, name_en, retired_at, duplicate_radius_m, kind, component_radius_m
@@ -85,7 +93,7 @@ INTAKE = f"""
         FROM categories category, point, event_case c
         WHERE (SELECT count(*) FROM categories) = 1
           AND c.category_id = category.id
-          AND c.status = ANY(%(open_statuses)s) AND c.merged_into_id IS NULL
+          AND c.status IN ({OPEN_STATUSES_SQL}) AND c.merged_into_id IS NULL
           AND c.created_at >= now() - make_interval(secs => %(window_s)s)
           AND c.geom && ST_Expand(point.geom,
                 coalesce(category.duplicate_radius_m, %(default_radius_m)s)
@@ -100,7 +108,7 @@ INTAKE = f"""
                ST_Distance(c.geom::geography, point.geom::geography) AS distance_m
         FROM matched_component m, point, event_case c
         WHERE c.component_id = m.id
-          AND c.status = ANY(%(open_statuses)s) AND c.merged_into_id IS NULL
+          AND c.status IN ({OPEN_STATUSES_SQL}) AND c.merged_into_id IS NULL
         ORDER BY c.created_at DESC, c.id
         LIMIT %(limit)s
     ),

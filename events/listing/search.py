@@ -15,6 +15,14 @@ common trigrams of its first letter, and a search read most of the index). A tri
 looks like a match across a misaligned boundary is removed by the ILIKE on the text itself.
 The database function `case_search_key` (migration 2026-12-06) and `search_key` here spell
 alike; a test keeps them so.
+
+The index holds each case's trigrams as an array (`show_trgm` of the key, GIN array_ops;
+migration 2026-12-06_scale_queries), and a query asks for the cases whose array contains every
+trigram inside the query's words (`search_trigrams`): containment is exact, so the index's
+answer needs no recheck, where pg_trgm's LIKE support rechecks every candidate by computing the
+key again (tens of microseconds a row: at ten million cases a common address's thousands of
+candidates cost more than the rest of the search). The ILIKE on the text itself still confirms
+that the words stand side by side.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ SEARCH_MAX_CHARS = 100
 CASE_NUMBER = re.compile(r"\d{8}-\d{1,8}")
 AREA_CODE = re.compile(r"\d{6}(?:\d{3}){0,3}")
 CATEGORY_CODE = re.compile(r"\d{2,6}")
+# pg_trgm's words in a key (its letters and digits: the key is ASCII, lower case).
+KEY_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class SearchTerms:
     report_uuid: uuid.UUID | None
     area_code: str | None
     category_code: str | None
+    # The trigrams the index is asked for; None: every one of the query's (search_trigrams).
+    trigrams: tuple[str, ...] | None = None
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -71,3 +83,15 @@ def _spelled(character: str) -> str:
 def search_key(text: str) -> str:
     """The text as the index spells it: ASCII lower-cased, every other character three letters."""
     return "".join(_spelled(character) for character in text)
+
+
+def search_trigrams(text: str) -> list[str]:
+    """The trigrams every case whose key contains the query's key has: those inside the query's
+    words (pg_trgm's padded trigrams of a word's ends would also require the word to end there).
+    Empty when the query is shorter than a trigram (one Chinese character is one)."""
+    found = {
+        word[start : start + 3]
+        for word in KEY_WORD.findall(search_key(text))
+        for start in range(len(word) - 2)
+    }
+    return sorted(found)

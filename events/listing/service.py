@@ -11,6 +11,7 @@ short it already shows the total, and the count is skipped.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
@@ -29,11 +30,15 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     union_all,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
-from sqlalchemy.types import BigInteger
+from sqlalchemy.types import BigInteger, Text
 
 from citygrid.accounts.models import Department
 from citygrid.accounts.roles import Principal
@@ -47,7 +52,7 @@ from events.listing.schemas import (
     PublicCaseItem,
     PublicCasePage,
 )
-from events.listing.search import SearchTerms, search_key
+from events.listing.search import SearchTerms, search_trigrams
 from events.models import Case, CaseAssignment, CaseTransition, Category, Report
 from events.visibility import Relation, relations_seen, sees_every_case
 from grid.bbox import BBox
@@ -260,35 +265,70 @@ def _bbox_condition(bbox: BBox) -> ColumnElement[bool]:
     return func.ST_Intersects(Case.geom, envelope)
 
 
-def search_condition(terms: SearchTerms) -> ColumnElement[bool]:
-    """Cases matching any reading of a search query, each reading through its own index
-    (united ids, not an OR of conditions the planner could only test row by row)."""
-    text = func.coalesce(Case.address, "") + " " + Case.description
+def search_text() -> ColumnElement[str]:
+    """A case's searched text, written as the index's expression is (its constants literal, so
+    a generic plan still matches the index)."""
+    return (
+        func.coalesce(Case.address, literal_column("''"))
+        + literal_column("' '")
+        + (Case.description)
+    )
+
+
+def text_condition(query: str, trigrams: tuple[str, ...] | None = None) -> ColumnElement[bool]:
+    """Cases whose address or description contains the query (case-insensitively): the
+    trigram index narrows (exactly: every trigram asked for in the case's key, no recheck;
+    by default every trigram of the query's words), ILIKE on the text itself confirms. A query
+    shorter than one trigram has only the ILIKE."""
+    text = search_text()
+    confirmed = text.icontains(query, autoescape=True)
+    trigrams = tuple(search_trigrams(query)) if trigrams is None else trigrams
+    if not trigrams:
+        return confirmed
+    indexed = func.show_trgm(func.case_search_key(text)).op("@>")(
+        bindparam(None, list(trigrams), type_=ARRAY(Text))
+    )
+    return and_(indexed, confirmed)
+
+
+def _other_readings(terms: SearchTerms) -> list[ColumnElement[bool]]:
+    """Every reading of a query but its words, each a condition on the case row."""
     category_named = select(Category.id).where(
         or_(
             Category.name_zh.icontains(terms.text, autoescape=True),
             Category.name_en.icontains(terms.text, autoescape=True),
         )
     )
-    matches: list[Select[Any]] = [
-        # The key narrows by the trigram index; ILIKE on the text itself confirms.
-        select(Case.id).where(
-            func.case_search_key(text).contains(search_key(terms.text), autoescape=True),
-            text.icontains(terms.text, autoescape=True),
-        ),
-        select(Case.id).where(Case.category_id.in_(category_named)),
-    ]
+    readings: list[ColumnElement[bool]] = [Case.category_id.in_(category_named)]
     if terms.number is not None:
-        matches.append(select(Case.id).where(Case.number == terms.number))
+        readings.append(Case.number == terms.number)
     if terms.report_uuid is not None:
-        matches.append(select(Report.case_id).where(Report.report_uuid == terms.report_uuid))
+        reported = select(Report.case_id).where(Report.report_uuid == terms.report_uuid)
+        readings.append(Case.id.in_(reported))
     if terms.area_code is not None:
         cells = select(GridCell.id).where(_code_prefix(GridCell.code, terms.area_code))
-        matches.append(select(Case.id).where(Case.cell_id.in_(cells)))
+        readings.append(Case.cell_id.in_(cells))
     if terms.category_code is not None:
         coded = select(Category.id).where(_code_prefix(Category.code, terms.category_code))
-        matches.append(select(Case.id).where(Case.category_id.in_(coded)))
+        readings.append(Case.category_id.in_(coded))
+    return readings
+
+
+def search_condition(terms: SearchTerms) -> ColumnElement[bool]:
+    """Cases matching any reading of a search query, each reading through its own index
+    (united ids, not an OR of conditions the planner could only test row by row)."""
+    matches: list[Select[Any]] = [select(Case.id).where(text_condition(terms.text, terms.trigrams))]
+    matches += [select(Case.id).where(reading) for reading in _other_readings(terms)]
     return Case.id.in_(union_all(*matches))
+
+
+def search_filter(terms: SearchTerms) -> ColumnElement[bool]:
+    """The same readings as one condition tested row by row: for a walk of the newest cases
+    that stops at a page, when the query is too common for its index to pay (a sixth of all
+    cases match a street's name: the walk reads a few hundred rows for a page, the index would
+    read every match to rank them)."""
+    words = search_text().icontains(terms.text, autoescape=True)
+    return or_(words, *_other_readings(terms))
 
 
 def light_condition(light: str) -> ColumnElement[bool]:
@@ -401,19 +441,75 @@ def after_condition(sort: CaseSort, values: list[Any]) -> ColumnElement[bool]:
 
 # A search's matches, when at most this many, are read once: the page and the total come from
 # that one read instead of the search running twice (the trigram index is the dear part).
-SEARCH_IDS_MAX = 5_000
+SEARCH_IDS_MAX = 10_000
+
+
+# A trigram in more than this share of all cases narrows a search too little to be worth its
+# index entries (every address has "号", most "大街" or "路": at ten million cases the index
+# would walk millions of entries to confirm what every candidate has); the rarer ones do.
+COMMON_TRIGRAM_SHARE = 0.3
+TRIGRAM_SHARES = """
+    SELECT e.trigram, s.most_common_elem_freqs[e.n]
+    FROM pg_stats s,
+         unnest(CAST(CAST(s.most_common_elems AS text) AS text[])) WITH ORDINALITY e(trigram, n)
+    WHERE s.schemaname = current_schema() AND s.tablename = 'ix_event_case_search'
+      AND e.trigram = ANY(CAST(:trigrams AS text[]))
+"""
+
+
+def trigram_shares(session: Session, trigrams: list[str]) -> dict[str, float]:
+    """The share of cases having each of these trigrams, for those common enough to be in the
+    search index's statistics (ANALYZE keeps its most common elements)."""
+    rows = session.execute(sql_text(TRIGRAM_SHARES), {"trigrams": trigrams}).all()
+    return {trigram: float(share) for trigram, share in rows}
+
+
+def narrowed(session: Session, terms: SearchTerms) -> SearchTerms:
+    """The query with the trigrams the index is asked for: all but the common ones (at least
+    the least common one stays)."""
+    trigrams = search_trigrams(terms.text)
+    if len(trigrams) < 2:
+        return terms
+    shares = trigram_shares(session, trigrams)
+    kept = [trigram for trigram in trigrams if shares.get(trigram, 0.0) <= COMMON_TRIGRAM_SHARE]
+    if not kept:
+        kept = [min(trigrams, key=lambda trigram: shares[trigram])]
+    return replace(terms, trigrams=tuple(kept))
+
+
+# Memory for a search's bitmaps: at ten million cases a term a sixth of all cases match marks
+# every page of event_case, which in a few MB turns the bitmap lossy, and every row of a lossy
+# page is rechecked by computing its search key (minutes); 64 MB keeps a million pages exact.
+SEARCH_WORK_MEM = "64MB"
+
+
+def _reading_selects(others: ColumnElement[bool], terms: SearchTerms) -> list[Select[Any]]:
+    """Each reading's matching ids within the other conditions, through its own index."""
+    readings = [text_condition(terms.text, terms.trigrams), *_other_readings(terms)]
+    return [select(Case.id).where(others, reading) for reading in readings]
 
 
 def searched_ids(
-    session: Session, where: ColumnElement[bool]
-) -> tuple[ColumnElement[bool], int | None]:
-    """The search's matching ids as the condition, with their number, when few enough;
-    otherwise the condition as it was and no total (it is counted as usual)."""
-    ids = session.scalars(select(Case.id).where(where).limit(SEARCH_IDS_MAX + 1)).all()
-    if len(ids) > SEARCH_IDS_MAX:
-        return where, None
-    matched = bindparam("searched_ids", list(ids), type_=ARRAY(BigInteger))
-    return Case.id == any_(matched), len(ids)
+    session: Session, others: ColumnElement[bool], terms: SearchTerms
+) -> list[int] | None:
+    """The ids of the cases matching the search within the other conditions, when at most
+    SEARCH_IDS_MAX; None when more. The readings' ids are read one after the other up to
+    SEARCH_IDS_MAX + 1 rows (UNION ALL under the limit stops reading there; a UNION would
+    first gather every match of a common term to remove duplicates)."""
+    session.execute(select(func.set_config("work_mem", SEARCH_WORK_MEM, True)))
+    # JIT would compile the search's statements (the planner's estimate of a text reading is
+    # high): tens of milliseconds for queries that take about as long.
+    session.execute(select(func.set_config("jit", "off", True)))
+    united = union_all(*_reading_selects(others, terms)).limit(SEARCH_IDS_MAX + 1)
+    rows = session.scalars(united).all()
+    return None if len(rows) > SEARCH_IDS_MAX else sorted(set(rows))
+
+
+def count_searched(session: Session, others: ColumnElement[bool], terms: SearchTerms) -> int:
+    """The number of cases matching the search within the other conditions: the readings' ids
+    united (each through its index), not joined back to the cases one by one."""
+    united = union(*_reading_selects(others, terms)).subquery()
+    return int(session.scalar(select(func.count()).select_from(united)) or 0)
 
 
 def count_cases(session: Session, where: ColumnElement[bool]) -> int:
@@ -472,7 +568,18 @@ def list_cases(
     where = where_clause(principal, filters)
     known_total = None
     if filters.search is not None:
-        where, known_total = searched_ids(session, where)
+        terms = narrowed(session, filters.search)
+        others = where_clause(principal, replace(filters, search=None))
+        ids = searched_ids(session, others, terms)
+        if ids is not None:  # few: the page and the total from that one read
+            where = Case.id == any_(bindparam("searched_ids", ids, type_=ARRAY(BigInteger)))
+            known_total = len(ids)
+        else:
+            # A common query: counted through its indexes; newest first, paged by a walk of
+            # the newest cases that stops at the page.
+            known_total = count_searched(session, others, terms)
+            newest_first = sort is CaseSort.CREATED_AT_DESC
+            where = and_(others, search_filter(terms) if newest_first else search_condition(terms))
     offset = (page - 1) * page_size if after is None else 0
     found = case_page(
         session,

@@ -26,6 +26,8 @@ from citygrid.cli import migrate
 from citygrid.rate_limit import SlidingWindowLimiter
 from citygrid.settings import get_settings, settings_dependency
 from events.intake.service import city_today
+from events.intake.statements import INTAKE, OPEN_STATUSES_SQL
+from events.lifecycle import OPEN_STATUSES
 from events.models import Case, CaseTransition, Category, Report
 from grid.geometry import gcj02_to_bd09, wgs84_to_gcj02
 from tests.conftest import throwaway_database
@@ -292,6 +294,19 @@ def test_closed_or_old_cases_are_not_candidates(
     first = post(report_body(category, centre_of(CELL_NW))).json()
     session.execute(text(aging_sql), {"id": first["case_id"]})
     assert post(report_body(category, centre_of(CELL_NW))).json()["duplicate_candidates"] == []
+
+
+def test_the_duplicate_search_names_the_open_statuses_of_the_partial_index(
+    session: Session,
+) -> None:
+    """Intake writes the open statuses as literals, the ones the partial index of open cases by
+    place was made with: its condition implies the index's predicate in every plan."""
+    definition = session.scalar(
+        text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_event_case_open_geom'")
+    )
+    assert definition is not None and "merged_into_id IS NULL" in definition
+    assert set(re.findall(r"'([a-z_]+)'", definition)) == {s.value for s in OPEN_STATUSES}
+    assert f"c.status IN ({OPEN_STATUSES_SQL}) AND c.merged_into_id IS NULL" in INTAKE
 
 
 # --- anonymous citizens --------------------------------------------------------------------

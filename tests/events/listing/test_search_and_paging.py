@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from events.listing import service as listing_service
 from events.listing.schemas import CaseSort
-from events.listing.search import parse_search, search_key
-from events.listing.service import search_condition
+from events.listing.search import parse_search, search_key, search_trigrams
+from events.listing.service import search_condition, search_text, text_condition
 from events.models import Case, Report
 from tests.events.listing.support import World, seed_world
 from tests.grid.places import CELL_NE
@@ -41,9 +42,50 @@ def found(client: TestClient, world: World, query: str, **params: Any) -> set[st
 
 
 def test_the_search_key_in_python_spells_like_the_database_function(session: Session) -> None:
-    for sample in ("王府井大街 12号", "Broken_Manhole 100%", "𠀋 emoji 🙂 ，。"):
+    for sample in ("王府井大街 12号", "Broken_Manhole 100%", "𠀋 emoji 🙂 ，。", "", "ab"):
         in_database = session.scalar(text("SELECT case_search_key(:t)"), {"t": sample})
         assert in_database == search_key(sample)
+        # A query's trigrams are pg_trgm's of its key, less the padded ones of the words' ends.
+        of_key = session.scalar(text("SELECT show_trgm(case_search_key(:t))"), {"t": sample})
+        assert search_trigrams(sample) == sorted(t for t in of_key if " " not in t)
+
+
+# Texts and queries on which the indexed search must agree with a plain ILIKE: Chinese and
+# ASCII, case, digits, punctuation, a phrase across the address and the description, words
+# whose trigrams all occur but apart, and queries shorter than a trigram.
+VARIED_TEXTS = (
+    ("东城区东四北大街 12 号", "井盖破损，行人绊倒 broken manhole"),
+    ("王府井大街 150号", "路灯不亮，夜间照明不足"),
+    ("东四北大街 150号", "路边垃圾堆积，无人清理 Rubbish"),
+    (None, "共享单车乱停放堵住人行道 (12号楼)"),
+    ("前门大街 1号", "北大街的井盖 MANHOLE-12"),
+    ("朝阳门内大街 30号", "大街东四北 号150 墙面乱贴小广告"),
+)
+VARIED_QUERIES = (
+    "东四北大街", "东四北大街 150号", "150号", "12 号", "大街", "井盖破损", "井", "王府井",
+    "manhole", "MANHOLE-12", "Rubbish", "号 井盖", "12号楼", "(12", "北大街的", "bro", "b",
+    "150", "50", "东四北 号", "1号", "， 无人", "西直门",
+)  # fmt: skip
+
+
+def test_the_indexed_search_finds_what_a_plain_ilike_finds(session: Session, world: World) -> None:
+    """The exact trigram index (array containment, no recheck) and ILIKE alone agree, the index
+    really read (sequential scans off)."""
+    cases = [world.cases[name] for name in ("c1", "c2", "c3", "c4", "c5", "c6")]
+    for case, (address, description) in zip(cases, VARIED_TEXTS, strict=True):
+        case.address, case.description = address, description
+    session.flush()
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    ids = {case.id for case in cases}
+    for query in VARIED_QUERIES:
+        indexed = set(session.scalars(select(Case.id).where(text_condition(query)))) & ids
+        plain = set(
+            session.scalars(select(Case.id).where(search_text().icontains(query, autoescape=True)))
+        )
+        assert indexed == plain & ids, query
+    east_four = select(Case.id).where(text_condition("东四北大街"))
+    assert set(session.scalars(east_four)) & ids == {cases[0].id, cases[2].id}
+    assert search_trigrams("井") and not search_trigrams("b")
 
 
 def test_a_case_is_found_by_chinese_words_of_its_address_or_description(
@@ -80,6 +122,50 @@ def test_a_case_is_found_by_number_report_uuid_cell_code_and_category(
     assert found(client, world, "0201") == {"c3", "c4", "c6"}
     assert found(client, world, "井盖") == {"c3", "c4", "c6"}  # the category's name
     assert found(client, world, "Manhole cover") == {"c3", "c4", "c6"}
+
+
+def test_a_common_query_pages_newest_first_with_the_same_answers(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SEARCH_IDS_MAX matches a query newest first is counted through its index and paged
+    by a walk of the newest cases (its readings tested row by row): the same cases, the same
+    totals, page by page."""
+    queries = ("东四北大街", "井盖", "0201", "路灯", CELL_NE.code, world.cases["c3"].number)
+    expected = {query: found(client, world, query) for query in queries}
+    monkeypatch.setattr(listing_service, "SEARCH_IDS_MAX", 0)
+    for query in queries:
+        assert found(client, world, query) == expected[query], query
+    headers = world.headers("dispatcher")
+    params: dict[str, Any] = {"q": "井盖", "page_size": 1, "sort": "-created_at"}
+    walked: list[str] = []
+    while True:
+        body = client.get("/api/cases", params=params, headers=headers).json()
+        assert body["total"] == 3
+        walked += world.names(body)
+        if body["next_cursor"] is None:
+            break
+        params["after"] = body["next_cursor"]
+    assert set(walked) == expected["井盖"] and len(walked) == 3
+
+
+def test_common_trigrams_are_left_to_the_ilike_with_the_same_answers(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch, session: Session
+) -> None:
+    """Trigrams most cases have are not asked of the index (the statistics say which); the
+    answers stay those of every trigram, and the least common trigram is always asked."""
+    queries = ("东四北大街", "12 号", "井盖破损", "路灯", "BROKEN manhole")
+    expected = {query: found(client, world, query) for query in queries}
+
+    def all_but_the_first_common(_: Session, trigrams: list[str]) -> dict[str, float]:
+        return {trigram: 0.5 + n / 100 for n, trigram in enumerate(trigrams)}
+
+    monkeypatch.setattr(listing_service, "trigram_shares", all_but_the_first_common)
+    for query in queries:
+        assert found(client, world, query) == expected[query], query
+    terms = parse_search("井盖破损")
+    assert terms is not None
+    asked = listing_service.narrowed(session, terms).trigrams
+    assert asked is not None and list(asked) == search_trigrams("井盖破损")[:1]
 
 
 def test_search_combines_with_the_other_filters(client: TestClient, world: World) -> None:
