@@ -40,7 +40,8 @@ DEVICE_STATUSES = ("active", "maintenance", "retired")
 ALARM_KINDS = ("alarm", "recovery", "offline", "online")
 # What became of an alarm: it filed a case, folded into an open one, waits for review, was
 # confirmed or rejected there, was held (damped, device in maintenance), or found no case to
-# attach to (a recovery without an open case).
+# attach to (a recovery without an open case); 'pending': it owes a case that the worker's
+# second transaction files (or folds it into) right after the batch is committed.
 ALARM_OUTCOMES = (
     "filed",
     "folded",
@@ -52,6 +53,7 @@ ALARM_OUTCOMES = (
     "attached",
     "unattached",
     "unfiled",
+    "pending",
 )
 CASE_REASONS = ("alarm", "offline")
 VERIFICATIONS = ("pending", "passed", "failed")
@@ -171,6 +173,9 @@ class SensingAlarm(Base):
         ),
         Index("ix_sensing_alarm_review", "id", postgresql_where=text("outcome = 'review'")),
         Index("ix_sensing_alarm_device_at", "device_id", "at"),
+        Index(
+            "ix_sensing_alarm_pending", "device_id", postgresql_where=text("outcome = 'pending'")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -211,6 +216,7 @@ class SensingCase(Base):
             name="verification_known",
         ),
         Index("ix_sensing_case_device_reason", "device_id", "reason"),
+        Index("ix_sensing_case_dispatch_owed", "case_id", postgresql_where=text("dispatch_owed")),
     )
 
     case_id: Mapped[int] = mapped_column(ForeignKey("event_case.id"), primary_key=True)
@@ -226,6 +232,8 @@ class SensingCase(Base):
     window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verification: Mapped[str | None] = mapped_column(String(16))
     verification_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Filed by intake, still to be filed (立案) and dispatched by the sensing account.
+    dispatch_owed: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 __all__ = [

@@ -86,6 +86,7 @@ class RuleEvent:
     message_id: str
     metric: str | None = None
     value: float | None = None
+    per_metric: bool = False  # raised by a rule on one metric of a reading (not a device's alarm)
 
 
 def apply_telemetry(
@@ -114,32 +115,51 @@ def apply_telemetry(
             if held and not metric.alarmed:
                 metric.alarmed = True
                 state.flips.append(at)
-                events.append(RuleEvent("alarm", at, message_id, rule.metric, value))
+                events.append(RuleEvent("alarm", at, message_id, rule.metric, value, True))
         else:
             metric.over_since = None
             if metric.alarmed:
                 metric.alarmed = False
                 state.flips.append(at)
-                events.append(RuleEvent("recovery", at, message_id, rule.metric, value))
+                events.append(RuleEvent("recovery", at, message_id, rule.metric, value, True))
     return events
 
 
 def apply_alarm_message(
-    state: DeviceState, *, at: datetime, message_id: str, recovery: bool
+    state: DeviceState,
+    *,
+    at: datetime,
+    message_id: str,
+    recovery: bool,
+    values: Mapping[str, float] | None = None,
+    metrics: Iterable[str] = (),
 ) -> RuleEvent:
     """A device's own alarm (or recovery) message: always an event; a flip when it changes the
-    device's alarm state."""
+    device's alarm state. The value it carries is the event's: the first of the type's
+    `metrics` present in `values`, else its first value."""
     if state.last_at is None or at > state.last_at:
         state.last_at = at
+    metric, value = carried_value(values or {}, metrics)
     if recovery:
         if state.alarmed:
             state.flips.append(at)
         state.alarmed = False
-        return RuleEvent("recovery", at, message_id)
+        return RuleEvent("recovery", at, message_id, metric, value)
     if not state.alarmed:
         state.flips.append(at)
     state.alarmed = True
-    return RuleEvent("alarm", at, message_id)
+    return RuleEvent("alarm", at, message_id, metric, value)
+
+
+def carried_value(
+    values: Mapping[str, float], metrics: Iterable[str]
+) -> tuple[str | None, float | None]:
+    for name in metrics:
+        if name in values:
+            return name, values[name]
+    for name, value in values.items():
+        return name, value
+    return None, None
 
 
 def is_flapping(state: DeviceState, *, now: datetime, flips: int, window: timedelta) -> bool:

@@ -22,6 +22,7 @@ import aiomqtt
 
 from citygrid.broker import MqttAddress
 from sensing.messages import MessageKind, topic_for
+from sensing.worker import BufferedReads
 
 PUBLISH_TIMEOUT_S = 5.0  # an acknowledgement later than this: the connection is taken as lost
 
@@ -116,17 +117,19 @@ async def publish_all(
                     on_progress(done)
 
     while waiting:
+        client = aiomqtt.Client(
+            address.host,
+            address.port,
+            username=address.username,
+            password=address.password,
+            identifier=client_id,
+            max_inflight_messages=in_flight,
+            keepalive=30,
+            tls_params=aiomqtt.TLSParameters() if address.tls else None,
+        )
+        BufferedReads(client._client)  # the PUBACKs read in chunks, as the worker reads
         try:
-            async with aiomqtt.Client(
-                address.host,
-                address.port,
-                username=address.username,
-                password=address.password,
-                identifier=client_id,
-                max_inflight_messages=in_flight,
-                keepalive=30,
-                tls_params=aiomqtt.TLSParameters() if address.tls else None,
-            ) as client:
+            async with client:
                 client.pending_calls_threshold = in_flight * 2
                 async with asyncio.TaskGroup() as lanes:
                     for _ in range(in_flight):

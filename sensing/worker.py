@@ -16,6 +16,16 @@ since aiomqtt always acknowledges on receipt). So:
   `ingest_batch` recognises them by (device id, message id) as duplicates: stored once.
 
 At-least-once delivery plus storage that is idempotent by message id is exactly-once storage.
+
+A new case is not filed in the batch's transaction (intake, the routing and the FILE and
+DISPATCH actions cost ~10 ms a case, and every alarm of the batch would wait for them): the
+batch stores an alarm that owes a case as 'pending', is committed and acknowledged, and the
+filer beside the consumer files the owed cases right after, each few in a transaction of its
+own (the first alarm of an episode files, the later ones, of that batch or of batches stored
+meanwhile, fold into it), then files (立案) and dispatches the new cases a few at a time while
+no alarm owes one. The pending row is the durable record of the debt: a worker killed between
+the two transactions leaves it, and the filer runs at start and every
+``sensing_offline_check_s``, so the next worker files it; one filer at a time (an advisory lock).
 A refused message (bad topic, bad JSON, a missing field) is counted, logged once per reason
 without its contents, and acknowledged: redelivering it would refuse it again.
 
@@ -31,24 +41,29 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import aiomqtt
 import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
 from citygrid import db
 from citygrid.broker import MqttAddress
-from citygrid.settings import Settings
+from citygrid.settings import Settings, get_settings
 from dispatch.scheduler import database_gone
 from sensing import ingest
+from sensing.alarms import filing
 from sensing.messages import KINDS, TOPIC_PREFIX, DeviceMessage, MessageRefused, parse_message
 
 logger = logging.getLogger(__name__)
@@ -59,13 +74,37 @@ RECONNECT_FIRST_S = 0.2
 DATABASE_RETRY_FIRST_S = 0.2
 DATABASE_RETRY_MAX_S = 5.0
 SUMMARY_EVERY_S = 60.0
+FILE_OWED_PER_TRANSACTION = 200  # owed alarms looked at per filing transaction…
+CASES_PER_TRANSACTION = 4  # …which ends after filing this many (each case is seen sooner)
+DISPATCH_PER_TRANSACTION = 2  # owed dispatches per transaction (new filings go first)
+DISPATCH_IDLE_S = 0.2  # dispatching waits until no alarm came owing a case for this long…
+DISPATCH_EVERY_S = 0.5  # …or this long after its last slice (so it never starves)
+FILER_RETRY_S = 1.0
 
+T = TypeVar("T")
 Ingest = Callable[[Session, Sequence[DeviceMessage]], ingest.IngestResult]
 OpenSession = Callable[[], AbstractContextManager[Session]]
 
 
 def ingest_now(session: Session, messages: Sequence[DeviceMessage]) -> ingest.IngestResult:
-    return ingest.ingest_batch(session, messages, now=datetime.now(UTC))
+    return ingest.ingest_batch(session, messages, now=datetime.now(UTC), file_later=True)
+
+
+def file_owed_now(session: Session, part: int) -> ingest.OwedResult:
+    return ingest.file_owed(
+        session,
+        now=datetime.now(UTC),
+        limit=FILE_OWED_PER_TRANSACTION,
+        max_cases=CASES_PER_TRANSACTION,
+        part=part,
+    )
+
+
+def dispatch_owed_now(session: Session) -> int:
+    settings = get_settings()
+    return filing.dispatch_owed(
+        session, now=datetime.now(UTC), settings=settings, limit=DISPATCH_PER_TRANSACTION
+    )
 
 
 @dataclass
@@ -79,6 +118,8 @@ class WorkerStats:
     alarms: int = 0
     cases_filed: int = 0
     folded: int = 0
+    owed: int = 0  # alarms stored owing a case (filed or folded right after the batch)
+    dispatched: int = 0  # device cases filed (立案) and dispatched after they were filed
     refused: Counter[str] = field(default_factory=Counter)  # by "field: reason"
     connections: int = 0
 
@@ -88,13 +129,19 @@ class WorkerStats:
         self.alarms += result.alarms
         self.cases_filed += result.cases_filed
         self.folded += result.folded
+        self.owed += result.pending
+
+    def settled(self, result: ingest.OwedResult) -> None:
+        self.cases_filed += result.cases_filed
+        self.folded += result.folded
 
     def summary(self) -> str:
         refused = sum(self.refused.values())
         return (
             f"{self.received} messages in {self.batches} batches: {self.stored} stored,"
             f" {self.duplicates} duplicates, {refused} refused; {self.alarms} alarms,"
-            f" {self.cases_filed} cases filed, {self.folded} folded into open cases"
+            f" {self.cases_filed} cases filed ({self.dispatched} dispatched), {self.folded}"
+            " folded into open cases"
         )
 
 
@@ -173,6 +220,22 @@ class DatabaseWatch:
             logger.info("sensing worker: the database answers again; ingest resumes")
 
 
+def worker_sessions(settings: Settings) -> OpenSession:
+    """The worker's sessions: an engine of its own without the app's pre-ping (a round trip per
+    checkout, one per batch here); a connection that died is found by the batch's statement,
+    the batch retried (unacknowledged meanwhile) and the connection replaced by the pool. Its
+    statements take the generic plan once psycopg prepared them, like the app's hot paths
+    (`citygrid.db`): intake's statement re-planned for every case was half its time."""
+    engine = create_engine(
+        settings.resolved_database_url(),
+        pool_size=2 + ingest.OWED_PARTS,
+        pool_recycle=3600,
+        connect_args={"options": "-c plan_cache_mode=force_generic_plan"},
+    )
+    event.listen(engine, "connect", db.without_jit)
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
 def commit_batch(
     messages: Sequence[DeviceMessage], ingest_batch: Ingest, open_session: OpenSession
 ) -> ingest.IngestResult:
@@ -181,6 +244,57 @@ def commit_batch(
         result = ingest_batch(session, messages)
         session.commit()
     return result
+
+
+def commit_step(step: Callable[[Session], T], open_session: OpenSession) -> T:
+    """One step of the filer in a transaction of its own (runs in a worker thread)."""
+    with open_session() as session:
+        result = step(session)
+        session.commit()
+    return result
+
+
+class BufferedReads:
+    """paho reads a packet with three or four recv() calls (its command byte, the remaining
+    length byte by byte, the rest) and aiomqtt's reader reads one packet each time the event
+    loop reports the socket readable: two thirds of the event loop's time at full speed went
+    to epoll and recv. This reads the socket 64 KiB at a time into a buffer that paho's reads
+    are served from, and reads packets until the buffer is empty (data left in it would wait
+    for the next readiness of the socket, which may never come)."""
+
+    CHUNK = 65536
+
+    def __init__(self, mqtt: paho.Client) -> None:
+        self.mqtt = mqtt
+        self.buffer = bytearray()
+        self.read_one = mqtt.loop_read
+        mqtt._sock_recv = self.recv  # type: ignore[method-assign,assignment]
+        mqtt.loop_read = self.loop_read  # type: ignore[method-assign]
+
+    def recv(self, size: int) -> bytes:
+        if not self.buffer:
+            sock = self.mqtt._sock
+            if sock is None:
+                raise ConnectionError("self._sock is None")
+            try:
+                data = sock.recv(max(size, self.CHUNK))
+            except ssl.SSLWantReadError as error:
+                raise BlockingIOError from error
+            except ssl.SSLWantWriteError as error:
+                self.mqtt._call_socket_register_write()
+                raise BlockingIOError from error
+            if not data:
+                return b""  # the peer closed the connection
+            self.buffer += data
+        part = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return part
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        while True:
+            code = self.read_one(max_packets)
+            if code != MQTTErrorCode.MQTT_ERR_SUCCESS or not self.buffer:
+                return code
 
 
 def connect_properties(receive_maximum: int) -> Properties:
@@ -199,7 +313,11 @@ class IngestWorker:
         ingest_batch: Ingest = ingest_now,
         check_offline: Callable[[], object] | None = None,
         open_session: OpenSession | None = None,
+        file_owed: Callable[[Session, int], ingest.OwedResult] = file_owed_now,
+        dispatch_owed: Callable[[Session], int] = dispatch_owed_now,
     ) -> None:
+        self.file_owed = file_owed
+        self.dispatch_owed = dispatch_owed
         self.open_session = open_session or db.open_session
         self.settings = settings
         self.address = address
@@ -214,9 +332,28 @@ class IngestWorker:
         self.database = DatabaseWatch()
         self.stopping = asyncio.Event()
         self.subscribed = asyncio.Event()  # set once the session's subscriptions are in place
+        # Set when alarms may owe cases: at start (a worker that died between a batch's commit
+        # and its filings owes them still), after a batch that stored some, periodically.
+        self.owed = [asyncio.Event() for _ in range(ingest.OWED_PARTS)]  # one per filer
+        self.owing_at = 0.0  # monotonic time of the last batch with alarms owing cases
+        self.dispatched_at = 0.0  # …and of the last dispatching slice
+        self.owe()
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def may_dispatch(self) -> bool:
+        """Dispatching waits while batches bring alarms that owe cases (filing them goes
+        first), but not longer than DISPATCH_EVERY_S between two slices."""
+        now = time.monotonic()
+        return (
+            now - self.owing_at >= DISPATCH_IDLE_S or now - self.dispatched_at >= DISPATCH_EVERY_S
+        )
+
+    def owe(self) -> None:
+        """Wake the filers: alarms may owe cases."""
+        for owed in self.owed:
+            owed.set()
 
     def client(self) -> aiomqtt.Client:
         address = self.address
@@ -239,6 +376,7 @@ class IngestWorker:
         # aiomqtt has no manual acknowledgement of its own: its paho client acknowledges a
         # QoS 1 message on receipt unless told otherwise; we acknowledge after the commit.
         client._client.manual_ack_set(True)
+        BufferedReads(client._client)
         return client
 
     async def run(self) -> WorkerStats:
@@ -246,6 +384,10 @@ class IngestWorker:
         backoff = RECONNECT_FIRST_S
         offline = asyncio.create_task(self.check_offline_periodically(), name="offline-check")
         summary = asyncio.create_task(self.log_summaries(), name="worker-summary")
+        filers = [
+            asyncio.create_task(self.settle_owed(part), name=f"filer-{part}")
+            for part in range(ingest.OWED_PARTS)
+        ]
         try:
             while not self.stopping.is_set():
                 started = time.monotonic()
@@ -267,7 +409,7 @@ class IngestWorker:
                         await asyncio.wait_for(self.stopping.wait(), backoff)
                     backoff = min(backoff * 2, self.settings.mqtt_reconnect_max_s)
         finally:
-            for task in (offline, summary):
+            for task in (offline, summary, *filers):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -339,6 +481,9 @@ class IngestWorker:
             self.stats.add(result)
             for reason in result.refusals:  # unknown or retired devices
                 self.refusals.count(reason)
+            if result.pending:
+                self.owing_at = time.monotonic()
+                self.owe()  # the filers file them now, beside the next batches
         self.stats.batches += 1
         acknowledge(client, batch)
 
@@ -365,7 +510,15 @@ class IngestWorker:
                 self.refusals.count(f"ingest failed: {type(error).__name__}")
                 total.refused += 1
                 continue
-            for name in ("stored", "duplicates", "refused", "alarms", "cases_filed", "folded"):
+            for name in (
+                "stored",
+                "duplicates",
+                "refused",
+                "alarms",
+                "cases_filed",
+                "folded",
+                "pending",
+            ):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
             total.refusals.extend(result.refusals)
         return total
@@ -391,12 +544,57 @@ class IngestWorker:
             self.database.answered()
             return result
 
+    async def settle_owed(self, part: int) -> None:
+        """The filer, beside the consumer: files the cases that stored alarms owe (each in a
+        transaction of its own, so a case exists as soon as it can), then files (立案) and
+        dispatches the new cases a few at a time while no new alarm owes a case."""
+        failing = False  # logged once until a round succeeds
+        owed_event = self.owed[part]
+
+        def file_owed(session: Session) -> ingest.OwedResult:
+            return self.file_owed(session, part)
+
+        while True:
+            await owed_event.wait()
+            owed_event.clear()
+            try:
+                while True:
+                    owed = await asyncio.to_thread(commit_step, file_owed, self.open_session)
+                    self.stats.settled(owed)
+                    for reason in owed.refusals:
+                        self.refusals.count(reason)
+                    if not owed.more:
+                        break
+                while not owed_event.is_set():
+                    if not self.may_dispatch():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(owed_event.wait(), DISPATCH_IDLE_S)
+                        continue
+                    self.dispatched_at = time.monotonic()
+                    count = await asyncio.to_thread(
+                        commit_step, self.dispatch_owed, self.open_session
+                    )
+                    self.stats.dispatched += count
+                    if count < DISPATCH_PER_TRANSACTION:
+                        break
+            except Exception as error:
+                if database_gone(error):
+                    self.database.went_away(error)
+                elif not failing:
+                    logger.exception("sensing worker: filing owed cases failed; retrying")
+                failing = True
+                await asyncio.sleep(FILER_RETRY_S)
+                owed_event.set()
+            else:
+                failing = False
+
     async def check_offline_periodically(self) -> None:
-        if self.check_offline is None:
-            return
         check = self.check_offline
         while True:
             await asyncio.sleep(self.settings.sensing_offline_check_s)
+            self.owe()  # a filing that failed for a while is retried here too
+            if check is None:
+                continue
             try:
                 await asyncio.to_thread(check)
             except Exception as error:

@@ -15,7 +15,7 @@ from citygrid.console import console, fail
 from citygrid.logs import configure_logging
 from citygrid.settings import Settings, get_settings
 from sensing.alarms.offline import check_offline
-from sensing.worker import IngestWorker, run_until_signalled
+from sensing.worker import IngestWorker, run_until_signalled, worker_sessions
 
 
 def worker(
@@ -54,7 +54,12 @@ def worker(
         highlight=False,
         soft_wrap=True,
     )
-    ingest = IngestWorker(settings, address, check_offline=lambda: offline_round(settings))
+    ingest = IngestWorker(
+        settings,
+        address,
+        check_offline=lambda: offline_round(settings),
+        open_session=worker_sessions(settings),
+    )
     stats = asyncio.run(run_until_signalled(ingest))
     console.print(stats.summary(), highlight=False, soft_wrap=True)
 

@@ -9,6 +9,7 @@ batch, then acknowledges it).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from collections.abc import Coroutine, Sequence
@@ -35,6 +36,7 @@ from events.recurrence import service as recurrence
 from grid.geometry import WGS84
 from sensing.device_types import CategoryRef, DeviceType, device_types
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 REPORT_NAMESPACE = uuid.UUID("8f7c0b2a-51d4-4e0a-9b53-6a1e2f3c4d5e")
 OPEN_STATUS_VALUES = sorted(status.value for status in OPEN_STATUSES)
@@ -115,17 +117,29 @@ def category_id_of(session: Session, ref: CategoryRef) -> int | None:
     return int(found) if found is not None else None
 
 
-def category_for(session: Session, device: Device, event_type: str | None = None) -> int | None:
+def category_for(
+    session: Session,
+    device: Device,
+    event_type: str | None = None,
+    found: dict[CategoryRef, int | None] | None = None,
+) -> int | None:
     """The category the device's cases file as: its own, else (for a type that says so) its
-    component's, else the camera event type's, else the type's default."""
+    component's, else the camera event type's, else the type's default. `found`: the
+    categories looked up so far (a batch asks for the same few many times)."""
     if device.category_id is not None:
         return device.category_id
     kind = device.type
     if kind.category_from_component and device.component_category_id is not None:
         return device.component_category_id
     if event_type is not None and event_type in kind.event_types:
-        return category_id_of(session, kind.event_types[event_type].category)
-    return category_id_of(session, kind.category)
+        ref = kind.event_types[event_type].category
+    else:
+        ref = kind.category
+    if found is None:
+        return category_id_of(session, ref)
+    if ref not in found:
+        found[ref] = category_id_of(session, ref)
+    return found[ref]
 
 
 @dataclass(frozen=True)
@@ -149,11 +163,17 @@ def file_case(
     event_type: str | None = None,
     redetection: bool = False,
     snapshots: Sequence[StoredPhoto] = (),
+    dispatch_now: bool = True,
 ) -> Filed:
     """File the alarm as a report through intake (channel sensor or video), bind the case to
     the device's component, route it (the component's maintainer decides) and remember it as
     the device's case. A replayed UUID answers the earlier case. CitygridError when intake
-    refuses (the device outside the grid, a retired category)."""
+    refuses (the device outside the grid, a retired category).
+
+    With `sensing_auto_dispatch` the case is also filed (立案) and dispatched by the sensing
+    account: at once, or with `dispatch_now=False` later by `dispatch_owed` (the ingest
+    worker's filing path, where a case should exist as soon as possible: the case is marked
+    `dispatch_owed` in the same transaction, so the debt survives a crash)."""
     report = ReportCreate(
         report_uuid=report_uuid,
         category_id=category_id,
@@ -192,8 +212,9 @@ def file_case(
     session.execute(
         text("""
             INSERT INTO sensing_case (case_id, device_id, reason, event_type, alarm_count,
-                                      first_alarm_at, last_alarm_at, redetection)
-            VALUES (:case_id, :device_id, :reason, :event_type, 1, :at, :at, :redetection)
+                                      first_alarm_at, last_alarm_at, redetection, dispatch_owed)
+            VALUES (:case_id, :device_id, :reason, :event_type, 1, :at, :at, :redetection,
+                    :owed)
             ON CONFLICT (case_id) DO NOTHING
         """),
         {
@@ -203,9 +224,12 @@ def file_case(
             "event_type": event_type,
             "at": at,
             "redetection": redetection,
+            "owed": settings.sensing_auto_dispatch and not dispatch_now,
         },
     )
-    if settings.sensing_auto_dispatch:
+    if settings.sensing_auto_dispatch and not dispatch_now:
+        pass  # `dispatch_owed` files and dispatches it (the FILE action routes it then)
+    elif settings.sensing_auto_dispatch:
         file_and_dispatch(session, case_id, now=now, settings=settings)
     else:
         routing.decide_routes(session, [case_id], at=now)
@@ -274,6 +298,44 @@ def file_and_dispatch(session: Session, case_id: int, *, now: datetime, settings
         default_calendar_code=calendar,
         auto=True,
     )
+
+
+# One dispatcher at a time; the sensing_case rows are not locked while the actions run (the
+# ingest's folds lock them to count their alarms and must not wait for a dispatch).
+DISPATCH_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('citygrid.sensing.dispatch'))")
+OWED_DISPATCH = text("""
+    SELECT sc.case_id, c.status FROM sensing_case sc JOIN event_case c ON c.id = sc.case_id
+    WHERE sc.dispatch_owed ORDER BY sc.case_id LIMIT :limit
+""")
+
+
+def dispatch_owed(session: Session, *, now: datetime, settings: Settings, limit: int) -> int:
+    """File (立案) and dispatch up to `limit` device cases that owe it; how many were owed
+    (0 while another transaction does it). A case somebody acted on meanwhile (no longer
+    reported) is left as it is. Flushes only."""
+    if not session.scalar(DISPATCH_LOCK):
+        return 0
+    rows = session.execute(OWED_DISPATCH, {"limit": limit}).all()
+    if not rows:
+        return 0
+    for row in rows:
+        if row.status != CaseStatus.REPORTED:
+            continue
+        try:
+            with session.begin_nested():
+                file_and_dispatch(session, row.case_id, now=now, settings=settings)
+        except CitygridError as error:  # a rule refuses: the dispatchers decide, as for people
+            logger.warning(
+                "sensing: device case %s was not filed and dispatched (%s)",
+                row.case_id,
+                error.message,
+            )
+    session.execute(
+        text("UPDATE sensing_case SET dispatch_owed = false WHERE case_id = ANY(:ids)"),
+        {"ids": [row.case_id for row in rows]},
+    )
+    session.flush()
+    return len(rows)
 
 
 NOTES = text("""

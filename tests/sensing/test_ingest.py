@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -13,8 +14,10 @@ from citygrid.accounts.models import User
 from citygrid.settings import get_settings
 from dispatch.rules import routing
 from events.models import Case, CaseTransition, Report
+from sensing import ingest
+from sensing.alarms import filing
 from sensing.alarms.offline import check_offline
-from sensing.ingest import ingest_batch
+from sensing.ingest import file_all_owed, ingest_batch
 from sensing.models import SensingAlarm, SensingCase, SensingReading
 from tests.sensing.support import COVER_CODE, NOW, add_device, message, seed_cover
 
@@ -124,7 +127,11 @@ def test_a_flapping_device_is_damped(session: Session) -> None:
 def test_a_silent_device_files_one_offline_case_and_its_return_is_noted(session: Session) -> None:
     seed_cover(session)
     add_device(session, "TILT-1", component_code=COVER_CODE, heartbeat_s=60)
-    ingest_batch(session, [message("TILT-1", "heartbeat", "h1", 0)], now=NOW)
+    beat = message("TILT-1", "heartbeat", "h1", 0, {"battery_v": 3.6})
+    beats = ingest_batch(session, [beat, beat, message("NOPE", "heartbeat", "h", 0)], now=NOW)
+    assert (beats.stored, beats.duplicates, beats.refused) == (1, 1, 1)
+    stored = session.scalar(select(SensingReading).where(SensingReading.message_id == "h1"))
+    assert stored is not None and stored.values == {"battery_v": 3.6}
     settings = get_settings()
     quiet = NOW + timedelta(seconds=60 * settings.sensing_offline_after_heartbeats - 1)
     assert check_offline(session, quiet).offline == 0
@@ -145,3 +152,99 @@ def test_a_silent_device_files_one_offline_case_and_its_return_is_noted(session:
 def test_unknown_devices_are_refused(session: Session) -> None:
     result = ingest_batch(session, [message("NOPE", "heartbeat", "h", 0)], now=NOW)
     assert (result.refused, result.stored) == (1, 0)
+
+
+def test_alarms_owing_a_case_fold_into_it_when_it_is_filed(session: Session) -> None:
+    """The worker's split: a batch stores its alarms ('pending' when they owe a case) and is
+    committed; the case is filed after, and alarms arriving meanwhile fold into that episode."""
+    cover, maintainer = seed_cover(session)
+    add_device(session, "TILT-1", component_code=COVER_CODE)
+    first = [message("TILT-1", "alarm", f"a{i}", i, {"tilt_deg": 30.0 + i}) for i in range(3)]
+    result = ingest_batch(session, first, now=NOW, file_later=True)
+    assert (result.alarms, result.pending, result.cases_filed, result.folded) == (3, 3, 0, 0)
+    assert sensing_cases(session) == []
+    # A second batch before the case is filed: a recovery and an alarm of the same episode.
+    later = [
+        message("TILT-1", "alarm", "b0", 10, {"tilt_deg": 40.0}),
+        message("TILT-1", "alarm", "ok", 20, {"tilt_deg": 2.0}, state="recovered"),
+    ]
+    result = ingest_batch(session, later, now=NOW, file_later=True)
+    assert result.pending == 1
+    owed = file_all_owed(session, now=NOW)
+    assert (owed.alarms, owed.cases_filed, owed.folded) == (5, 1, 3)
+    assert file_all_owed(session, now=NOW).alarms == 0  # nothing is owed twice
+    (filed,) = sensing_cases(session)
+    session.refresh(filed)
+    assert (filed.alarm_count, filed.recovered_at) == (4, NOW + timedelta(seconds=20))
+    assert filed.dispatch_owed  # filed by intake; 立案 and dispatch follow
+    rows = session.execute(
+        select(SensingAlarm.message_id, SensingAlarm.outcome, SensingAlarm.case_id).order_by(
+            SensingAlarm.at
+        )
+    ).all()
+    assert [(r.message_id, r.outcome) for r in rows] == [
+        ("a0", "filed"),
+        ("a1", "folded"),
+        ("a2", "folded"),
+        ("b0", "folded"),
+        ("ok", "attached"),
+    ]
+    assert {r.case_id for r in rows} == {filed.case_id}
+    assert session.scalar(select(func.count()).where(Report.case_id == filed.case_id)) == 4
+    assert filing.dispatch_owed(session, now=NOW, settings=get_settings(), limit=10) == 1
+    case = session.get(Case, filed.case_id)
+    assert case is not None and (case.status, case.department_id) == (
+        "dispatched",
+        maintainer.id,
+    )
+    session.refresh(filed)
+    assert not filed.dispatch_owed
+    assert case.component_id == cover.id
+
+
+def test_folds_and_a_recovery_in_one_batch_all_count(session: Session) -> None:
+    """Regression: alarms folded into a case (filed in the same batch, or open before) raise
+    its alarm_count even when a recovery of the case is in the batch too; the values an alarm
+    message carries are kept on every alarm, filed or folded."""
+    seed_cover(session)
+    add_device(session, "TILT-1", component_code=COVER_CODE)
+    batch = [message("TILT-1", "alarm", f"a{i}", i, {"tilt_deg": 20.0 + i}) for i in range(3)]
+    batch.append(message("TILT-1", "alarm", "ok", 5, {"tilt_deg": 1.0}, state="recovered"))
+    result = ingest_batch(session, batch, now=NOW)
+    assert (result.cases_filed, result.folded) == (1, 2)
+    (filed,) = sensing_cases(session)
+    again = [message("TILT-1", "alarm", f"b{i}", 10 + i, {"tilt_deg": 30.0}) for i in range(2)]
+    again.append(message("TILT-1", "alarm", "ok2", 15, {"tilt_deg": 2.0}, state="recovered"))
+    assert ingest_batch(session, again, now=NOW).folded == 2
+    session.refresh(filed)
+    assert (filed.alarm_count, filed.recovered_at) == (5, NOW + timedelta(seconds=15))
+    values = session.execute(
+        select(SensingAlarm.outcome, SensingAlarm.metric, SensingAlarm.value)
+        .where(SensingAlarm.kind == "alarm")
+        .order_by(SensingAlarm.at)
+    ).all()
+    assert [tuple(row) for row in values] == [
+        ("filed", "tilt_deg", 20.0),
+        ("folded", "tilt_deg", 21.0),
+        ("folded", "tilt_deg", 22.0),
+        ("folded", "tilt_deg", 30.0),
+        ("folded", "tilt_deg", 30.0),
+    ]
+
+
+def test_the_filer_stops_after_max_cases_and_the_rest_stay_owed(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_cover(session)
+    for device_id in ("CAM-A", "CAM-B"):
+        add_device(session, device_id)  # on no component: a case each
+    batch = [message(d, "alarm", f"{d}-{i}", i) for i in range(2) for d in ("CAM-A", "CAM-B")]
+    assert ingest_batch(session, batch, now=NOW, file_later=True).pending == 4
+    monkeypatch.setattr(ingest, "OWED_PARTS", 1)  # both devices in one filer's share
+    first, second, third = (ingest.file_owed(session, now=NOW, max_cases=1) for _ in range(3))
+    assert [(o.cases_filed, o.folded, o.more) for o in (first, second, third)] == [
+        (1, 1, True),
+        (1, 1, False),
+        (0, 0, False),
+    ]
+    assert len(sensing_cases(session)) == 2

@@ -26,13 +26,13 @@ from citygrid.settings import get_settings
 from events import taxonomy
 from events.categories import service as categories
 from sensing import worker as worker_module
-from sensing.ingest import IngestResult
+from sensing.ingest import IngestResult, ingest_batch
 from sensing.messages import DeviceMessage, topic_for
 from sensing.simulate import device_messages, publish_all
 from sensing.worker import Ingest, IngestWorker, ingest_now
 from tests.conftest import throwaway_database
 from tests.sensing.mqtt_fixtures import private_broker
-from tests.sensing.support import COVER_CODE, add_device, seed_cover
+from tests.sensing.support import COVER_CODE, NOW, add_device, message, seed_cover
 
 DEVICES = [f"W-{number:02}" for number in range(10)]
 
@@ -139,7 +139,10 @@ def test_a_tilt_held_past_the_hold_time_files_one_case_and_alarms_fold(
             await publish_all(broker.address(), tilt, in_flight=1)
             await until(lambda: worker.stats.stored == 4)
             await publish_all(broker.address(), alarms, in_flight=10)
+            # Stored and acknowledged first; the case is filed beside, then dispatched.
             await until(lambda: worker.stats.stored == 54)
+            await until(lambda: (worker.stats.cases_filed, worker.stats.dispatched) == (1, 1))
+            await until(lambda: worker.stats.folded == 50)
 
     asyncio.run(scenario())
     with committed.connect() as connection:
@@ -170,6 +173,46 @@ def test_a_tilt_held_past_the_hold_time_files_one_case_and_alarms_fold(
     assert outcomes == {"filed": 1, "folded": 50}
     assert cases[0].alarm_count == 51
     assert component == COVER_CODE  # the cover it watches: its maintainer gets the case
+    status = scalar(
+        committed,
+        "SELECT count(*) FROM event_case WHERE id = :case AND status = 'dispatched'",
+        case=cases[0].case_id,
+    )
+    assert status == 1  # filed (立案) and dispatched to the maintainer right after
+
+
+def test_alarms_owing_a_case_when_a_worker_died_are_filed_by_the_next_one(
+    broker: Broker, committed: Engine
+) -> None:
+    # A worker committed (and acknowledged) a batch, then died before filing its case: the
+    # alarms are stored 'pending', the durable record that a case is owed.
+    with Session(committed) as session:
+        add_device(session, "W-DIED")  # on no component: its own case
+        died = [message("W-DIED", "alarm", f"d{i}", i, {"tilt_deg": 30.0 + i}) for i in range(3)]
+        owed = ingest_batch(session, died, now=NOW, file_later=True)
+        session.commit()
+    assert (owed.stored, owed.pending, owed.cases_filed) == (3, 3, 0)
+
+    async def scenario() -> IngestWorker:
+        async with running_worker(broker, committed, "test-died") as worker:
+            await until(lambda: worker.stats.cases_filed == 1)
+            return worker
+
+    worker = asyncio.run(scenario())
+    assert worker.stats.folded == 2
+    with committed.connect() as connection:
+        alarms = connection.execute(
+            text(
+                "SELECT outcome, case_id, value FROM sensing_alarm WHERE device_id = 'W-DIED'"
+                " ORDER BY at"
+            )
+        ).all()
+        case = connection.execute(
+            text("SELECT case_id, alarm_count FROM sensing_case WHERE device_id = 'W-DIED'")
+        ).one()
+    assert [row.outcome for row in alarms] == ["filed", "folded", "folded"]
+    assert {row.case_id for row in alarms} == {case.case_id} and case.alarm_count == 3
+    assert [row.value for row in alarms] == [30.0, 31.0, 32.0]
 
 
 def test_refused_messages_are_counted_and_not_redelivered(
