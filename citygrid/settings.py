@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     # the broker's max_inflight_messages, 20 by default); auto: 3.1.1 with the embedded broker,
     # whose window this config sets, 5 with MQTT_URL.
     mqtt_protocol: Literal["auto", "5", "3.1.1"] = "auto"
-    mqtt_batch_max: int = Field(default=1_000, gt=0)
+    mqtt_batch_max: int = Field(default=2_000, gt=0)
     mqtt_batch_wait_ms: float = Field(default=50.0, ge=0)
     mqtt_reconnect_max_s: float = Field(default=30.0, gt=0)  # reconnect backoff ceiling
     sensing_offline_check_s: float = Field(default=60.0, gt=0)  # silent devices checked this often
