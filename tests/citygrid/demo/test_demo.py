@@ -21,14 +21,9 @@ from typer.testing import CliRunner, Result
 
 from citygrid import cli as citygrid_cli
 from citygrid import db, rate_limit
-from citygrid.accounts.auth import issue_token
-from citygrid.accounts.models import User
-from citygrid.settings import get_settings
 from dispatch.rules import routing
-from events.hotline.models import HotlineTicket
 from events.listing.service import overdue_condition
 from events.models import Case
-from tests.web.pages_support import SESSION_TTL, log_in
 
 # Loads the whole demo city (20,000 cases).
 pytestmark = pytest.mark.heavy
@@ -107,19 +102,6 @@ def signed_in(client: TestClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-def demo_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    assert user is not None
-    return user
-
-
-def as_demo(session: Session, username: str) -> dict[str, str]:
-    """The demo user's bearer token, without the second of argon2 a sign-in costs."""
-    user = demo_user(session, username)
-    token = issue_token(user.principal(), secret=get_settings().secret_key, ttl=SESSION_TTL)
-    return {"Authorization": f"Bearer {token}"}
-
-
 def scalar(session: Session, sql: str) -> Any:
     return session.scalar(text(sql))
 
@@ -158,17 +140,15 @@ def test_demo_load_twice_adds_nothing_the_second_time_and_locates_dongcheng(
     )
     assert scalar(session, "SELECT count(*) FROM rule_set") == 1
     # 90 days of people's reports, one report each; devices' cases beside them (one report
-    # per alarm folded in), and the month of hotline tickets' cases.
+    # per alarm folded in).
     from_people = (
         "SELECT count(*) FROM {table} WHERE NOT EXISTS (SELECT 1 FROM report r"
-        " WHERE r.case_id = {case} AND r.channel IN ('sensor', 'video', 'hotline'))"
+        " WHERE r.case_id = {case} AND r.channel IN ('sensor', 'video'))"
     )
     assert scalar(session, from_people.format(table="event_case c", case="c.id")) == 20_000
     assert scalar(session, from_people.format(table="report p", case="p.case_id")) == 20_000
     from_devices = scalar(session, "SELECT count(*) FROM sensing_case")
-    from_hotline = scalar(session, "SELECT count(*) FROM hotline_ticket WHERE case_id IS NOT NULL")
-    assert 20 < from_devices < 200
-    assert counts["event_case"] == 20_000 + from_devices + from_hotline
+    assert 20 < from_devices < 200 and counts["event_case"] == 20_000 + from_devices
     statuses: dict[str, int] = {
         status: count
         for status, count in session.execute(
@@ -224,18 +204,10 @@ def test_the_queue_holds_last_nights_and_todays_reports_and_a_few_dozen_are_over
     ).one()
     assert 5 <= waiting.n <= 300
     assert waiting.oldest < timedelta(hours=48)
-    # The grid's cases (a hotline ticket's case keeps the category's limit too, but its unit
-    # works to the service standard's reply deadline: see the hotline test below).
-    tickets_cases = select(HotlineTicket.case_id).where(HotlineTicket.case_id.is_not(None))
-    of_grid = Case.id.not_in(tickets_cases)
-    overdue = session.scalar(
-        select(func.count()).select_from(Case).where(overdue_condition(), of_grid)
-    )
+    overdue = session.scalar(select(func.count()).select_from(Case).where(overdue_condition()))
     assert 5 <= (overdue or 0) <= 150
-    # Handled cases waiting for the inspector's check (a ticket's waits for its callback):
-    # tens, not hundreds.
-    handled = select(func.count()).select_from(Case).where(Case.status == "handled", of_grid)
-    assert (session.scalar(handled) or 0) < 100
+    # Handled cases waiting for the inspector's check: tens, not hundreds.
+    assert scalar(session, "SELECT count(*) FROM event_case WHERE status = 'handled'") < 100
     older_open = scalar(
         session,
         "SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'not_filed', 'cancelled'))::float"
@@ -306,117 +278,3 @@ def test_each_case_went_first_where_the_routing_rules_send_it(
         decisions = routing.decide_routes(demo_session, list(firsts), at=datetime.now(UTC))
         routed.rollback()
     assert {case_id: decisions[case_id].department_id for case_id in firsts} == firsts
-
-
-def test_the_hotline_month_is_worked_through_cases_by_every_unit(
-    demo_client: TestClient, demo_session: Session
-) -> None:
-    """The demo's 12345 tickets (citygrid.demo.hotline_cases): located ones are cases in their
-    cell, routed, signed for, replied to and called back as the workflow writes them."""
-    session = demo_session
-    states: dict[str, int] = dict(
-        session.execute(
-            text(
-                "SELECT t.status || '/' || coalesce(c.status, '-'), count(*) FROM hotline_ticket t"
-                " LEFT JOIN event_case c ON c.id = t.case_id GROUP BY 1"
-            )
-        ).all()
-    )
-    # The ticket's status is its case's, in the hotline's words; every state is there.
-    assert set(states) == {
-        "recorded/-",
-        "to_locate/-",
-        "filed/filed",
-        "dispatched/dispatched",
-        "signed/accepted",
-        "replied/handled",
-        "rework/rework",
-        "closed/closed",
-    }, states
-    assert states["closed/closed"] > 2_500 and states["to_locate/-"] > 50
-    assert 20 < states["dispatched/dispatched"] + states["signed/accepted"] < 1_000
-    consistent = session.execute(
-        text(
-            "SELECT count(*) AS cases,"
-            " count(*) FILTER (WHERE c.cell_id <> t.cell_id OR r.channel <> 'hotline'"
-            "   OR c.version <> (SELECT count(*) FROM case_transition x WHERE x.case_id = c.id)"
-            "   OR (c.department_id IS NOT NULL AND c.department_id <> t.lead_department_id)"
-            "   ) AS inconsistent,"
-            " count(*) FILTER (WHERE t.status IN ('replied', 'closed') AND NOT EXISTS ("
-            "   SELECT 1 FROM hotline_reply y WHERE y.ticket_id = t.id AND y.unit_role = 'lead'"
-            "   AND y.work_round = c.rework_count)) AS without_reply,"
-            " count(*) FILTER (WHERE t.status = 'closed' AND NOT EXISTS (SELECT 1 FROM"
-            "   hotline_callback b WHERE b.ticket_id = t.id AND (b.reached OR b.gave_up)))"
-            "   AS closed_without_callback,"
-            " count(*) FILTER (WHERE d.code = '110101-ZF' AND c.return_count <> 2) AS zf_early,"
-            " count(*) FILTER (WHERE d.code = '110101-ZF') AS last_resort,"
-            " count(*) FILTER (WHERE c.return_count > 0) AS returned,"
-            " count(*) FILTER (WHERE t.reply_due_at < now() AND t.status IN ('signed', 'rework'))"
-            "   AS overdue"
-            " FROM hotline_ticket t JOIN event_case c ON c.id = t.case_id"
-            " JOIN report r ON r.case_id = c.id JOIN department d ON d.id = t.lead_department_id"
-        )
-    ).one()
-    assert consistent.cases > 3_500 and consistent.inconsistent == 0
-    assert consistent.without_reply == 0 and consistent.closed_without_callback == 0
-    assert consistent.zf_early == 0 and 5 < consistent.last_resort < consistent.returned
-    assert consistent.overdue > 0
-    seqs = scalar(
-        session,
-        "SELECT count(*) FROM (SELECT ticket_id, max(seq) = count(*) AND min(seq) = 1 AS ok"
-        " FROM hotline_ticket_event GROUP BY ticket_id) e WHERE NOT ok",
-    )
-    assert seqs == 0
-    for table in ("hotline_co_unit", "case_summons"):
-        assert scalar(session, f"SELECT count(*) FROM {table}") > 10, table
-    requests: dict[str, int] = dict(
-        session.execute(
-            text(
-                "SELECT kind || '/' || coalesce(decision, 'pending'), count(*)"
-                " FROM hotline_unit_request GROUP BY 1"
-            )
-        ).all()
-    )
-    # (A return request pending is there too on most days: today's unsigned tickets are few.)
-    assert {"return/approved", "return/refused"} <= set(requests), requests
-    assert {"unreasonable/approved", "unreasonable/pending"} <= set(requests), requests
-
-    # Every unit leads tickets (the district government only those returned twice), and the
-    # units' rates differ.
-    now = datetime.now(UTC)
-    month = {"from": (now - timedelta(days=31)).isoformat(), "to": now.isoformat()}
-    period = {"level": "unit", **month}
-    manager = as_demo(session, "manager")
-    rates = demo_client.get("/api/hotline/rates", params=period, headers=manager)
-    assert rates.status_code == 200, rates.text
-    rows = rates.json()["rows"]
-    streets = scalar(session, "SELECT count(*) FROM grid_region WHERE level = 'street'")
-    assert len(rows) == 8 + streets and all(row["tickets"] > 0 for row in rows)
-    scores = [row["score"] for row in rows if row["key"] != "110101-ZF"]
-    assert None not in scores and max(scores) - min(scores) > 5
-    assert len({row["rank"] for row in rows}) > len(rows) // 2
-
-    # A dispatcher's 热线工单 shows the tickets with their cases; the callbacks list waits.
-    dispatcher = as_demo(session, "dispatcher")
-    waiting = demo_client.get("/api/hotline/callbacks", headers=dispatcher)
-    assert waiting.status_code == 200 and len(waiting.json()) > 10
-    reworked = scalar(
-        session,
-        "SELECT t.id FROM hotline_ticket t JOIN event_case c ON c.id = t.case_id"
-        " WHERE t.status = 'closed' AND c.rework_count = 1 ORDER BY t.id LIMIT 1",
-    )
-    workflow = demo_client.get(f"/api/hotline/tickets/{reworked}/workflow", headers=dispatcher)
-    assert workflow.status_code == 200, workflow.text
-    assert [reply["work_round"] for reply in workflow.json()["replies"]][-2:] == [0, 1]
-    assert all(deadline["light"] is None for deadline in workflow.json()["deadlines"])
-    log_in(demo_client, demo_user(session, "dispatcher"))
-    page = demo_client.get("/hotline?tab=filed")
-    assert page.status_code == 200 and page.text.count('class="case-link"') > 20
-    case_id = scalar(session, f"SELECT case_id FROM hotline_ticket WHERE id = {reworked}")
-    assert demo_client.get(f"/cases/{case_id}").status_code == 200
-    # The demo unit's desk (环卫中心) shows its open tickets, each with its case.
-    log_in(demo_client, demo_user(session, "department"))
-    desk = demo_client.get("/desk")
-    assert desk.status_code == 200
-    assert desk.text.count('class="card hotline-ticket"') > 5
-    assert "DEMO12345-" in desk.text
