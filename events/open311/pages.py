@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
@@ -50,10 +50,18 @@ ORDER BY k.revoked_at IS NOT NULL, k.id DESC
 """)
 
 
+def _stripped(name: str) -> str:
+    if not name.strip():
+        raise ValueError("must not be blank")
+    return name.strip()
+
+
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    # The length is checked on the name as sent (what the API document promises), the blanks
+    # around it are dropped after: a name of blanks only is refused.
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_stripped)]
     requests_per_minute: WholeNumber = Field(default=60, ge=1, le=REQUESTS_PER_MINUTE_MAX)
 
 
