@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from citygrid import api_keys
 from citygrid.api_keys import Credential
-from citygrid.api_keys import key_hash as key_hash  # re-exported: the hash its keys are stored by
 from citygrid.db import RowFetcher
 from citygrid.errors import NotFound
 from events.open311.models import Open311ApiKey

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from citygrid.accounts.auth import PAGE_HEADER
 from citygrid.accounts.models import AuditEvent, User
 from citygrid.accounts.roles import Role
+from citygrid.api_keys import key_hash
 from events.open311 import keys
 from events.open311.models import Open311ApiKey, Open311Request
 from tests.events.seed import add_user
@@ -70,7 +71,7 @@ def test_a_key_is_shown_once_when_issued_and_the_issue_is_audited(
     issued = answer.json()
     assert issued["name"] == "巡查 app" and issued["key"].startswith(issued["key_prefix"])
     stored = session.get(Open311ApiKey, issued["id"])
-    assert stored is not None and stored.key_hash == keys.key_hash(issued["key"])
+    assert stored is not None and stored.key_hash == key_hash(issued["key"])
     assert stored.created_by == admin.id
     (event,) = audit_events(session, "open311_key_issued")
     assert event.username == admin.username and event.details["key_id"] == issued["id"]
